@@ -1,0 +1,49 @@
+//! The narrow interface every consumer of a language model uses: the implicit PRM, the reference
+//! model and the trainer call these methods without knowing the architecture behind them.
+
+use burn::tensor::{backend::Backend, Int, Tensor};
+
+/// A batch of token sequences, left-padded to a common length.
+///
+/// `attention_mask[b, t] = 1` where `input_ids[b, t]` is a real token and `0` for padding.
+/// Padding may sit on the left (prompts) and on the right (finished responses); position ids are
+/// always derived from the mask as `cumsum(mask) - 1`, so a row's first real token has position 0.
+#[derive(Debug, Clone)]
+pub struct TokenBatch<B: Backend> {
+    /// `[batch, seq]` token ids; the id stored under padding is irrelevant.
+    pub input_ids: Tensor<B, 2, Int>,
+    /// `[batch, seq]` 1 for real tokens, 0 for padding.
+    pub attention_mask: Tensor<B, 2, Int>,
+}
+
+/// A causal (decoder-only) language model.
+///
+/// Implemented by [`crate::Qwen2ForCausalLm`]; a fork adds another architecture by implementing
+/// this trait, and everything built on it (log-probs, entropy, sampling, the implicit PRM, PPO)
+/// works unchanged.
+pub trait CausalLm<B: Backend> {
+    /// The key/value cache for incremental decoding.
+    type Cache;
+
+    /// Number of rows of the output projection (may exceed the tokenizer's vocabulary).
+    fn vocab_size(&self) -> usize;
+
+    /// Logits for every position of a padded batch: `[batch, seq, vocab]`.
+    ///
+    /// `logits[b, t]` is the distribution of the token after `input_ids[b, ..=t]`.
+    fn forward(&self, batch: &TokenBatch<B>) -> Tensor<B, 3>;
+
+    /// An empty cache for `batch_size` rows that can hold up to `capacity` positions.
+    fn new_cache(&self, batch_size: usize, capacity: usize) -> Self::Cache;
+
+    /// One incremental step: run `new_ids` (`[batch, n]`, appended after what `cache` holds) and
+    /// return their logits `[batch, n, vocab]`, extending `cache` with their keys and values.
+    ///
+    /// `attention_mask` (`[batch, cached + n]`) covers the cached positions and the new ones.
+    fn forward_step(
+        &self,
+        new_ids: Tensor<B, 2, Int>,
+        attention_mask: Tensor<B, 2, Int>,
+        cache: &mut Self::Cache,
+    ) -> Tensor<B, 3>;
+}

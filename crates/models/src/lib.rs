@@ -1,0 +1,9 @@
+//! # prime-models
+//!
+//! Causal language models of the Qwen2 family on burn, generic over the backend:
+//! Hugging Face `config.json` + safetensors loading and saving, masked token log-probs and entropy,
+//! and batched KV-cache sampling.
+
+mod causal_lm;
+
+pub use causal_lm::{CausalLm, TokenBatch};
