@@ -1,1 +1,101 @@
-//! (filled by its issue)
+//! # prime-advantages
+//!
+//! Advantage estimators for RL of LLMs as pure functions over plain data, with the semantics of
+//! PRIME (Cui et al. 2025, arXiv 2502.01456; `prime-spec.md` §6, §8, §9) written down and
+//! tested. No burn, no tensors: usable from any trainer.
+//!
+//! - In: a [`RolloutBatch`] — responses grouped by prompt, valid lengths, outcome scores
+//!   `acc`, optional per-token process rewards and values, flat `[n, width]` storage.
+//! - Out: [`Advantages`] — per-token advantages and (pre-whitening) returns in the same padded
+//!   layout, padding exactly 0, plus [`AdvantageStats`].
+//! - One trait, [`AdvantageEstimator`], and a [`Registry`] so a config string picks an
+//!   estimator and a fork registers a new one without touching this crate.
+//!
+//! ## Estimators
+//!
+//! | name | what | default `whiten` | needs |
+//! |---|---|---|---|
+//! | `rloo` | RLOO per reward source, summed (PRIME default); outcome-only RLOO without `process` | true | groups ≥ 2 |
+//! | `grpo` | Eq. 7, `scale = group \| batch \| none` (Dr.GRPO) | false | groups ≥ 2 |
+//! | `reinforce` | Eq. 8, discounted returns | false | — |
+//! | `reinforce_pp` | REINFORCE++: discounted returns, batch whitening | true | — |
+//! | `gae` | GAE with a value head | true | `values` |
+//! | `prm_value` | PRM as value, `A = acc − Σ_{s<t} r^p_s` | true | `process` |
+//!
+//! Every estimator first preprocesses the process rewards ([`ProcessRewards`]: granularity
+//! `token | whole`, normalisation `batch_norm | none`), treats the outcome as a reward on the
+//! last valid token (discounted by `gamma_outcome`), and weights the sources by `process_coef`
+//! and `outcome_coef`; `process_coef = 0` or a batch without `process` means outcome only.
+//! Whitening is `A = (X − mean X) / sqrt(var X + 1e-8)`, mean and unbiased variance over all
+//! valid tokens of the batch. The equations are in each estimator's docs ([`estimators`]).
+//!
+//! ## In a trainer
+//!
+//! Options are one typed struct, [`AdvantageOptions`], with the spec defaults; it deserialises
+//! from a config section and rejects unknown keys:
+//!
+//! ```
+//! use prime_advantages::{AdvantageOptions, Registry, RolloutBatch};
+//!
+//! // e.g. the `[advantage]` table of the trainer's TOML, via serde
+//! let options: AdvantageOptions =
+//!     serde_json::from_str(r#"{"estimator": "rloo", "gamma_process": 0.99}"#).unwrap();
+//! let estimator = Registry::with_builtins().build_from_options(&options)?;
+//!
+//! // per-token tensors flattened row-major to Vec<f32>, `[n, width]`
+//! let (n, width) = (4, 3);
+//! let batch = RolloutBatch::new(width, vec![0, 0, 1, 1], vec![3, 2, 3, 1], vec![1.0, 0.0, 0.0, 1.0])?
+//!     .with_process(vec![0.1; n * width])?;
+//! let out = estimator.estimate(&batch)?;
+//! assert_eq!(out.advantages().len(), n * width); // back into a [n, width] tensor
+//! assert_eq!(out.advantages()[3 + 2], 0.0); // padding of response 1
+//! # Ok::<(), prime_advantages::AdvantageError>(())
+//! ```
+//!
+//! ## A new estimator
+//!
+//! Implement [`AdvantageEstimator`] (build the output with [`Advantages::from_returns`] or
+//! [`Advantages::from_parts`]) and register a constructor:
+//! `registry.register("mine", |options| Ok(Box::new(Mine::new(options)?)))`.
+//! See `examples/custom_estimator.rs` in the workspace.
+//!
+//! ## The JSON schema of `examples/advantages.rs`
+//!
+//! `cargo run --release --example advantages -- <name> [options] < batch.json` reads a
+//! [`json::JsonBatch`] and writes a [`json::JsonAdvantages`]:
+//!
+//! ```text
+//! in:  {"group": [0,0,0,0,1,1,1,1], "lengths": [5,3,…], "acc": [1.0,0.0,…],
+//!       "process": [[…], …] (optional), "values": [[…], …] (optional, gae)}
+//! out: {"advantages": [[…], …], "returns": [[…], …]}
+//! ```
+//!
+//! Per-token lists are ragged, each exactly `lengths[i]` long. The options
+//! (`--gamma-process G --gamma-outcome G --process-coef C --outcome-coef C --variant code|paper
+//! --norm batch_norm|none --granularity token|whole --whiten true|false --lambda L
+//! --scale group|batch|none`) map one to one onto [`AdvantageOptions`] ([`cli::parse_args`]).
+//! Malformed JSON, inconsistent lengths or a bad option give a message and a non-zero exit.
+
+#![warn(missing_docs)]
+
+mod advantages;
+mod batch;
+pub mod cli;
+mod error;
+mod estimator;
+pub mod estimators;
+pub mod json;
+mod kernels;
+mod moments;
+mod options;
+mod process;
+mod registry;
+
+pub use advantages::{AdvantageStats, Advantages, WHITEN_EPS};
+pub use batch::{Group, Response, RolloutBatch, RolloutBatchData};
+pub use error::AdvantageError;
+pub use estimator::AdvantageEstimator;
+pub use estimators::{Gae, Grpo, PrmValue, Reinforce, ReinforcePlusPlus, Rloo};
+pub use options::{AdvantageOptions, Granularity, GrpoScale, RewardNorm, RlooVariant};
+pub use process::{ProcessRewards, BATCH_NORM_EPS};
+pub use registry::{BuiltinEstimator, Constructor, Registry};

@@ -1,0 +1,84 @@
+//! `gae`: PPO's generalised advantage estimation with a learned value head.
+
+use crate::advantages::Advantages;
+use crate::batch::RolloutBatch;
+use crate::error::AdvantageError;
+use crate::estimator::AdvantageEstimator;
+use crate::kernels::gae_row;
+use crate::options::AdvantageOptions;
+
+use super::active_process;
+
+/// GAE (Schulman et al. 2016) on the token rewards
+/// `r_{i,t} = c_p·r^p_{i,t} + c_o·acc_i·1[t = L_i−1]` and the batch's `values` `V_{i,t}`:
+/// `δ_t = r_t + γ·V_{t+1} − V_t` (`V_{L_i} = 0`), `A_t = Σ_{s≥t} (γλ)^{s−t} δ_s`,
+/// returns `A_t + V_t`. `γ = gamma_outcome` (the paper's PPO runs use γ = λ = 1); with process
+/// rewards active, `gamma_process` must equal it, since one value head sees one discount.
+/// Advantages whitened over the batch unless `whiten = false`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gae {
+    options: AdvantageOptions,
+}
+
+impl Gae {
+    /// Validates the options; reads `gamma_*`, `lambda`, `*_coef`, `norm`, `granularity`, `whiten`.
+    pub fn new(options: &AdvantageOptions) -> Result<Self, AdvantageError> {
+        options.validate()?;
+        Ok(Self {
+            options: options.clone(),
+        })
+    }
+}
+
+impl AdvantageEstimator for Gae {
+    fn estimate(&self, batch: &RolloutBatch) -> Result<Advantages, AdvantageError> {
+        let o = &self.options;
+        if batch.values().is_none() {
+            return Err(AdvantageError::MissingInput {
+                estimator: "gae",
+                field: "values",
+            });
+        }
+        let process = active_process(batch, o);
+        if process.is_some() && o.gamma_process != o.gamma_outcome {
+            return Err(AdvantageError::InvalidOption {
+                field: "gamma_process",
+                reason: format!(
+                    "gae discounts the summed reward with one γ: gamma_process ({}) must equal gamma_outcome ({})",
+                    o.gamma_process, o.gamma_outcome
+                ),
+            });
+        }
+        let width = batch.width();
+        let mut advantages = vec![0.0f32; batch.len() * width];
+        let mut returns = vec![0.0f32; batch.len() * width];
+        let rows = advantages
+            .chunks_exact_mut(width)
+            .zip(returns.chunks_exact_mut(width));
+        for (response, (a_row, g_row)) in batch.responses().zip(rows) {
+            let length = response.length;
+            let values = response.values.unwrap_or_default();
+            let outcome = o.outcome_coef * f64::from(response.acc);
+            let process_row = process
+                .as_ref()
+                .map(|p| (p.row(response.index, length), o.process_coef * p.scale));
+            let rewards = (0..length).map(|t| {
+                let dense = process_row.map_or(0.0, |(row, gain)| gain * f64::from(row[t]));
+                if t + 1 == length {
+                    dense + outcome
+                } else {
+                    dense
+                }
+            });
+            gae_row(
+                rewards,
+                values.iter().map(|&v| f64::from(v)),
+                o.gamma_outcome,
+                o.lambda,
+                &mut a_row[..length],
+                &mut g_row[..length],
+            );
+        }
+        Advantages::from_parts(batch, advantages, returns, o.whiten_or(true))
+    }
+}

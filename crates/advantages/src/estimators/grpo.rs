@@ -1,0 +1,92 @@
+//! `grpo`: group-normalised rewards (paper Eq. 7), with Dr.GRPO's unscaled form.
+
+use crate::advantages::Advantages;
+use crate::batch::RolloutBatch;
+use crate::error::AdvantageError;
+use crate::estimator::AdvantageEstimator;
+use crate::kernels::{two_source_returns, SourceCoefs};
+use crate::options::{AdvantageOptions, GrpoScale};
+
+use super::{active_process, mean_and_std};
+
+/// ε added to the std in GRPO's division, so an all-equal group gives 0 (prime-spec.md §9).
+pub const GRPO_STD_EPS: f64 = 1e-6;
+
+/// GRPO with the implicit PRM as a second reward source (Eq. 7):
+///
+/// - outcome on the last valid token: `(acc_i − mean_j acc_j) / σ^o`;
+/// - process on every valid token: `(r^p_{i,t} − mean_j μ'_j) / σ^p` with `μ'_j = Σ_t r^p_{j,t} / L_j`;
+///
+/// means over the group `j ∈ group(i)`; `σ` by `scale`: `group` (**default**) the group's
+/// unbiased std + 1e-6, `batch` the batch's unbiased std (of `acc`, of `μ'`) + 1e-6, `none` 1
+/// (Dr.GRPO). Returns `G = c_p·Σ_{s≥t} γ_p^{s−t} r̃^p_{i,s} + c_o·γ_o^{L_i−1−t} r̃^o_i`
+/// (at `γ_o = 1` the outcome term is constant over the response, as in Eq. 7). Not whitened
+/// unless `whiten = true`. Groups need at least 2 responses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grpo {
+    options: AdvantageOptions,
+}
+
+impl Grpo {
+    /// Validates the options; reads `gamma_*`, `*_coef`, `scale`, `norm`, `granularity`, `whiten`.
+    pub fn new(options: &AdvantageOptions) -> Result<Self, AdvantageError> {
+        options.validate()?;
+        Ok(Self {
+            options: options.clone(),
+        })
+    }
+}
+
+impl AdvantageEstimator for Grpo {
+    fn estimate(&self, batch: &RolloutBatch) -> Result<Advantages, AdvantageError> {
+        batch.require_group_size("grpo", 2)?;
+        let o = &self.options;
+        let process = active_process(batch, o);
+        let (acc, lengths) = (batch.acc(), batch.lengths());
+        let acc_of = |j: usize| f64::from(acc[j]);
+        let process_mean = |j: usize| {
+            process
+                .as_ref()
+                .map_or(0.0, |p| p.sum(j) / lengths[j] as f64)
+        };
+        let all = 0..batch.len();
+        let batch_std_acc = mean_and_std(all.clone().map(acc_of)).1;
+        let batch_std_process = mean_and_std(all.map(process_mean)).1;
+        let divisor = |std: f64, batch_std: f64| match o.scale {
+            GrpoScale::Group => std + GRPO_STD_EPS,
+            GrpoScale::Batch => batch_std + GRPO_STD_EPS,
+            GrpoScale::None => 1.0,
+        };
+        let mut coefs = vec![
+            SourceCoefs {
+                process_gain: 0.0,
+                process_shift: 0.0,
+                outcome: 0.0,
+            };
+            batch.len()
+        ];
+        for group in batch.groups() {
+            let members = group.members.iter().copied();
+            let (acc_mean, acc_std) = mean_and_std(members.clone().map(acc_of));
+            let (mu_mean, mu_std) = mean_and_std(members.map(process_mean));
+            let sigma_o = divisor(acc_std, batch_std_acc);
+            let sigma_p = divisor(mu_std, batch_std_process);
+            for &i in group.members {
+                let c = &mut coefs[i];
+                c.outcome = o.outcome_coef * (acc_of(i) - acc_mean) / sigma_o;
+                if let Some(p) = &process {
+                    c.process_gain = o.process_coef * p.scale / sigma_p;
+                    c.process_shift = -o.process_coef * mu_mean / sigma_p;
+                }
+            }
+        }
+        let returns = two_source_returns(
+            batch,
+            process.as_ref(),
+            &coefs,
+            o.gamma_process,
+            o.gamma_outcome,
+        );
+        Advantages::from_returns(batch, returns, o.whiten_or(false))
+    }
+}

@@ -1,0 +1,77 @@
+//! `prm_value`: the implicit PRM as the value function of PPO (paper Table 4).
+
+use crate::advantages::Advantages;
+use crate::batch::RolloutBatch;
+use crate::error::AdvantageError;
+use crate::estimator::AdvantageEstimator;
+use crate::kernels::gae_row;
+use crate::options::AdvantageOptions;
+
+use super::active_process;
+
+/// PRM as value: `V_{i,t} = c_p·Σ_{s<t} r^p_{i,s}` (the implicit PRM's value of the prefix
+/// `y_{<t}`, `Σ β q`), outcome reward `c_o·acc_i` on the last valid token, and GAE with
+/// `γ = gamma_outcome` and `lambda`. At the defaults γ = λ = 1 this is exactly
+/// `A_{i,t} = c_o·acc_i − c_p·Σ_{s<t} r^p_{i,s}`, returns `c_o·acc_i`. Advantages whitened
+/// over the batch unless `whiten = false`. Needs process rewards; consider `norm = "none"` so
+/// that `V` is on the scale of `acc` (the default `batch_norm` rescales the process rewards).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrmValue {
+    options: AdvantageOptions,
+}
+
+impl PrmValue {
+    /// Validates the options; reads `gamma_outcome`, `lambda`, `*_coef`, `norm`, `granularity`, `whiten`.
+    pub fn new(options: &AdvantageOptions) -> Result<Self, AdvantageError> {
+        options.validate()?;
+        Ok(Self {
+            options: options.clone(),
+        })
+    }
+}
+
+impl AdvantageEstimator for PrmValue {
+    fn estimate(&self, batch: &RolloutBatch) -> Result<Advantages, AdvantageError> {
+        let o = &self.options;
+        if batch.process().is_none() {
+            return Err(AdvantageError::MissingInput {
+                estimator: "prm_value",
+                field: "process",
+            });
+        }
+        let process = active_process(batch, o);
+        let width = batch.width();
+        let mut advantages = vec![0.0f32; batch.len() * width];
+        let mut returns = vec![0.0f32; batch.len() * width];
+        let mut values = Vec::with_capacity(width);
+        let rows = advantages
+            .chunks_exact_mut(width)
+            .zip(returns.chunks_exact_mut(width));
+        for (response, (a_row, g_row)) in batch.responses().zip(rows) {
+            let length = response.length;
+            values.clear();
+            let mut prefix = 0.0f64;
+            match &process {
+                Some(p) => {
+                    let gain = o.process_coef * p.scale;
+                    for &r in p.row(response.index, length) {
+                        values.push(prefix);
+                        prefix += gain * f64::from(r);
+                    }
+                }
+                None => values.resize(length, 0.0),
+            }
+            let outcome = o.outcome_coef * f64::from(response.acc);
+            let rewards = (0..length).map(|t| if t + 1 == length { outcome } else { 0.0 });
+            gae_row(
+                rewards,
+                values.iter().copied(),
+                o.gamma_outcome,
+                o.lambda,
+                &mut a_row[..length],
+                &mut g_row[..length],
+            );
+        }
+        Advantages::from_parts(batch, advantages, returns, o.whiten_or(true))
+    }
+}

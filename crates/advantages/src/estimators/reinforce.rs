@@ -1,0 +1,82 @@
+//! `reinforce` (paper Eq. 8) and `reinforce_pp` (REINFORCE++: the same returns whitened over
+//! the batch).
+
+use crate::advantages::Advantages;
+use crate::batch::RolloutBatch;
+use crate::error::AdvantageError;
+use crate::estimator::AdvantageEstimator;
+use crate::kernels::{two_source_returns, SourceCoefs};
+use crate::options::AdvantageOptions;
+
+use super::active_process;
+
+/// REINFORCE with the implicit PRM (Eq. 8):
+/// `A_{i,t} = c_o·γ_o^{L_i−1−t}·acc_i + c_p·Σ_{s≥t} γ_p^{s−t} r^p_{i,s}` (at `γ_o = 1`, the
+/// paper's `c_o·acc_i`). No baseline, no groups needed; not whitened unless `whiten = true`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reinforce {
+    options: AdvantageOptions,
+}
+
+/// REINFORCE++ (Hu 2025): the discounted returns of [`Reinforce`] with global batch
+/// whitening, `A = (G − mean G)/sqrt(var G + 1e-8)` over all valid tokens (`whiten` defaults
+/// to true; `whiten = false` gives plain [`Reinforce`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReinforcePlusPlus {
+    options: AdvantageOptions,
+}
+
+impl Reinforce {
+    /// Validates the options; reads `gamma_*`, `*_coef`, `norm`, `granularity`, `whiten`.
+    pub fn new(options: &AdvantageOptions) -> Result<Self, AdvantageError> {
+        options.validate()?;
+        Ok(Self {
+            options: options.clone(),
+        })
+    }
+}
+
+impl ReinforcePlusPlus {
+    /// Validates the options; reads `gamma_*`, `*_coef`, `norm`, `granularity`, `whiten`.
+    pub fn new(options: &AdvantageOptions) -> Result<Self, AdvantageError> {
+        options.validate()?;
+        Ok(Self {
+            options: options.clone(),
+        })
+    }
+}
+
+impl AdvantageEstimator for Reinforce {
+    fn estimate(&self, batch: &RolloutBatch) -> Result<Advantages, AdvantageError> {
+        let returns = reinforce_returns(batch, &self.options);
+        Advantages::from_returns(batch, returns, self.options.whiten_or(false))
+    }
+}
+
+impl AdvantageEstimator for ReinforcePlusPlus {
+    fn estimate(&self, batch: &RolloutBatch) -> Result<Advantages, AdvantageError> {
+        let returns = reinforce_returns(batch, &self.options);
+        Advantages::from_returns(batch, returns, self.options.whiten_or(true))
+    }
+}
+
+fn reinforce_returns(batch: &RolloutBatch, o: &AdvantageOptions) -> Vec<f32> {
+    let process = active_process(batch, o);
+    let gain = process.as_ref().map_or(0.0, |p| o.process_coef * p.scale);
+    let coefs: Vec<SourceCoefs> = batch
+        .acc()
+        .iter()
+        .map(|&acc| SourceCoefs {
+            process_gain: gain,
+            process_shift: 0.0,
+            outcome: o.outcome_coef * f64::from(acc),
+        })
+        .collect();
+    two_source_returns(
+        batch,
+        process.as_ref(),
+        &coefs,
+        o.gamma_process,
+        o.gamma_outcome,
+    )
+}

@@ -1,0 +1,135 @@
+//! The two per-row kernels every built-in estimator reduces to, after computing a few
+//! coefficients per response: discounted returns of an affine process reward plus a terminal
+//! outcome reward, and GAE.
+
+use crate::batch::RolloutBatch;
+use crate::process::ProcessRewards;
+
+/// Per-response coefficients of [`two_source_returns`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct SourceCoefs {
+    /// Multiplies the stored (unscaled) process reward of each valid token.
+    pub process_gain: f64,
+    /// Added to every valid token's process reward (a baseline, e.g. `−S/(K−1)`).
+    pub process_shift: f64,
+    /// Reward on the last valid token from the outcome source.
+    pub outcome: f64,
+}
+
+/// `G_{i,t} = Σ_{s=t}^{L_i−1} γ_p^{s−t} (a_i·r_{i,s} + b_i) + γ_o^{L_i−1−t} · o_i` for `t < L_i`,
+/// 0 in the padding; `[n, width]`. `r` is absent (treated as 0) without a process source.
+pub(crate) fn two_source_returns(
+    batch: &RolloutBatch,
+    process: Option<&ProcessRewards<'_>>,
+    coefs: &[SourceCoefs],
+    gamma_process: f64,
+    gamma_outcome: f64,
+) -> Vec<f32> {
+    let width = batch.width();
+    let mut returns = vec![0.0f32; batch.len() * width];
+    for (i, (row, c)) in returns.chunks_exact_mut(width).zip(coefs).enumerate() {
+        let length = batch.lengths()[i];
+        let out = &mut row[..length];
+        let mut process_to_go = 0.0f64;
+        let mut outcome_to_go = c.outcome;
+        match process {
+            Some(p) => {
+                for (g, &r) in out.iter_mut().zip(p.row(i, length)).rev() {
+                    process_to_go = c.process_gain * f64::from(r)
+                        + c.process_shift
+                        + gamma_process * process_to_go;
+                    *g = (process_to_go + outcome_to_go) as f32;
+                    outcome_to_go *= gamma_outcome;
+                }
+            }
+            None => {
+                for g in out.iter_mut().rev() {
+                    process_to_go = c.process_shift + gamma_process * process_to_go;
+                    *g = (process_to_go + outcome_to_go) as f32;
+                    outcome_to_go *= gamma_outcome;
+                }
+            }
+        }
+    }
+    returns
+}
+
+/// Generalised advantage estimation on one response (Schulman et al. 2016):
+/// `δ_t = r_t + γ·V_{t+1} − V_t` with `V_L = 0` (the response ends the episode, truncated or
+/// not), `A_t = δ_t + γλ·A_{t+1}`, return `A_t + V_t`. `rewards` and `values` are `[L]`.
+pub(crate) fn gae_row(
+    rewards: impl DoubleEndedIterator<Item = f64> + ExactSizeIterator,
+    values: impl DoubleEndedIterator<Item = f64> + ExactSizeIterator,
+    gamma: f64,
+    lambda: f64,
+    advantages: &mut [f32],
+    returns: &mut [f32],
+) {
+    let mut next_value = 0.0f64;
+    let mut advantage = 0.0f64;
+    let decay = gamma * lambda;
+    let steps = rewards
+        .zip(values)
+        .zip(advantages.iter_mut().zip(returns.iter_mut()));
+    for ((reward, value), (a, g)) in steps.rev() {
+        let delta = reward + gamma * next_value - value;
+        advantage = delta + decay * advantage;
+        *a = advantage as f32;
+        *g = (advantage + value) as f32;
+        next_value = value;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::{Granularity, RewardNorm};
+
+    #[test]
+    fn two_sources_by_hand() {
+        // row 0: r = [1, 2, 3], a = 2, b = −1 → per-token [1, 3, 5]; γ_p = 0.5
+        //   G^p = [1 + 0.5·(3 + 0.5·5), 3 + 0.5·5, 5] = [3.75, 5.5, 5]
+        //   outcome o = 4, γ_o = 0.5 → [1, 2, 4]; total [4.75, 7.5, 9]
+        // row 1 (length 1): r = [10], a = 0, b = 0, o = −1 → [−1], padding 0
+        let batch = RolloutBatch::new(3, vec![0, 0], vec![3, 1], vec![0.0, 0.0])
+            .unwrap()
+            .with_process(vec![1.0, 2.0, 3.0, 10.0, 0.0, 0.0])
+            .unwrap();
+        let p = ProcessRewards::prepare(&batch, Granularity::Token, RewardNorm::None).unwrap();
+        let coefs = [
+            SourceCoefs {
+                process_gain: 2.0,
+                process_shift: -1.0,
+                outcome: 4.0,
+            },
+            SourceCoefs {
+                process_gain: 0.0,
+                process_shift: 0.0,
+                outcome: -1.0,
+            },
+        ];
+        let g = two_source_returns(&batch, Some(&p), &coefs, 0.5, 0.5);
+        assert_eq!(g, vec![4.75, 7.5, 9.0, -1.0, 0.0, 0.0]);
+        // without a process source only the shift remains: b = −1, γ_p = 0.5 → [−1.75, −1.5, −1]
+        let g = two_source_returns(&batch, None, &coefs, 0.5, 0.5);
+        assert_eq!(g[..3], [-1.75 + 1.0, -1.5 + 2.0, -1.0 + 4.0]);
+    }
+
+    #[test]
+    fn gae_by_hand() {
+        // r = [0, 0, 1], V = [0.5, 0.25, 0.75], γ = 0.5, λ = 0.5
+        // δ_2 = 1 − 0.75 = 0.25; δ_1 = 0 + 0.5·0.75 − 0.25 = 0.125; δ_0 = 0.5·0.25 − 0.5 = −0.375
+        // A_2 = 0.25; A_1 = 0.125 + 0.25·0.25 = 0.1875; A_0 = −0.375 + 0.25·0.1875 = −0.328125
+        let (mut a, mut g) = ([0.0f32; 3], [0.0f32; 3]);
+        gae_row(
+            [0.0, 0.0, 1.0].into_iter(),
+            [0.5, 0.25, 0.75].into_iter(),
+            0.5,
+            0.5,
+            &mut a,
+            &mut g,
+        );
+        assert_eq!(a, [-0.328125, 0.1875, 0.25]);
+        assert_eq!(g, [0.171875, 0.4375, 1.0]);
+    }
+}
