@@ -90,6 +90,8 @@ mod moments;
 mod options;
 mod process;
 mod registry;
+#[cfg(test)]
+mod test_util;
 
 pub use advantages::{AdvantageStats, Advantages, WHITEN_EPS};
 pub use batch::{Group, Response, RolloutBatch, RolloutBatchData};

@@ -82,3 +82,74 @@ impl AdvantageEstimator for Gae {
         Advantages::from_parts(batch, advantages, returns, o.whiten_or(true))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::RewardNorm;
+    use crate::test_util::assert_close;
+
+    fn batch() -> RolloutBatch {
+        RolloutBatch::new(4, vec![0], vec![3], vec![1.0])
+            .unwrap()
+            .with_process(vec![0.2, 0.0, -0.2, f32::NAN])
+            .unwrap()
+            .with_values(vec![0.5, 0.25, 0.75, f32::NAN])
+            .unwrap()
+    }
+
+    fn options() -> AdvantageOptions {
+        AdvantageOptions {
+            norm: RewardNorm::None,
+            gamma_process: 0.5,
+            gamma_outcome: 0.5,
+            lambda: 0.5,
+            whiten: Some(false),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn gae_by_hand() {
+        // rewards [0.2, 0, −0.2 + 1], V = [0.5, 0.25, 0.75], γ = λ = 0.5
+        // δ = [0.2 + 0.125 − 0.5, 0.375 − 0.25, 0.8 − 0.75] = [−0.175, 0.125, 0.05]
+        // A = [−0.175 + 0.25·0.1375, 0.125 + 0.25·0.05, 0.05] = [−0.140625, 0.1375, 0.05]
+        let a = Gae::new(&options()).unwrap().estimate(&batch()).unwrap();
+        assert_close(a.advantages(), &[-0.140625, 0.1375, 0.05, 0.0], 1e-7);
+        assert_close(a.returns(), &[0.359375, 0.3875, 0.8, 0.0], 1e-7);
+    }
+
+    #[test]
+    fn gae_needs_values_and_one_gamma() {
+        let no_values = RolloutBatch::new(1, vec![0], vec![1], vec![1.0]).unwrap();
+        let err = Gae::new(&options())
+            .unwrap()
+            .estimate(&no_values)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            AdvantageError::MissingInput {
+                estimator: "gae",
+                field: "values"
+            }
+        );
+        let o = AdvantageOptions {
+            gamma_process: 0.9,
+            ..options()
+        };
+        let err = Gae::new(&o).unwrap().estimate(&batch()).unwrap_err();
+        assert!(matches!(
+            err,
+            AdvantageError::InvalidOption {
+                field: "gamma_process",
+                ..
+            }
+        ));
+        // without the process source the two γ may differ
+        let o = AdvantageOptions {
+            process_coef: 0.0,
+            ..o
+        };
+        assert!(Gae::new(&o).unwrap().estimate(&batch()).is_ok());
+    }
+}

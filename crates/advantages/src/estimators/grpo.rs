@@ -90,3 +90,93 @@ impl AdvantageEstimator for Grpo {
         Advantages::from_returns(batch, returns, o.whiten_or(false))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::RewardNorm;
+    use crate::test_util::assert_close;
+
+    /// acc [1, 0]; process [1, 3] and [4]: μ' = 2, 4 (mean 3, std √2).
+    fn batch() -> RolloutBatch {
+        RolloutBatch::new(2, vec![0, 0], vec![2, 1], vec![1.0, 0.0])
+            .unwrap()
+            .with_process(vec![1.0, 3.0, 4.0, f32::NAN])
+            .unwrap()
+    }
+
+    fn options(scale: GrpoScale) -> AdvantageOptions {
+        AdvantageOptions {
+            estimator: "grpo".into(),
+            norm: RewardNorm::None,
+            scale,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn group_scale_by_hand() {
+        // outcome: (acc − 0.5)/(√0.5 + 1e-6); process: (r − 3)/(√2 + 1e-6) on every token
+        let so = 0.5f64.sqrt() + 1e-6;
+        let sp = 2.0f64.sqrt() + 1e-6;
+        let a = Grpo::new(&options(GrpoScale::Group))
+            .unwrap()
+            .estimate(&batch())
+            .unwrap();
+        let expected = [
+            -2.0 / sp + 0.5 / so,
+            0.0 + 0.5 / so,
+            1.0 / sp - 0.5 / so,
+            0.0,
+        ];
+        assert_close(a.returns(), &expected, 1e-6);
+        assert_close(a.advantages(), &expected, 1e-6); // not whitened by default
+    }
+
+    #[test]
+    fn unscaled_dr_grpo_by_hand() {
+        // outcome ±0.5; process r − 3: [−2, 0], [1]
+        let a = Grpo::new(&options(GrpoScale::None))
+            .unwrap()
+            .estimate(&batch())
+            .unwrap();
+        assert_close(a.advantages(), &[-1.5, 0.5, 0.5, 0.0], 1e-6);
+    }
+
+    #[test]
+    fn batch_scale_and_all_equal_group() {
+        // outcome only; groups acc [1, 0] and [1, 1]. Batch std of [1, 0, 1, 1] is 0.5.
+        // group: ±0.5/(√0.5 + 1e-6), all-equal group 0 (not NaN); batch: ±0.5/0.500001, 0.
+        let b =
+            RolloutBatch::new(1, vec![0, 0, 1, 1], vec![1; 4], vec![1.0, 0.0, 1.0, 1.0]).unwrap();
+        let a = Grpo::new(&options(GrpoScale::Batch))
+            .unwrap()
+            .estimate(&b)
+            .unwrap();
+        let x = 0.5 / (0.5 + 1e-6);
+        assert_close(a.advantages(), &[x, -x, 0.0, 0.0], 1e-6);
+        let a = Grpo::new(&options(GrpoScale::Group))
+            .unwrap()
+            .estimate(&b)
+            .unwrap();
+        let y = 0.5 / (0.5f64.sqrt() + 1e-6);
+        assert_close(a.advantages(), &[y, -y, 0.0, 0.0], 1e-6);
+    }
+
+    #[test]
+    fn groups_of_one_are_rejected() {
+        let b = RolloutBatch::new(1, vec![0, 1], vec![1, 1], vec![1.0, 0.0]).unwrap();
+        let err = Grpo::new(&options(GrpoScale::None))
+            .unwrap()
+            .estimate(&b)
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            AdvantageError::GroupTooSmall {
+                estimator: "grpo",
+                size: 1,
+                ..
+            }
+        ));
+    }
+}

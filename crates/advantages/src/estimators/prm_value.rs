@@ -75,3 +75,43 @@ impl AdvantageEstimator for PrmValue {
         Advantages::from_parts(batch, advantages, returns, o.whiten_or(true))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::RewardNorm;
+    use crate::test_util::assert_close;
+
+    #[test]
+    fn prm_as_value_by_hand() {
+        // A = acc − Σ_{s<t} r: [1, 1 − 0.5, 1 − 0.75] and [0, 0.25]; returns acc
+        let batch = RolloutBatch::new(3, vec![0, 0], vec![3, 2], vec![1.0, 0.0])
+            .unwrap()
+            .with_process(vec![0.5, 0.25, -0.5, -0.25, 0.5, f32::NAN])
+            .unwrap();
+        let options = AdvantageOptions {
+            norm: RewardNorm::None,
+            whiten: Some(false),
+            ..Default::default()
+        };
+        let a = PrmValue::new(&options).unwrap().estimate(&batch).unwrap();
+        assert_close(a.advantages(), &[1.0, 0.5, 0.25, 0.0, 0.25, 0.0], 1e-7);
+        assert_close(a.returns(), &[1.0, 1.0, 1.0, 0.0, 0.0, 0.0], 1e-7);
+    }
+
+    #[test]
+    fn needs_process_rewards() {
+        let batch = RolloutBatch::new(1, vec![0], vec![1], vec![1.0]).unwrap();
+        let err = PrmValue::new(&AdvantageOptions::default())
+            .unwrap()
+            .estimate(&batch)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            AdvantageError::MissingInput {
+                estimator: "prm_value",
+                field: "process"
+            }
+        );
+    }
+}

@@ -80,3 +80,56 @@ fn reinforce_returns(batch: &RolloutBatch, o: &AdvantageOptions) -> Vec<f32> {
         o.gamma_outcome,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::RewardNorm;
+    use crate::test_util::assert_close;
+
+    /// acc [1, 0], process [1, 2] and [4]; singleton groups are fine here.
+    fn batch() -> RolloutBatch {
+        RolloutBatch::new(2, vec![0, 1], vec![2, 1], vec![1.0, 0.0])
+            .unwrap()
+            .with_process(vec![1.0, 2.0, 4.0, f32::NAN])
+            .unwrap()
+    }
+
+    fn options() -> AdvantageOptions {
+        AdvantageOptions {
+            norm: RewardNorm::None,
+            gamma_process: 0.5,
+            process_coef: 2.0,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn reinforce_by_hand() {
+        // G^p = [1 + 0.5·2, 2] = [2, 2] and [4]; ×2, + acc: [5, 5], [8]
+        let a = Reinforce::new(&options())
+            .unwrap()
+            .estimate(&batch())
+            .unwrap();
+        assert_close(a.advantages(), &[5.0, 5.0, 8.0, 0.0], 1e-6);
+        // γ_o = 0.5 discounts the outcome from the last token: [4 + 0.5, 4 + 1]
+        let o = AdvantageOptions {
+            gamma_outcome: 0.5,
+            ..options()
+        };
+        let a = Reinforce::new(&o).unwrap().estimate(&batch()).unwrap();
+        assert_close(a.advantages(), &[4.5, 5.0, 8.0, 0.0], 1e-6);
+    }
+
+    #[test]
+    fn reinforce_pp_whitens_the_same_returns() {
+        // [5, 5, 8]: mean 6, unbiased var (1 + 1 + 4)/2 = 3
+        let a = ReinforcePlusPlus::new(&options())
+            .unwrap()
+            .estimate(&batch())
+            .unwrap();
+        let s = (3.0f64 + 1e-8).sqrt();
+        assert_close(a.advantages(), &[-1.0 / s, -1.0 / s, 2.0 / s, 0.0], 1e-6);
+        assert_close(a.returns(), &[5.0, 5.0, 8.0, 0.0], 1e-6);
+    }
+}
