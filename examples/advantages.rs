@@ -1,0 +1,51 @@
+//! Any advantage estimator on a JSON batch, from the command line.
+//!
+//! ```text
+//! cargo run --release --example advantages -- rloo --gamma-process 0.99 < batch.json
+//! ```
+//!
+//! `<name>` is one of `rloo grpo reinforce reinforce_pp gae prm_value`; the options and the JSON
+//! schema (ragged per-response lists in, `{"advantages", "returns"}` out) are documented in
+//! `prime_advantages::json` and `prime_advantages::cli`. Errors go to stderr with exit code 1.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use prime_advantages::cli::{parse_args, USAGE};
+use prime_advantages::json::{JsonAdvantages, JsonBatch};
+use prime_advantages::Registry;
+
+fn run() -> Result<String, String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        return Err(USAGE.to_string());
+    }
+    let options = parse_args(args).map_err(|e| e.to_string())?;
+    let estimator = Registry::with_builtins()
+        .build_from_options(&options)
+        .map_err(|e| e.to_string())?;
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot read stdin: {e}"))?;
+    let input: JsonBatch =
+        serde_json::from_str(&text).map_err(|e| format!("invalid batch JSON: {e}"))?;
+    let batch = input.into_batch().map_err(|e| format!("invalid batch: {e}"))?;
+    let advantages = estimator
+        .estimate(&batch)
+        .map_err(|e| format!("{}: {e}", options.estimator))?;
+    serde_json::to_string(&JsonAdvantages::from(&advantages)).map_err(|e| e.to_string())
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(json) => {
+            println!("{json}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("advantages: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
