@@ -1,0 +1,460 @@
+//! A process sandbox for untrusted Python, built from the kernel's own isolation primitives.
+//!
+//! Layers (each probed once when a [`Sandbox`] is made, see [`SandboxReport`]):
+//! - **namespaces**: own user namespace (uid 1000 inside, an unprivileged host uid outside), own
+//!   network namespace (only a downed loopback: no network), own pid namespace (the program is
+//!   pid 1; killing it kills everything it started), own mount, IPC and UTS namespaces;
+//! - **unprivileged uid**: as root, every sandbox gets its own host uid from a pool;
+//! - **rlimits**: address space, CPU seconds, processes, file size, open files, no core dumps;
+//! - **Landlock**: read-only view of system and Python directories, one writable private tmpfs;
+//! - **seccomp**: no sockets but `AF_UNIX`, no tracing, mounts, namespaces, modules, kexec, …;
+//! - **cleared environment**, own session and process group, parent-death signal, and a wall-clock
+//!   kill by the caller ([`channel::Channel`] deadlines, then [`spawn::Spawned::kill_and_reap`]).
+//!
+//! Where a layer is unavailable the sandbox still runs with the others and the report says which
+//! is missing; callers that need every layer check [`SandboxReport::is_complete`].
+
+#[cfg(target_os = "linux")]
+pub mod channel;
+#[cfg(target_os = "linux")]
+mod landlock;
+#[cfg(target_os = "linux")]
+mod seccomp;
+#[cfg(target_os = "linux")]
+pub mod spawn;
+#[cfg(target_os = "linux")]
+mod uid_pool;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Resource limits of one sandbox (all processes in it together where the kernel counts so).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxLimits {
+    /// `RLIMIT_AS` per process, bytes.
+    pub memory_bytes: u64,
+    /// `RLIMIT_CPU` per process, seconds (soft; the hard limit is one more).
+    pub cpu_seconds: u64,
+    /// `RLIMIT_NPROC`: processes and threads of the sandbox's uid.
+    pub processes: u64,
+    /// `RLIMIT_FSIZE`: largest file a process may write, bytes.
+    pub file_size_bytes: u64,
+    /// `RLIMIT_NOFILE`: open descriptors per process.
+    pub open_files: u64,
+    /// Size of the private tmpfs work directory, bytes.
+    pub scratch_bytes: u64,
+    /// Inodes of the private tmpfs work directory.
+    pub scratch_inodes: u64,
+}
+
+impl Default for SandboxLimits {
+    fn default() -> Self {
+        SandboxLimits {
+            memory_bytes: 2 << 30,
+            cpu_seconds: 60,
+            processes: 64,
+            file_size_bytes: 16 << 20,
+            open_files: 256,
+            scratch_bytes: 32 << 20,
+            scratch_inodes: 4096,
+        }
+    }
+}
+
+/// Why a sandbox could not be set up or started.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// The platform has no sandbox implementation.
+    #[error("no code sandbox on this platform ({0})")]
+    Unsupported(&'static str),
+    /// A system call in the parent failed.
+    #[error("{call} failed: {error}")]
+    Os {
+        /// The call.
+        call: &'static str,
+        /// The OS error.
+        error: std::io::Error,
+    },
+    /// A file operation in the parent failed.
+    #[error("{what} {path}: {error}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        error: std::io::Error,
+    },
+    /// The child failed while setting up the sandbox before `execve`.
+    #[error("sandbox setup failed at {step:?}: {error}")]
+    ChildSetup {
+        /// The failing step (None if the child sent an unknown code).
+        #[cfg(target_os = "linux")]
+        step: Option<spawn::Step>,
+        /// Kernel error text.
+        error: String,
+    },
+    /// Anything else in preparing the spawn.
+    #[error("sandbox setup: {0}")]
+    Setup(String),
+}
+
+impl SandboxError {
+    #[cfg(target_os = "linux")]
+    fn os(call: &'static str) -> SandboxError {
+        SandboxError::Os {
+            call,
+            error: std::io::Error::last_os_error(),
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    fn io(what: &'static str, path: &Path, error: std::io::Error) -> SandboxError {
+        SandboxError::Io {
+            what,
+            path: path.to_path_buf(),
+            error,
+        }
+    }
+}
+
+/// Which isolation layers a spawn uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layers {
+    /// Own user namespace (id maps written by the parent).
+    pub user_namespace: bool,
+    /// Own network (and IPC, UTS) namespace.
+    pub network_namespace: bool,
+    /// Own pid namespace: the program is pid 1.
+    pub pid_namespace: bool,
+    /// Own mount namespace with a private tmpfs work directory.
+    pub mount_namespace: bool,
+    /// Runs under a host uid of its own (only possible when the verifier runs as root).
+    pub unprivileged_uid: bool,
+    /// Landlock ABI in use (0: off).
+    pub landlock_abi: u32,
+    /// seccomp filter installed.
+    pub seccomp: bool,
+}
+
+/// One line of the [`SandboxReport`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerState {
+    /// Layer name.
+    pub name: &'static str,
+    /// Whether runs use it.
+    pub active: bool,
+    /// Why not, or details.
+    pub detail: String,
+    /// Whether a complete sandbox requires it.
+    pub required: bool,
+}
+
+/// What the sandbox could set up on this machine, found by starting real sandboxed processes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxReport {
+    /// Every layer, active or not.
+    pub layers: Vec<LayerState>,
+    /// `Err` when no sandboxed process could be started at all.
+    pub usable: Result<(), String>,
+}
+
+impl SandboxReport {
+    /// True when every required layer is active and processes start.
+    pub fn is_complete(&self) -> bool {
+        self.usable.is_ok() && self.layers.iter().all(|l| l.active || !l.required)
+    }
+
+    /// Names of required layers that are missing.
+    pub fn missing(&self) -> Vec<&'static str> {
+        self.layers
+            .iter()
+            .filter(|l| l.required && !l.active)
+            .map(|l| l.name)
+            .collect()
+    }
+
+    fn from_layers(layers: &Layers, is_root: bool, usable: Result<(), String>) -> SandboxReport {
+        let line = |name, active, detail: &str, required| LayerState {
+            name,
+            active,
+            detail: detail.to_string(),
+            required,
+        };
+        let uid_detail = if layers.unprivileged_uid {
+            "own host uid per sandbox".to_string()
+        } else if layers.user_namespace && !is_root {
+            "uid 1000 in the namespace = the verifier's own unprivileged uid".to_string()
+        } else {
+            "runs as the verifier's uid".to_string()
+        };
+        let uid_active = layers.unprivileged_uid || (layers.user_namespace && !is_root);
+        SandboxReport {
+            layers: vec![
+                line("user namespace", layers.user_namespace, "", false),
+                line(
+                    "network namespace",
+                    layers.network_namespace,
+                    "no network",
+                    true,
+                ),
+                line(
+                    "pid namespace",
+                    layers.pid_namespace,
+                    "kill reaches every descendant",
+                    true,
+                ),
+                line(
+                    "mount namespace",
+                    layers.mount_namespace,
+                    "private tmpfs work dir",
+                    false,
+                ),
+                line("unprivileged uid", uid_active, &uid_detail, true),
+                line(
+                    "landlock",
+                    layers.landlock_abi > 0,
+                    &format!("ABI {}", layers.landlock_abi),
+                    true,
+                ),
+                line("seccomp", layers.seccomp, "", true),
+                line("rlimits", cfg!(target_os = "linux"), "", true),
+                line("cleared environment", true, "", true),
+                line("process group + wall-clock kill", true, "", true),
+            ],
+            usable,
+        }
+    }
+}
+
+impl fmt::Display for SandboxReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.usable {
+            Ok(()) if self.is_complete() => write!(f, "code sandbox complete:")?,
+            Ok(()) => write!(
+                f,
+                "code sandbox INCOMPLETE (missing {}):",
+                self.missing().join(", ")
+            )?,
+            Err(e) => write!(f, "code sandbox UNUSABLE ({e}):")?,
+        }
+        for layer in &self.layers {
+            let mark = if layer.active { "+" } else { "-" };
+            write!(f, " {mark}{}", layer.name)?;
+            if !layer.detail.is_empty() && layer.active {
+                write!(f, " ({})", layer.detail)?;
+            }
+            write!(f, ";")?;
+        }
+        Ok(())
+    }
+}
+
+/// How to build a [`Sandbox`].
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// The executable every spawn runs (absolute path).
+    pub program: PathBuf,
+    /// Host paths visible read-only (system libraries, the interpreter's prefix, …).
+    pub read_paths: Vec<PathBuf>,
+    /// Host files readable and writable (`/dev/null`).
+    pub read_write_files: Vec<PathBuf>,
+    /// Resource limits.
+    pub limits: SandboxLimits,
+    /// Where work directories are created (mount points of the private tmpfs).
+    pub temp_root: PathBuf,
+    /// Arguments (after `program`) of the probe run; it must print `ok` on stdout.
+    pub probe_args: Vec<String>,
+}
+
+/// A probed sandbox: the layers that work here, compiled filters, and the limits.
+#[derive(Debug)]
+pub struct Sandbox {
+    config: SandboxConfig,
+    layers: Layers,
+    report: SandboxReport,
+    #[cfg(target_os = "linux")]
+    seccomp: Vec<seccompiler::BpfProgram>,
+}
+
+impl Sandbox {
+    /// Probes what works on this machine by starting the probe program with every layer and
+    /// dropping the layers that fail, one by one.
+    #[cfg(target_os = "linux")]
+    pub fn new(config: SandboxConfig) -> Sandbox {
+        // SAFETY: trivial getter.
+        let is_root = unsafe { libc::geteuid() } == 0;
+        let (seccomp, seccomp_error) = match seccomp::build_programs() {
+            Ok(p) => (p, None),
+            Err(e) => (Vec::new(), Some(e)),
+        };
+        let mut layers = Layers {
+            user_namespace: true,
+            network_namespace: true,
+            pid_namespace: true,
+            mount_namespace: true,
+            unprivileged_uid: is_root,
+            landlock_abi: landlock::abi_version(),
+            seccomp: seccomp_error.is_none(),
+        };
+        let mut sandbox = Sandbox {
+            config,
+            layers: layers.clone(),
+            report: SandboxReport::from_layers(&layers, is_root, Ok(())),
+            seccomp,
+        };
+        let mut usable = Err("no probe ran".to_string());
+        for _attempt in 0..8 {
+            sandbox.layers = layers.clone();
+            match sandbox.probe_once() {
+                Ok(()) => {
+                    usable = Ok(());
+                    break;
+                }
+                Err(error) => {
+                    usable = Err(error.to_string());
+                    if !degrade(&mut layers, &error, is_root) {
+                        break;
+                    }
+                }
+            }
+        }
+        sandbox.layers = layers.clone();
+        sandbox.report = SandboxReport::from_layers(&layers, is_root, usable);
+        sandbox
+    }
+
+    /// No sandbox outside Linux: the report says so and every spawn fails.
+    #[cfg(not(target_os = "linux"))]
+    pub fn new(config: SandboxConfig) -> Sandbox {
+        let layers = Layers {
+            user_namespace: false,
+            network_namespace: false,
+            pid_namespace: false,
+            mount_namespace: false,
+            unprivileged_uid: false,
+            landlock_abi: 0,
+            seccomp: false,
+        };
+        let report = SandboxReport::from_layers(
+            &layers,
+            false,
+            Err("the code sandbox is implemented for Linux only".into()),
+        );
+        Sandbox {
+            config,
+            layers,
+            report,
+        }
+    }
+
+    /// What this sandbox provides.
+    pub fn report(&self) -> &SandboxReport {
+        &self.report
+    }
+
+    /// Active layers.
+    pub fn layers(&self) -> &Layers {
+        &self.layers
+    }
+
+    /// Resource limits.
+    pub fn limits(&self) -> &SandboxLimits {
+        &self.config.limits
+    }
+
+    /// The program every spawn runs.
+    pub fn program(&self) -> &Path {
+        &self.config.program
+    }
+
+    /// Starts `program args…` with the active layers and the given environment (nothing else of
+    /// the verifier's environment is passed).
+    #[cfg(target_os = "linux")]
+    pub fn spawn(&self, args: &[String], env: &[String]) -> Result<spawn::Spawned, SandboxError> {
+        let mut argv = Vec::with_capacity(args.len() + 1);
+        argv.push(self.config.program.to_string_lossy().into_owned());
+        argv.extend(args.iter().cloned());
+        let view = landlock::ReadOnlyView {
+            read: self.config.read_paths.clone(),
+            read_write_files: self.config.read_write_files.clone(),
+        };
+        spawn::spawn(&spawn::SpawnRequest {
+            layers: &self.layers,
+            limits: &self.config.limits,
+            program: &self.config.program,
+            argv: &argv,
+            env,
+            view: &view,
+            seccomp: if self.layers.seccomp {
+                &self.seccomp
+            } else {
+                &[]
+            },
+            temp_root: &self.config.temp_root,
+        })
+    }
+
+    #[cfg(target_os = "linux")]
+    fn probe_once(&self) -> Result<(), SandboxError> {
+        use std::time::{Duration, Instant};
+        let spawned = self.spawn(&self.config.probe_args, &[])?;
+        let mut channel = channel::Channel::new(spawned, 4096, 4096)
+            .map_err(|e| SandboxError::Setup(e.to_string()))?;
+        let line = channel.recv_line(Instant::now() + Duration::from_secs(20));
+        let stderr = channel.stderr_text();
+        channel.kill();
+        match line {
+            Ok(line) if line == b"ok" => Ok(()),
+            Ok(line) => Err(SandboxError::Setup(format!(
+                "probe printed {:?}; stderr: {stderr}",
+                String::from_utf8_lossy(&line)
+            ))),
+            Err(e) => Err(SandboxError::Setup(format!("probe: {e}; stderr: {stderr}"))),
+        }
+    }
+}
+
+/// Turns off the layer a probe failure points at. Returns false when nothing is left to try.
+#[cfg(target_os = "linux")]
+fn degrade(layers: &mut Layers, error: &SandboxError, is_root: bool) -> bool {
+    use spawn::Step;
+    let namespaces_off = |layers: &mut Layers| {
+        layers.user_namespace = false;
+        if !is_root {
+            layers.network_namespace = false;
+            layers.pid_namespace = false;
+            layers.mount_namespace = false;
+        }
+    };
+    match error {
+        SandboxError::Os { call: "clone", .. }
+        | SandboxError::Io {
+            what: "write id map",
+            ..
+        } => {
+            if layers.user_namespace {
+                namespaces_off(layers);
+            } else if layers.network_namespace || layers.mount_namespace {
+                layers.network_namespace = false;
+                layers.pid_namespace = false;
+                layers.mount_namespace = false;
+            } else {
+                return false;
+            }
+        }
+        SandboxError::ChildSetup { step, .. } => match step {
+            Some(Step::MountPrivate) | Some(Step::MountTmpfs) if layers.mount_namespace => {
+                layers.mount_namespace = false
+            }
+            Some(Step::Landlock) if layers.landlock_abi > 0 => layers.landlock_abi = 0,
+            Some(Step::Seccomp) if layers.seccomp => layers.seccomp = false,
+            Some(Step::Setgroups) | Some(Step::SetIds) if layers.unprivileged_uid => {
+                layers.unprivileged_uid = false
+            }
+            _ => return false,
+        },
+        _ => return false,
+    }
+    true
+}
