@@ -52,12 +52,30 @@ pub fn after_answer_phrase(text: &str) -> Option<&str> {
         .iter()
         .filter_map(|phrase| lower.rfind(phrase).map(|i| (i, phrase.len())))
         .max()?;
-    let rest = &text[at + len..];
-    let line = rest.split('\n').next().unwrap_or("");
-    let line = line.trim_start_matches(|c: char| c == ':' || c.is_whitespace());
-    let line = line.trim().trim_end_matches('.').trim();
-    let line = line.trim_matches('$').trim();
-    (!line.is_empty()).then_some(line)
+    let rest = text[at + len..].trim_start_matches(|c: char| c == ':' || c.is_whitespace());
+    let answer = delimited(rest).unwrap_or_else(|| {
+        let line = rest.split('\n').next().unwrap_or("");
+        // The sentence ends at a period followed by a space ("$5$. I hope it is correct").
+        let sentence = line.split(". ").next().unwrap_or(line);
+        sentence.trim().trim_end_matches('.').trim()
+    });
+    let answer = answer.trim();
+    (!answer.is_empty()).then_some(answer)
+}
+
+/// The content of a leading `$…$`, `$$…$$`, `\(…\)` or `\[…\]`.
+fn delimited(text: &str) -> Option<&str> {
+    for (open, close) in [("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")] {
+        if let Some(inner) = text.strip_prefix(open) {
+            // A `$` escaped as `\$` (a dollar sign) does not close the math.
+            let end = inner
+                .match_indices(close)
+                .map(|(i, _)| i)
+                .find(|&i| close != "$" || !inner[..i].ends_with('\\'))?;
+            return Some(inner[..end].trim().trim_end_matches('.'));
+        }
+    }
+    None
 }
 
 /// The final answer of a response, or `None` when it has none.
@@ -89,6 +107,12 @@ mod tests {
         assert_eq!(extract_answer("Final Answer: x = 3"), Some("x = 3"));
         assert_eq!(extract_answer("I think it is 4"), None);
         assert_eq!(extract_answer("The answer is ."), None);
+        assert_eq!(
+            extract_answer("Final Answer: The final answer is $\\frac{1}{2}$. I hope it is correct."),
+            Some("\\frac{1}{2}")
+        );
+        assert_eq!(extract_answer("the answer is 3.5. Next"), Some("3.5"));
+        assert_eq!(extract_answer("Thus the answer is $\\$163$."), Some("\\$163"));
         // A box beats a phrase.
         assert_eq!(extract_answer(r"answer is 3, i.e. \boxed{4}"), Some("4"));
     }

@@ -1,0 +1,342 @@
+#!/usr/bin/env python3
+"""Build the math-verifier agreement corpus and label it with Hugging Face math-verify.
+
+Each row is one (ground truth, model response) pair with two labels:
+  expected     -- the "common sense" label, assigned by the generator that wrote the pair
+                  (the spec's reference behaviour: prime-spec.md, Verifiers);
+  math_verify  -- what `math_verify.verify(parse(gold), parse(response))` says.
+Rows come from templates over answer kinds (integers, fractions, radicals, π, polynomials,
+tuples, intervals, sets, percentages, degrees, text, multiple choice, equations, matrices,
+logs, no-answer responses, pathological answers) with seeded random numbers. Two splits are
+drawn with different seeds: `dev` (looked at while developing the Rust verifier) and
+`heldout` (only measured).
+
+Usage:
+    pip install "math-verify[antlr4-11-0]"
+    python3 tools/math_verify_corpus.py [--out crates/verifiers/tests/data/math/corpus.jsonl]
+"""
+import argparse
+import json
+import random
+import time
+from fractions import Fraction
+from math import gcd
+
+WRAPPERS = [
+    "Let me work through this step by step.\n\nAfter simplifying, we get the result.\n\nTherefore, the final answer is $\\boxed{{{a}}}$.",
+    "We compute carefully. So the answer is \\boxed{{{a}}}.",
+    "Solution: ... Hence $\\boxed{{{a}}}$",
+    "Combining everything, the answer is $\\boxed{{{a}}}$. Done.",
+    "Final Answer: The final answer is ${a}$. I hope it is correct.",
+    "Thus the answer is ${a}$.",
+]
+
+
+def wrap(rng, answer):
+    return rng.choice(WRAPPERS).format(a=answer)
+
+
+def frac_tex(f):
+    if f.denominator == 1:
+        return str(f.numerator)
+    sign = "-" if f < 0 else ""
+    return f"{sign}\\frac{{{abs(f.numerator)}}}{{{f.denominator}}}"
+
+
+def integers(rng):
+    n = rng.randint(-300, 5000)
+    rows = [(str(n), str(n), True), (str(n), str(n + rng.randint(1, 9)), False)]
+    if n >= 1000:
+        rows.append((str(n), f"{n:,}", True))
+    rows.append((str(n), f"{n}.0", True))
+    rows.append((str(n), f"x = {n}", True))
+    rows.append((str(n), f"\\${n}", True) if n > 0 else (str(n), f"{n}", True))
+    rows.append((str(n), f"{n} \\text{{ cm}}", True))
+    rows.append((str(n), str(-n) if n != 0 else "1", False))
+    return rows
+
+
+def fractions_(rng):
+    b = rng.choice([2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 16, 20, 25])
+    a = rng.randint(1, 40)
+    while gcd(a, b) != 1:
+        a += 1
+    f = Fraction(a, b)
+    gt = frac_tex(f)
+    rows = [
+        (gt, f"{a}/{b}", True),
+        (gt, f"\\dfrac{{{a}}}{{{b}}}", True),
+        (gt, f"\\frac{{{2 * a}}}{{{2 * b}}}", True),
+        (gt, frac_tex(Fraction(b, a)) if a != b else "2", False),
+        (gt, f"{float(f):.6f}".rstrip("0"), True),
+        (gt, f"{float(f) * 1.01:.4f}", False),
+    ]
+    if a < 10 and b < 10:
+        rows.append((gt, f"\\frac{a}{b}", True))
+    if a > b:
+        whole, rest = divmod(a, b)
+        if rest:
+            rows.append((gt, f"{whole}\\frac{{{rest}}}{{{b}}}", True))
+    rows.append((f"-{gt}", f"-\\frac{{{a}}}{{{b}}}", True))
+    rows.append((f"-{gt}", f"\\frac{{-{a}}}{{{b}}}", True))
+    rows.append((f"-{gt}", f"\\frac{{{a}}}{{{b}}}", False))
+    return rows
+
+
+def radicals(rng):
+    m = rng.choice([2, 3, 5, 6, 7, 10, 11, 13])
+    k = rng.randint(2, 9)
+    gt = f"{k}\\sqrt{{{m}}}"
+    v = k * m ** 0.5
+    rows = [
+        (gt, f"\\sqrt{{{k * k * m}}}", True),
+        (gt, f"{k}\\sqrt{m}" if m < 10 else f"{k}\\sqrt {{{m}}}", True),
+        (gt, f"{k + 1}\\sqrt{{{m}}}", False),
+        (gt, f"{v:.6f}", True),
+        (gt, f"{k}\\sqrt{{{m + 1}}}", False),
+        (f"\\frac{{\\sqrt{{{m}}}}}{{{k}}}", f"\\frac{{1}}{{{k}}}\\sqrt{{{m}}}", True),
+        (f"\\frac{{\\sqrt{{{m}}}}}{{{k}}}", f"\\frac{{{m}}}{{{k}\\sqrt{{{m}}}}}", True),
+        (f"\\frac{{\\sqrt{{{m}}}}}{{{k}}}", f"\\frac{{\\sqrt{{{m}}}}}{{{k + 1}}}", False),
+        (f"\\sqrt[3]{{{k ** 3}}}", str(k), True),
+    ]
+    return rows
+
+
+def pis(rng):
+    a, b = rng.randint(1, 9), rng.choice([2, 3, 4, 6, 12])
+    f = Fraction(a, b)
+    gt = f"\\frac{{{f.numerator}\\pi}}{{{f.denominator}}}" if f.denominator > 1 else f"{f.numerator}\\pi"
+    v = float(f) * 3.141592653589793
+    return [
+        (gt, f"\\frac{{{f.numerator}}}{{{f.denominator}}}\\pi" if f.denominator > 1 else f"{f.numerator} \\pi", True),
+        (gt, f"{v:.5f}", True),
+        (gt, f"{v * 1.001:.5f}", False),
+        (gt, f"{frac_tex(f)}", False),
+        (f"{a}\\pi", f"{a}\u03c0", True),
+        (f"{a}\\pi", f"{a + 1}\\pi", False),
+    ]
+
+
+def polynomials(rng):
+    p, q = rng.randint(1, 9), rng.randint(1, 9)
+    # (x + p)(x - q) = x^2 + (p - q)x - pq
+    mid = p - q
+    sign = "+" if mid >= 0 else "-"
+    expanded = f"x^2 {sign} {abs(mid)}x - {p * q}" if mid != 0 else f"x^2 - {p * q}"
+    rows = [
+        (expanded, f"(x+{p})(x-{q})", True),
+        (expanded, f"(x-{q})(x+{p})", True),
+        (expanded, f"(x+{p})(x+{q})", False),
+        (expanded, f"-{p * q} + x^2 {sign} {abs(mid)}x" if mid != 0 else f"-{p * q}+x^2", True),
+        (f"{p}x+{q}", f"{q}+{p}x", True),
+        (f"{p}x+{q}", f"{p}y+{q}", False),
+        (f"\\frac{{x+{p}}}{{{q}}}", f"\\frac{{x}}{{{q}}}+\\frac{{{p}}}{{{q}}}", True),
+        (f"x^{{{p + 1}}}", f"x \\cdot x^{{{p}}}", True),
+        (f"x^{{{p + 1}}}", f"x^{{{p}}}", False),
+        (f"{p}a^2b", f"{p}ba^2", True),
+    ]
+    return rows
+
+
+def tuples(rng):
+    a, b = rng.randint(-9, 9), rng.randint(-9, 9)
+    while b == a:
+        b = rng.randint(-9, 9)
+    gt = f"({a}, {b})"
+    return [
+        (gt, f"\\left({a},{b}\\right)", True),
+        (gt, f"({b}, {a})", False),
+        (gt, f"({a}, {b + 1})", False),
+        (f"({a}, \\frac{{1}}{{2}})", f"({a}, 0.5)", True),
+        (f"({a}, {b}, {a + b})", f"({a},{b},{a + b})", True),
+        (f"({a}, {b}, {a + b})", f"({a},{b})", False),
+    ]
+
+
+def intervals(rng):
+    a = rng.randint(-9, 5)
+    b = a + rng.randint(1, 9)
+    return [
+        (f"[{a}, {b})", f"[{a},{b})", True),
+        (f"[{a}, {b})", f"({a},{b})", False),
+        (f"[{a}, {b})", f"[{a},{b}]", False),
+        (f"(-\\infty, {a}]", f"(-\\infty,{a}]", True),
+        (f"(-\\infty, {a}]", f"(-\\infty,{a})", False),
+        (f"(-\\infty, {a}) \\cup ({b}, \\infty)", f"(-\\infty,{a})\\cup({b},\\infty)", True),
+        (f"(-\\infty, {a}) \\cup ({b}, \\infty)", f"(-\\infty,{a})\\cup({b + 1},\\infty)", False),
+        (f"[{a}, \\infty)", f"x \\ge {a}", True),
+    ]
+
+
+def sets(rng):
+    xs = rng.sample(range(-9, 15), 3)
+    ys = list(xs)
+    rng.shuffle(ys)
+    gt = ", ".join(map(str, xs))
+    return [
+        (gt, ", ".join(map(str, ys)), True),
+        (gt, "\\{" + ",".join(map(str, ys)) + "\\}", True),
+        (gt, ", ".join(map(str, ys[:2])), False),
+        (gt, ", ".join(map(str, ys[:2] + [ys[2] + 1])), False),
+        ("\\{" + gt + "\\}", "\\{" + ", ".join(map(str, ys)) + "\\}", True),
+    ]
+
+
+def percents(rng):
+    p = rng.randint(1, 99)
+    return [
+        (f"{p}\\%", f"{p}", True),
+        (f"{p}\\%", f"{p}\\%", True),
+        (f"{p}\\%", f"{p / 100}", True),
+        (f"{p}\\%", f"{p + 1}\\%", False),
+        (f"{p}", f"{p}\\%", True),
+        (f"{p}^\\circ", f"{p}", True),
+        (f"{p}^\\circ", f"{p}^{{\\circ}}", True),
+        (f"{p}^\\circ", f"{p + 5}^\\circ", False),
+        (f"{p}", f"{p} \\text{{ degrees}}", True),
+    ]
+
+
+def texts(rng):
+    word, other = rng.choice([("odd", "even"), ("Monday", "Tuesday"), ("yes", "no"), ("east", "west")])
+    letter = rng.choice("ABCDE")
+    wrong_letter = rng.choice([c for c in "ABCDE" if c != letter])
+    return [
+        (f"\\text{{{word}}}", word, True),
+        (f"\\text{{{word}}}", f"\\text{{{other}}}", False),
+        (f"\\text{{({letter})}}", letter, True),
+        (letter, f"({letter})", True),
+        (letter, f"\\text{{{letter}}}", True),
+        (letter, wrong_letter, False),
+    ]
+
+
+def equations(rng):
+    m, c = rng.randint(2, 9), rng.randint(1, 9)
+    return [
+        (f"y = {m}x + {c}", f"y={c}+{m}x", True),
+        (f"y = {m}x + {c}", f"y = {m}x - {c}", False),
+        (f"y = {m}x + {c}", f"{m}x+{c}", True),
+        (f"x = {c}", f"{c}", True),
+        (f"{c}", f"x={c}", True),
+        (f"{c}", f"x={c + 1}", False),
+    ]
+
+
+def matrices(rng):
+    a, b, c, d = (rng.randint(-9, 9) for _ in range(4))
+    gt = f"\\begin{{pmatrix}} {a} & {b} \\\\ {c} & {d} \\end{{pmatrix}}"
+    return [
+        (gt, f"\\begin{{pmatrix}}{a}&{b}\\\\{c}&{d}\\end{{pmatrix}}", True),
+        (gt, f"\\begin{{bmatrix}}{a}&{b}\\\\{c}&{d}\\end{{bmatrix}}", True),
+        (gt, f"\\begin{{pmatrix}}{a}&{c}\\\\{b}&{d}\\end{{pmatrix}}", b == c),
+        (gt, f"\\begin{{pmatrix}}{a}&{b}\\\\{c}&{d + 1}\\end{{pmatrix}}", False),
+    ]
+
+
+def logs(rng):
+    k = rng.randint(2, 6)
+    base = rng.choice([2, 3, 5])
+    return [
+        (str(k), f"\\log_{{{base}}} {base ** k}", True),
+        (str(k), f"\\log_{base}{{{base ** (k + 1)}}}", False),
+        (f"e^{{{k}}}", f"{2.718281828459045 ** k:.6f}", True),
+        (f"\\ln {k}", f"{__import__('math').log(k):.6f}", True),
+        (f"2^{{{k}}}", str(2 ** k), True),
+        (f"2^{{{k}}}", str(2 ** k + 1), False),
+        (f"{k}!", str(__import__("math").factorial(k)), True),
+        (f"\\binom{{{k + 3}}}{{2}}", str((k + 3) * (k + 2) // 2), True),
+    ]
+
+
+def no_answers(rng):
+    n = rng.randint(1, 100)
+    return [
+        (str(n), None, False),
+    ]
+
+
+def pathological(rng):
+    n = rng.randint(2, 9)
+    return [
+        (str(n), "9^{9^{9^{9^{9}}}}", False),
+        (str(n), "10^{10^{10}} - 10^{10^{10}} + " + str(n + 1), False),
+        (str(n), "(" * 200 + str(n + 1) + ")" * 200, False),
+        (str(n), "+".join(["1"] * 300), False),
+    ]
+
+
+NO_ANSWER_TEXTS = [
+    "I am not sure how to solve this problem.",
+    "Let x be the number. Then 2x + 3 = 11, so",
+    "We try small cases: 1, 2, 3, ... the pattern continues.",
+]
+
+GENERATORS = [
+    (integers, 3), (fractions_, 3), (radicals, 2), (pis, 2), (polynomials, 2), (tuples, 2),
+    (intervals, 2), (sets, 2), (percents, 2), (texts, 2), (equations, 2), (matrices, 2),
+    (logs, 2), (no_answers, 3), (pathological, 1),
+]
+
+
+def build(seed, split):
+    rng = random.Random(seed)
+    rows = []
+    for gen, times in GENERATORS:
+        for _ in range(times):
+            for gt, answer, expected in gen(rng):
+                if answer is None:
+                    response = rng.choice(NO_ANSWER_TEXTS)
+                else:
+                    response = wrap(rng, answer)
+                rows.append({
+                    "split": split,
+                    "category": gen.__name__.rstrip("_"),
+                    "ground_truth": gt,
+                    "response": response,
+                    "expected": bool(expected),
+                })
+    return rows
+
+
+def label(rows):
+    from math_verify import parse, verify
+
+    total = 0.0
+    for row in rows:
+        start = time.perf_counter()
+        try:
+            gold = parse("\\boxed{" + row["ground_truth"] + "}")
+            pred = parse(row["response"])
+            ok = bool(verify(gold, pred))
+        except Exception as exc:  # math-verify raising is itself a data point
+            ok = False
+            row["math_verify_error"] = repr(exc)[:200]
+        total += time.perf_counter() - start
+        row["math_verify"] = ok
+    return total
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default="crates/verifiers/tests/data/math/corpus.jsonl")
+    args = ap.parse_args()
+    rows = build(1, "dev") + build(2, "heldout")
+    for i, row in enumerate(rows):
+        row["id"] = i
+    seconds = label(rows)
+    with open(args.out, "w") as f:
+        for row in rows:
+            keys = ["id", "split", "category", "ground_truth", "response", "expected", "math_verify"]
+            out = {k: row[k] for k in keys}
+            if "math_verify_error" in row:
+                out["math_verify_error"] = row["math_verify_error"]
+            f.write(json.dumps(out, ensure_ascii=False) + "\n")
+    agree = sum(r["expected"] == r["math_verify"] for r in rows)
+    print(f"{len(rows)} rows -> {args.out}")
+    print(f"math-verify agrees with the expected label on {agree}/{len(rows)}")
+    print(f"math-verify labelling: {len(rows) / seconds:.1f} verdicts/s (parse + verify, one process)")
+
+
+if __name__ == "__main__":
+    main()
