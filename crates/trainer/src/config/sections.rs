@@ -1,0 +1,451 @@
+//! The sections of a training config. Every default is the one in `prime-spec.md` (the paper's
+//! full-scale run); where the spec names no default the choice is documented on the field.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// `[model]`: where the policy comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelSection {
+    /// A Hugging Face directory (`config.json`, `*.safetensors`, `tokenizer.json`). When absent the
+    /// policy is built from scratch with `[model.scratch]` and the built-in task's tokenizer.
+    pub path: Option<PathBuf>,
+    /// `tokenizer.json` to use instead of the one in `path`.
+    pub tokenizer: Option<PathBuf>,
+    /// Architecture of a model built from scratch (ignored when `path` is set).
+    pub scratch: ScratchModel,
+    /// Precision of exported models: `f32` | `bf16` (checkpoints are always f32, for exact resume).
+    pub save_dtype: String,
+}
+
+impl Default for ModelSection {
+    fn default() -> Self {
+        Self {
+            path: None,
+            tokenizer: None,
+            scratch: ScratchModel::default(),
+            save_dtype: "f32".into(),
+        }
+    }
+}
+
+/// `[model.scratch]`: a Qwen2-architecture model initialised at random (seeded by `seed`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScratchModel {
+    /// Width of the residual stream.
+    pub hidden_size: usize,
+    /// Width of the SwiGLU MLP.
+    pub intermediate_size: usize,
+    /// Decoder layers.
+    pub num_hidden_layers: usize,
+    /// Query heads.
+    pub num_attention_heads: usize,
+    /// Key/value heads (grouped-query attention).
+    pub num_key_value_heads: usize,
+    /// Longest sequence (prompt + response) the model sees.
+    pub max_position_embeddings: usize,
+    /// RoPE base.
+    pub rope_theta: f64,
+    /// Share the input embedding with the output projection.
+    pub tie_word_embeddings: bool,
+}
+
+impl Default for ScratchModel {
+    fn default() -> Self {
+        Self {
+            hidden_size: 128,
+            intermediate_size: 384,
+            num_hidden_layers: 2,
+            num_attention_heads: 4,
+            num_key_value_heads: 2,
+            max_position_embeddings: 256,
+            rope_theta: 10_000.0,
+            tie_word_embeddings: true,
+        }
+    }
+}
+
+/// `[sft]`: supervised warm-up on worked solutions before RL (the paper starts RL from an SFT
+/// model). Off by default: a real run loads an SFT checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SftSection {
+    /// Run the warm-up at all.
+    pub enabled: bool,
+    /// Optimizer steps.
+    pub steps: usize,
+    /// Sequences per optimizer step.
+    pub batch_size: usize,
+    /// AdamW learning rate (warmup + cosine over `steps`).
+    pub lr: f64,
+    /// Linear warm-up steps.
+    pub warmup_steps: usize,
+    /// AdamW weight decay.
+    pub weight_decay: f64,
+    /// Global grad-norm clip.
+    pub grad_clip: f64,
+}
+
+impl Default for SftSection {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            steps: 0,
+            batch_size: 32,
+            lr: 1e-3,
+            warmup_steps: 20,
+            weight_decay: 0.0,
+            grad_clip: 1.0,
+        }
+    }
+}
+
+/// `[prm]`: the implicit process reward model (spec §6–8). Reward granularity and normalisation
+/// are options of the advantage estimator (`[advantage] granularity`, `norm`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrmSection {
+    /// Use an implicit PRM at all. `false` = outcome-only training (no PRM model is built).
+    pub enabled: bool,
+    /// Initial PRM weights (HF directory); default: a copy of the initial policy.
+    pub path: Option<PathBuf>,
+    /// `β` of `r^p = β·q` and of the PRM loss (default 0.05).
+    pub beta: f64,
+    /// `ce` (default) | `dpo`.
+    pub loss: String,
+    /// `after` (default, single forward) | `before` (double forward) | `none` (offline PRM).
+    pub update: String,
+    /// AdamW learning rate (1e-6).
+    pub lr: f64,
+    /// AdamW weight decay (0).
+    pub weight_decay: f64,
+    /// Global grad-norm clip (10).
+    pub grad_clip: f64,
+    /// Rollouts per PRM optimizer step (256).
+    pub mini_batch_size: usize,
+}
+
+impl Default for PrmSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            path: None,
+            beta: 0.05,
+            loss: "ce".into(),
+            update: "after".into(),
+            lr: 1e-6,
+            weight_decay: 0.0,
+            grad_clip: 10.0,
+            mini_batch_size: 256,
+        }
+    }
+}
+
+/// `[reference]`: the PRM's reference model `π_ref` (spec §6).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReferenceSection {
+    /// `freeze` (default: frozen copy of the initial model) | `policy` (use `log π_θold`).
+    pub mode: String,
+    /// Reference weights (HF directory); default: the initial PRM.
+    pub path: Option<PathBuf>,
+}
+
+impl Default for ReferenceSection {
+    fn default() -> Self {
+        Self {
+            mode: "freeze".into(),
+            path: None,
+        }
+    }
+}
+
+/// `[data]`: training and evaluation problems.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataSection {
+    /// Training files (`.jsonl` / `.parquet`, Eurus-2-RL-Data layout). Empty = built-in task.
+    pub train_files: Vec<PathBuf>,
+    /// Held-out files for evaluation. Empty = the built-in task's eval split.
+    pub eval_files: Vec<PathBuf>,
+    /// Built-in task used when `train_files` is empty (`arithmetic`).
+    pub builtin: String,
+    /// Options of the built-in task generator (passed to prime-data as they are).
+    pub task: toml::Table,
+    /// Problems generated for the built-in training split.
+    pub train_size: usize,
+    /// Problems in the held-back eval split (built-in task, or a cap on `eval_files`; 0 = all).
+    pub eval_size: usize,
+    /// Prompts longer than this many tokens are dropped.
+    pub max_prompt_len: usize,
+    /// Shuffle the training set every epoch (seeded).
+    pub shuffle: bool,
+}
+
+impl Default for DataSection {
+    fn default() -> Self {
+        Self {
+            train_files: Vec::new(),
+            eval_files: Vec::new(),
+            builtin: "arithmetic".into(),
+            task: toml::Table::new(),
+            train_size: 4096,
+            eval_size: 256,
+            max_prompt_len: 1024,
+            shuffle: true,
+        }
+    }
+}
+
+/// `[rollout]`: sampling (spec §1–2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RolloutSection {
+    /// Prompts (groups) per step `B` (256).
+    pub batch_size: usize,
+    /// Responses per prompt `K` (4).
+    pub n_samples: usize,
+    /// Sampling temperature (1.0).
+    pub temperature: f64,
+    /// Nucleus mass (1.0 = off).
+    pub top_p: f64,
+    /// Top-k (off).
+    pub top_k: Option<usize>,
+    /// Longest response (3072).
+    pub max_response_len: usize,
+    /// Prompts generated together in one batched call.
+    pub micro_batch_size: usize,
+}
+
+impl Default for RolloutSection {
+    fn default() -> Self {
+        Self {
+            batch_size: 256,
+            n_samples: 4,
+            temperature: 1.0,
+            top_p: 1.0,
+            top_k: None,
+            max_response_len: 3072,
+            micro_batch_size: 64,
+        }
+    }
+}
+
+/// `[filter]`: the accuracy filter with refill, and the optional truncation filter (spec §4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FilterSection {
+    /// Apply the accuracy filter.
+    pub accuracy: bool,
+    /// Keep a group iff `accuracy_lower ≤ mean acc` … (0.2)
+    pub accuracy_lower: f64,
+    /// … `≤ accuracy_upper` (0.8), inclusive.
+    pub accuracy_upper: f64,
+    /// Drop a group if any response hit `max_response_len` (off).
+    pub truncation: bool,
+    /// Each sampling round draws `ceil(missing groups × oversample_factor)` prompts (1.0 = none;
+    /// the spec's "oversample ×N up front" is `oversample_factor = N`, `max_refills = 0`).
+    pub oversample_factor: f64,
+    /// Extra sampling rounds while fewer than `B` groups survived (project default 2).
+    pub max_refills: usize,
+}
+
+impl Default for FilterSection {
+    fn default() -> Self {
+        Self {
+            accuracy: true,
+            accuracy_lower: 0.2,
+            accuracy_upper: 0.8,
+            truncation: false,
+            oversample_factor: 1.0,
+            max_refills: 2,
+        }
+    }
+}
+
+/// `[ppo]`: the clipped policy loss (spec §10).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PpoSection {
+    /// Clip range ε (0.2).
+    pub clip_eps: f64,
+    /// Entropy bonus coefficient (0).
+    pub entropy_coef: f64,
+    /// KL-to-reference coefficient (0 = no reference policy is kept).
+    pub kl_coef: f64,
+    /// `k1` | `k3` (default; the low-variance estimator).
+    pub kl_estimator: String,
+    /// `seq-mean-token-mean` (default) | `token-mean`.
+    pub aggregation: String,
+    /// Passes over the batch (1).
+    pub epochs: usize,
+    /// Rollouts per optimizer step (256).
+    pub mini_batch_size: usize,
+    /// Rollouts per forward/backward (gradient accumulation inside a mini-batch).
+    pub micro_batch_size: usize,
+}
+
+impl Default for PpoSection {
+    fn default() -> Self {
+        Self {
+            clip_eps: 0.2,
+            entropy_coef: 0.0,
+            kl_coef: 0.0,
+            kl_estimator: "k3".into(),
+            aggregation: "seq-mean-token-mean".into(),
+            epochs: 1,
+            mini_batch_size: 256,
+            micro_batch_size: 8,
+        }
+    }
+}
+
+/// `[optim]`: the policy's AdamW (spec §10).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OptimSection {
+    /// Learning rate (5e-7).
+    pub lr: f64,
+    /// Weight decay (0.01).
+    pub weight_decay: f64,
+    /// Global grad-norm clip (1.0).
+    pub grad_clip: f64,
+    /// Adam β1.
+    pub beta1: f64,
+    /// Adam β2.
+    pub beta2: f64,
+    /// Adam ε.
+    pub eps: f64,
+}
+
+impl Default for OptimSection {
+    fn default() -> Self {
+        Self {
+            lr: 5e-7,
+            weight_decay: 0.01,
+            grad_clip: 1.0,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        }
+    }
+}
+
+/// `[schedule]`: the policy learning-rate schedule over RL steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScheduleSection {
+    /// `constant` (default) | `warmup_cosine`.
+    pub kind: String,
+    /// Linear warm-up steps (`warmup_cosine`).
+    pub warmup_steps: usize,
+    /// Final lr as a fraction of `optim.lr` (`warmup_cosine`).
+    pub min_lr_ratio: f64,
+}
+
+impl Default for ScheduleSection {
+    fn default() -> Self {
+        Self {
+            kind: "constant".into(),
+            warmup_steps: 0,
+            min_lr_ratio: 0.0,
+        }
+    }
+}
+
+/// `[eval]`: held-out evaluation (spec §11).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvalSection {
+    /// Evaluate every this many steps (0 = only before and after training).
+    pub every: usize,
+    /// Greedy pass@1.
+    pub greedy: bool,
+    /// Samples per problem for avg@k at `temperature` (0 = off).
+    pub k: usize,
+    /// Temperature of avg@k (0.3).
+    pub temperature: f64,
+    /// Longest response (default: `rollout.max_response_len`).
+    pub max_response_len: Option<usize>,
+    /// Prompts per batched generation call.
+    pub micro_batch_size: usize,
+}
+
+impl Default for EvalSection {
+    fn default() -> Self {
+        Self {
+            every: 16,
+            greedy: true,
+            k: 0,
+            temperature: 0.3,
+            max_response_len: None,
+            micro_batch_size: 64,
+        }
+    }
+}
+
+/// `[checkpoint]`: atomic checkpoints in `<run_dir>/checkpoints/step-NNNNNN`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CheckpointSection {
+    /// Write a checkpoint every this many steps (0 = only at the end / on Ctrl-C).
+    pub every: usize,
+    /// Checkpoints kept on disk (older ones are removed).
+    pub keep_last: usize,
+}
+
+impl Default for CheckpointSection {
+    fn default() -> Self {
+        Self {
+            every: 16,
+            keep_last: 2,
+        }
+    }
+}
+
+/// `[logging]`: what the run shows and writes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoggingSection {
+    /// Show the progress bar (only drawn on a terminal).
+    pub progress: bool,
+    /// `tracing` filter (`info`, `debug`, `prime_trainer=debug`, …); `RUST_LOG` wins.
+    pub level: String,
+    /// Write `report.html` at the end.
+    pub report: bool,
+    /// Sample responses (with per-token implicit rewards) kept for the report per logged step.
+    pub sample_responses: usize,
+}
+
+impl Default for LoggingSection {
+    fn default() -> Self {
+        Self {
+            progress: true,
+            level: "info".into(),
+            report: true,
+            sample_responses: 4,
+        }
+    }
+}
+
+/// `[backend]`: where tensors live.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackendSection {
+    /// `cpu` (default) | `cuda` (needs the `cuda` feature).
+    pub kind: String,
+    /// CUDA device index.
+    pub device: usize,
+}
+
+impl Default for BackendSection {
+    fn default() -> Self {
+        Self {
+            kind: "cpu".into(),
+            device: 0,
+        }
+    }
+}

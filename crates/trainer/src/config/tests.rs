@@ -1,0 +1,150 @@
+use super::*;
+
+#[test]
+fn empty_file_gives_the_spec_defaults() {
+    let c = TrainConfig::from_toml_str("", &[]).unwrap();
+    assert_eq!(c.rollout.batch_size, 256);
+    assert_eq!(c.rollout.n_samples, 4);
+    assert_eq!(c.rollout.temperature, 1.0);
+    assert_eq!(c.rollout.top_p, 1.0);
+    assert_eq!(c.rollout.top_k, None);
+    assert_eq!(c.rollout.max_response_len, 3072);
+    assert_eq!((c.filter.accuracy_lower, c.filter.accuracy_upper), (0.2, 0.8));
+    assert!(c.filter.accuracy && !c.filter.truncation);
+    assert_eq!(c.prm.beta, 0.05);
+    assert_eq!(c.prm.update, "after");
+    assert_eq!(c.prm.loss, "ce");
+    assert_eq!((c.prm.lr, c.prm.weight_decay, c.prm.grad_clip), (1e-6, 0.0, 10.0));
+    assert_eq!(c.prm.mini_batch_size, 256);
+    assert_eq!(c.reference.mode, "freeze");
+    assert_eq!(c.advantage.estimator, "rloo");
+    assert_eq!(c.advantage.granularity, prime_advantages::Granularity::Token);
+    assert_eq!(c.advantage.norm, prime_advantages::RewardNorm::BatchNorm);
+    assert_eq!(c.ppo.clip_eps, 0.2);
+    assert_eq!((c.ppo.entropy_coef, c.ppo.kl_coef), (0.0, 0.0));
+    assert_eq!(c.ppo.aggregation, "seq-mean-token-mean");
+    assert_eq!((c.ppo.epochs, c.ppo.mini_batch_size), (1, 256));
+    assert_eq!((c.optim.lr, c.optim.weight_decay, c.optim.grad_clip), (5e-7, 0.01, 1.0));
+    assert_eq!(c.schedule.kind, "constant");
+    assert_eq!(c.eval.temperature, 0.3);
+}
+
+#[test]
+fn unknown_key_is_rejected_with_its_section() {
+    let err = TrainConfig::from_toml_str("[ppo]\nclip_epsilon = 0.1\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ppo"), "{err}");
+    assert!(err.contains("clip_epsilon"), "{err}");
+}
+
+#[test]
+fn unknown_section_is_rejected() {
+    let err = TrainConfig::from_toml_str("[critic]\nlr = 1\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("critic"), "{err}");
+}
+
+#[test]
+fn wrong_type_names_the_key() {
+    let err = TrainConfig::from_toml_str("[rollout]\nn_samples = \"four\"\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("rollout.n_samples"), "{err}");
+}
+
+#[test]
+fn bad_enum_value_names_key_and_choices() {
+    let err = TrainConfig::from_toml_str("[prm]\nupdate = \"sometimes\"\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("prm.update"), "{err}");
+    assert!(err.contains("after | before | none"), "{err}");
+}
+
+#[test]
+fn inconsistent_filter_bounds_are_rejected() {
+    let err = TrainConfig::from_toml_str(
+        "[filter]\naccuracy_lower = 0.9\naccuracy_upper = 0.1\n",
+        &[],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("filter.accuracy_lower"), "{err}");
+}
+
+#[test]
+fn unknown_estimator_lists_the_registry() {
+    let err = TrainConfig::from_toml_str("[advantage]\nestimator = \"rlo\"\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("advantage.estimator") && err.contains("grpo"), "{err}");
+    let err = TrainConfig::from_toml_str("[advantage]\ngama = 1\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("advantage") && err.contains("gama"), "{err}");
+}
+
+#[test]
+fn syntax_error_is_reported() {
+    let err = TrainConfig::from_toml_str("[ppo\n", &[]).unwrap_err();
+    assert!(matches!(err, ConfigError::Syntax { .. }), "{err}");
+}
+
+#[test]
+fn overrides_win_over_the_file_and_are_checked() {
+    let c = TrainConfig::from_toml_str(
+        "[ppo]\nclip_eps = 0.1\n",
+        &["ppo.clip_eps=0.3".into(), "advantage.estimator=grpo".into()],
+    )
+    .unwrap();
+    assert_eq!(c.ppo.clip_eps, 0.3);
+    assert_eq!(c.advantage.estimator, "grpo");
+    let err = TrainConfig::from_toml_str("", &["ppo.nope=1".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("nope"), "{err}");
+}
+
+#[test]
+fn load_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "seed = \"x\"\n").unwrap();
+    let err = TrainConfig::load(&path, &[]).unwrap_err().to_string();
+    assert!(err.contains("bad.toml") && err.contains("seed"), "{err}");
+    let missing = TrainConfig::load(&dir.path().join("none.toml"), &[]).unwrap_err();
+    assert!(matches!(missing, ConfigError::Read { .. }));
+}
+
+#[test]
+fn round_trips_through_toml() {
+    let mut c = TrainConfig::default();
+    c.rollout.top_k = Some(7);
+    c.data.train_files = vec!["a.parquet".into()];
+    let text = c.to_toml_string().unwrap();
+    let back = TrainConfig::from_toml_str(&text, &[]).unwrap();
+    assert_eq!(back, c);
+}
+
+#[test]
+fn base_files_are_merged_key_by_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("demo.toml"),
+        "steps = 10\n[rollout]\nbatch_size = 8\nn_samples = 4\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("grpo.toml"),
+        "base = \"demo.toml\"\n[rollout]\nn_samples = 8\n[advantage]\nestimator = \"grpo\"\n",
+    )
+    .unwrap();
+    let c = TrainConfig::load(&dir.path().join("grpo.toml"), &["steps=3".into()]).unwrap();
+    assert_eq!((c.steps, c.rollout.batch_size, c.rollout.n_samples), (3, 8, 8));
+    assert_eq!(c.advantage.estimator, "grpo");
+    std::fs::write(dir.path().join("loop.toml"), "base = \"loop.toml\"\n").unwrap();
+    let err = TrainConfig::load(&dir.path().join("loop.toml"), &[]).unwrap_err().to_string();
+    assert!(err.contains("nested bases"), "{err}");
+}
