@@ -1,0 +1,2 @@
+//! `prime-train`: the trainer binary (wired up with the training loop).
+fn main() {}
