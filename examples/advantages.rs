@@ -18,7 +18,7 @@ use prime_advantages::Registry;
 fn run() -> Result<String, String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "-h" || a == "--help") {
-        return Err(USAGE.to_string());
+        return Ok(USAGE.to_string());
     }
     let options = parse_args(args).map_err(|e| e.to_string())?;
     let estimator = Registry::with_builtins()
@@ -30,7 +30,9 @@ fn run() -> Result<String, String> {
         .map_err(|e| format!("cannot read stdin: {e}"))?;
     let input: JsonBatch =
         serde_json::from_str(&text).map_err(|e| format!("invalid batch JSON: {e}"))?;
-    let batch = input.into_batch().map_err(|e| format!("invalid batch: {e}"))?;
+    let batch = input
+        .into_batch()
+        .map_err(|e| format!("invalid batch: {e}"))?;
     let advantages = estimator
         .estimate(&batch)
         .map_err(|e| format!("{}: {e}", options.estimator))?;

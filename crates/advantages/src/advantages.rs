@@ -68,27 +68,47 @@ impl Advantages {
         Self::build(batch, Some(advantages), returns, whiten)
     }
 
-    fn build(
+    /// Output of the crate's own kernels, whose padding is already 0.
+    pub(crate) fn from_kernel(
         batch: &RolloutBatch,
         advantages: Option<Vec<f32>>,
+        returns: Vec<f32>,
+        whiten: bool,
+    ) -> Result<Self, AdvantageError> {
+        Self::assemble(batch, advantages, returns, whiten)
+    }
+
+    fn build(
+        batch: &RolloutBatch,
+        mut advantages: Option<Vec<f32>>,
         mut returns: Vec<f32>,
         whiten: bool,
     ) -> Result<Self, AdvantageError> {
         let (width, lengths) = (batch.width(), batch.lengths());
         check_output_size("returns", &returns, batch)?;
         zero_padding(&mut returns, width, lengths);
+        if let Some(a) = &mut advantages {
+            check_output_size("advantages", a, batch)?;
+            zero_padding(a, width, lengths);
+        }
+        Self::assemble(batch, advantages, returns, whiten)
+    }
+
+    /// Statistics and optional whitening of correctly sized outputs with zero padding.
+    fn assemble(
+        batch: &RolloutBatch,
+        advantages: Option<Vec<f32>>,
+        returns: Vec<f32>,
+        whiten: bool,
+    ) -> Result<Self, AdvantageError> {
+        let (width, lengths) = (batch.width(), batch.lengths());
         let return_moments = finite_moments("returns", &returns, batch)?;
-        let (mut advantages, advantage_moments) = match advantages {
-            Some(mut a) => {
-                check_output_size("advantages", &a, batch)?;
-                zero_padding(&mut a, width, lengths);
-                let m = finite_moments("advantages", &a, batch)?;
-                (a, m)
-            }
-            None => (returns.clone(), return_moments),
+        let advantage_moments = match &advantages {
+            Some(a) => finite_moments("advantages", a, batch)?,
+            None => return_moments,
         };
         let mut advantage_stats = Summary::of(&advantage_moments);
-        if whiten {
+        let advantages = if whiten {
             if advantage_moments.count < 2 {
                 return Err(AdvantageError::TooFewTokensToWhiten {
                     valid_tokens: advantage_moments.count,
@@ -96,7 +116,6 @@ impl Advantages {
             }
             let mean = advantage_moments.mean();
             let inv_std = 1.0 / (advantage_moments.unbiased_var() + WHITEN_EPS).sqrt();
-            whiten_valid(&mut advantages, width, lengths, mean, inv_std);
             // A whitened value is an affine map of the raw one, so are its statistics.
             advantage_stats = Summary {
                 mean: (advantage_stats.mean - mean) * inv_std,
@@ -104,7 +123,16 @@ impl Advantages {
                 min: (advantage_stats.min - mean) * inv_std,
                 max: (advantage_stats.max - mean) * inv_std,
             };
-        }
+            match advantages {
+                Some(mut a) => {
+                    whiten_in_place(&mut a, width, lengths, mean, inv_std);
+                    a
+                }
+                None => whitened_copy(&returns, width, lengths, mean, inv_std),
+            }
+        } else {
+            advantages.unwrap_or_else(|| returns.clone())
+        };
         let return_stats = Summary::of(&return_moments);
         let stats = AdvantageStats {
             valid_tokens: return_moments.count,
@@ -235,12 +263,33 @@ fn zero_padding(flat: &mut [f32], width: usize, lengths: &[usize]) {
     }
 }
 
-fn whiten_valid(flat: &mut [f32], width: usize, lengths: &[usize], mean: f64, inv_std: f64) {
+fn whiten_in_place(flat: &mut [f32], width: usize, lengths: &[usize], mean: f64, inv_std: f64) {
     for (row, &length) in flat.chunks_exact_mut(width.max(1)).zip(lengths) {
         for x in &mut row[..length] {
             *x = ((f64::from(*x) - mean) * inv_std) as f32;
         }
     }
+}
+
+/// `(x − mean)·inv_std` on the valid tokens of `flat`, 0 in the padding, in a new array.
+fn whitened_copy(
+    flat: &[f32],
+    width: usize,
+    lengths: &[usize],
+    mean: f64,
+    inv_std: f64,
+) -> Vec<f32> {
+    // zeroed pages from the allocator: padding is never written (nor faulted in)
+    let mut out = vec![0.0f32; flat.len()];
+    let rows = out
+        .chunks_exact_mut(width.max(1))
+        .zip(flat.chunks_exact(width.max(1)));
+    for ((out_row, row), &length) in rows.zip(lengths) {
+        for (y, &x) in out_row[..length].iter_mut().zip(&row[..length]) {
+            *y = ((f64::from(x) - mean) * inv_std) as f32;
+        }
+    }
+    out
 }
 
 #[cfg(test)]

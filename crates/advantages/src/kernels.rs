@@ -26,32 +26,99 @@ pub(crate) fn two_source_returns(
     gamma_outcome: f64,
 ) -> Vec<f32> {
     let width = batch.width();
-    let mut returns = vec![0.0f32; batch.len() * width];
-    for (i, (row, c)) in returns.chunks_exact_mut(width).zip(coefs).enumerate() {
-        let length = batch.lengths()[i];
-        let out = &mut row[..length];
-        let mut process_to_go = 0.0f64;
-        let mut outcome_to_go = c.outcome;
+    let lengths = batch.lengths();
+    // zeroed pages from the allocator: padding is never written (nor faulted in)
+    let mut returns = vec![0.0f32; lengths.len() * width];
+    let zero = SourceCoefs {
+        process_gain: 0.0,
+        process_shift: 0.0,
+        outcome: 0.0,
+    };
+    for block in blocks_by_length(lengths) {
+        let c: [SourceCoefs; LANES] = std::array::from_fn(|lane| match block.lengths[lane] {
+            0 => zero,
+            _ => coefs[block.rows[lane]],
+        });
+        let base: [usize; LANES] = std::array::from_fn(|lane| block.rows[lane] * width);
+        let mut process_to_go = [0.0f64; LANES];
+        let mut outcome_to_go: [f64; LANES] = std::array::from_fn(|lane| c[lane].outcome);
         match process {
             Some(p) => {
-                for (g, &r) in out.iter_mut().zip(p.row(i, length)).rev() {
-                    process_to_go = c.process_gain * f64::from(r)
-                        + c.process_shift
-                        + gamma_process * process_to_go;
-                    *g = (process_to_go + outcome_to_go) as f32;
-                    outcome_to_go *= gamma_outcome;
-                }
+                let rewards = p.flat();
+                backward_lockstep(block.lengths, |lane, t| {
+                    let k = base[lane] + t;
+                    let to_go = c[lane].process_gain * f64::from(rewards[k])
+                        + c[lane].process_shift
+                        + gamma_process * process_to_go[lane];
+                    process_to_go[lane] = to_go;
+                    returns[k] = (to_go + outcome_to_go[lane]) as f32;
+                    outcome_to_go[lane] *= gamma_outcome;
+                });
             }
-            None => {
-                for g in out.iter_mut().rev() {
-                    process_to_go = c.process_shift + gamma_process * process_to_go;
-                    *g = (process_to_go + outcome_to_go) as f32;
-                    outcome_to_go *= gamma_outcome;
-                }
-            }
+            None => backward_lockstep(block.lengths, |lane, t| {
+                let to_go = c[lane].process_shift + gamma_process * process_to_go[lane];
+                process_to_go[lane] = to_go;
+                returns[base[lane] + t] = (to_go + outcome_to_go[lane]) as f32;
+                outcome_to_go[lane] *= gamma_outcome;
+            }),
         }
     }
     returns
+}
+
+/// Rows processed together by [`backward_lockstep`].
+pub(crate) const LANES: usize = 4;
+
+/// Up to [`LANES`] rows scanned together; unused lanes have length 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Block {
+    /// Row indices in the batch.
+    pub rows: [usize; LANES],
+    /// Their valid lengths.
+    pub lengths: [usize; LANES],
+}
+
+/// All rows in blocks of [`LANES`], longest first, so the rows of a block have similar
+/// lengths and [`backward_lockstep`] spends little time on unmatched tails.
+pub(crate) fn blocks_by_length(lengths: &[usize]) -> Vec<Block> {
+    let mut order: Vec<usize> = (0..lengths.len()).collect();
+    order.sort_unstable_by_key(|&i| std::cmp::Reverse(lengths[i]));
+    order
+        .chunks(LANES)
+        .map(|chunk| {
+            let mut block = Block {
+                rows: [0; LANES],
+                lengths: [0; LANES],
+            };
+            for (lane, &row) in chunk.iter().enumerate() {
+                block.rows[lane] = row;
+                block.lengths[lane] = lengths[row];
+            }
+            block
+        })
+        .collect()
+}
+
+/// Calls `step(lane, t)` for every valid token `t < lengths[lane]` of [`LANES`] rows, each
+/// row from its last token backwards, the rows interleaved token by token (aligned on their
+/// last tokens) while all are active. A row of length 0 is skipped.
+///
+/// A backward scan is one long dependency chain per row (`x_t = f(x_{t+1})`), bound by the
+/// floating-point latency; interleaving independent rows lets the CPU overlap the chains. The
+/// lane loops have a constant trip count so the per-lane state stays in registers.
+#[inline(always)]
+pub(crate) fn backward_lockstep(lengths: [usize; LANES], mut step: impl FnMut(usize, usize)) {
+    let common = lengths.iter().copied().min().unwrap_or(0);
+    for k in 0..common {
+        for (lane, &length) in lengths.iter().enumerate() {
+            step(lane, length - 1 - k);
+        }
+    }
+    for (lane, &length) in lengths.iter().enumerate() {
+        for t in (0..length - common).rev() {
+            step(lane, t);
+        }
+    }
 }
 
 /// Generalised advantage estimation on one response (Schulman et al. 2016):
@@ -83,6 +150,28 @@ pub(crate) fn gae_row(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lockstep_visits_every_token_backwards_per_row() {
+        let lengths = [3, 1, 4, 0];
+        let mut seen: Vec<Vec<usize>> = vec![Vec::new(); 4];
+        backward_lockstep(lengths, |lane, t| seen[lane].push(t));
+        assert_eq!(seen, vec![vec![2, 1, 0], vec![0], vec![3, 2, 1, 0], vec![]]);
+        let blocks = blocks_by_length(&[5, 9, 7, 8, 6, 10]);
+        assert_eq!(
+            blocks,
+            vec![
+                Block {
+                    rows: [5, 1, 3, 2],
+                    lengths: [10, 9, 8, 7]
+                },
+                Block {
+                    rows: [4, 0, 0, 0],
+                    lengths: [6, 5, 0, 0]
+                },
+            ]
+        );
+    }
     use crate::options::{Granularity, RewardNorm};
 
     #[test]

@@ -58,37 +58,36 @@ impl Moments {
 }
 
 /// Sum, sum of squares, min and max of one row, in eight independent lanes so the compiler can
-/// vectorise the loop (a single f64 accumulator would be bound by the add latency).
+/// vectorise the loop (a single f64 accumulator would be bound by the add latency). Min and max
+/// use plain comparisons (NaN never wins); a NaN still shows in the sum.
 fn row_moments(row: &[f32]) -> (f64, f64, f64, f64) {
     const LANES: usize = 8;
     let mut sum = [0.0f64; LANES];
     let mut sum_sq = [0.0f64; LANES];
-    let mut min = [f32::INFINITY; LANES];
-    let mut max = [f32::NEG_INFINITY; LANES];
+    let mut min = [f64::INFINITY; LANES];
+    let mut max = [f64::NEG_INFINITY; LANES];
+    let mut add = |k: usize, x: f32| {
+        let x = f64::from(x);
+        sum[k] += x;
+        sum_sq[k] += x * x;
+        min[k] = if x < min[k] { x } else { min[k] };
+        max[k] = if x > max[k] { x } else { max[k] };
+    };
     let chunks = row.chunks_exact(LANES);
     let tail = chunks.remainder();
     for chunk in chunks {
-        for k in 0..LANES {
-            let x = chunk[k];
-            let xd = f64::from(x);
-            sum[k] += xd;
-            sum_sq[k] += xd * xd;
-            min[k] = min[k].min(x);
-            max[k] = max[k].max(x);
+        for (k, &x) in chunk.iter().enumerate() {
+            add(k, x);
         }
     }
     for (k, &x) in tail.iter().enumerate() {
-        let xd = f64::from(x);
-        sum[k] += xd;
-        sum_sq[k] += xd * xd;
-        min[k] = min[k].min(x);
-        max[k] = max[k].max(x);
+        add(k, x);
     }
     (
         sum.iter().sum(),
         sum_sq.iter().sum(),
-        f64::from(min.iter().copied().fold(f32::INFINITY, f32::min)),
-        f64::from(max.iter().copied().fold(f32::NEG_INFINITY, f32::max)),
+        min.iter().copied().fold(f64::INFINITY, f64::min),
+        max.iter().copied().fold(f64::NEG_INFINITY, f64::max),
     )
 }
 

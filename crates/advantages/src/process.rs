@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 
 use crate::batch::RolloutBatch;
+use crate::kernels::{backward_lockstep, blocks_by_length, LANES};
 use crate::options::{Granularity, RewardNorm};
 
 /// ε added to the largest absolute return-to-go in `batch_norm` (prime-spec.md §8).
@@ -56,17 +57,7 @@ impl<'a> ProcessRewards<'a> {
                 (sums, 1.0)
             }
             RewardNorm::BatchNorm => {
-                let mut largest = 0.0f64;
-                let sums = lengths
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &length)| {
-                        let (sum, max_abs) =
-                            sum_and_max_abs_return(&rewards[i * width..i * width + length]);
-                        largest = largest.max(max_abs);
-                        sum
-                    })
-                    .collect();
+                let (sums, largest) = sums_and_max_abs_return(&rewards, width, lengths);
                 (sums, 1.0 / (largest + BATCH_NORM_EPS))
             }
         };
@@ -81,6 +72,11 @@ impl<'a> ProcessRewards<'a> {
     /// The valid tokens of response `i` before `scale`, `[length]`.
     pub fn row(&self, i: usize, length: usize) -> &[f32] {
         &self.rewards[i * self.width..i * self.width + length]
+    }
+
+    /// All rows before `scale`, `[n, width]` row-major (padding unspecified).
+    pub(crate) fn flat(&self) -> &[f32] {
+        &self.rewards
     }
 
     /// `Σ_t r'_{i,t}` of response `i` after `scale`.
@@ -102,15 +98,24 @@ fn row_sum(row: &[f32]) -> f64 {
     acc.iter().sum::<f64>() + tail
 }
 
-/// `(Σ_t r_t, max_t |Σ_{s≥t} r_s|)` of one row, by one backward scan.
-fn sum_and_max_abs_return(row: &[f32]) -> (f64, f64) {
-    let mut to_go = 0.0f64;
-    let mut largest = 0.0f64;
-    for &r in row.iter().rev() {
-        to_go += f64::from(r);
-        largest = largest.max(to_go.abs());
+/// `(Σ_t r_{i,t}` per row, `max_{i,t} |Σ_{s≥t} r_{i,s}|)` over the valid tokens, by backward
+/// scans of [`LANES`] rows at a time.
+fn sums_and_max_abs_return(rewards: &[f32], width: usize, lengths: &[usize]) -> (Vec<f64>, f64) {
+    let mut sums = vec![0.0; lengths.len()];
+    let mut largest = [0.0f64; LANES];
+    for block in blocks_by_length(lengths) {
+        let mut to_go = [0.0f64; LANES];
+        backward_lockstep(block.lengths, |lane, t| {
+            to_go[lane] += f64::from(rewards[block.rows[lane] * width + t]);
+            largest[lane] = largest[lane].max(to_go[lane].abs());
+        });
+        for lane in 0..LANES {
+            if block.lengths[lane] > 0 {
+                sums[block.rows[lane]] = to_go[lane];
+            }
+        }
     }
-    (to_go, largest)
+    (sums, largest.into_iter().fold(0.0, f64::max))
 }
 
 #[cfg(test)]

@@ -87,7 +87,7 @@ impl AdvantageEstimator for Grpo {
             o.gamma_process,
             o.gamma_outcome,
         );
-        Advantages::from_returns(batch, returns, o.whiten_or(false))
+        Advantages::from_kernel(batch, None, returns, o.whiten_or(false))
     }
 }
 

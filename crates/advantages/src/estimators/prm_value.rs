@@ -72,7 +72,7 @@ impl AdvantageEstimator for PrmValue {
                 &mut g_row[..length],
             );
         }
-        Advantages::from_parts(batch, advantages, returns, o.whiten_or(true))
+        Advantages::from_kernel(batch, Some(advantages), returns, o.whiten_or(true))
     }
 }
 

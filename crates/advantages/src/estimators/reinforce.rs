@@ -49,14 +49,14 @@ impl ReinforcePlusPlus {
 impl AdvantageEstimator for Reinforce {
     fn estimate(&self, batch: &RolloutBatch) -> Result<Advantages, AdvantageError> {
         let returns = reinforce_returns(batch, &self.options);
-        Advantages::from_returns(batch, returns, self.options.whiten_or(false))
+        Advantages::from_kernel(batch, None, returns, self.options.whiten_or(false))
     }
 }
 
 impl AdvantageEstimator for ReinforcePlusPlus {
     fn estimate(&self, batch: &RolloutBatch) -> Result<Advantages, AdvantageError> {
         let returns = reinforce_returns(batch, &self.options);
-        Advantages::from_returns(batch, returns, self.options.whiten_or(true))
+        Advantages::from_kernel(batch, None, returns, self.options.whiten_or(true))
     }
 }
 

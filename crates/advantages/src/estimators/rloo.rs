@@ -84,7 +84,7 @@ impl AdvantageEstimator for Rloo {
             o.gamma_process,
             o.gamma_outcome,
         );
-        Advantages::from_returns(batch, returns, o.whiten_or(true))
+        Advantages::from_kernel(batch, None, returns, o.whiten_or(true))
     }
 }
 
