@@ -5,5 +5,11 @@
 //! and batched KV-cache sampling.
 
 mod causal_lm;
+mod chat_template;
+mod tokenizer;
 
 pub use causal_lm::{CausalLm, TokenBatch};
+pub use chat_template::{
+    ChatMessage, ChatTemplate, ChatTemplateError, SpecialTokens, CHATML_TEMPLATE,
+};
+pub use tokenizer::{Tokenizer, TokenizerError};
