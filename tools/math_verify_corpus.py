@@ -266,6 +266,45 @@ def pathological(rng):
     ]
 
 
+def more_forms(rng):
+    """Round two: forms seen in MATH / Eurus answers (written after round one was tuned)."""
+    a, b = rng.randint(2, 9), rng.randint(2, 9)
+    big = rng.randint(20, 70)
+    return [
+        (f"\\frac{{{a}}}{{{a + b}}}", f"\\frac{{1}}{{1+\\frac{{{b}}}{{{a}}}}}", True),
+        ("\\frac{1}{2}", "\\cos \\frac{\\pi}{3}", True),
+        ("\\frac{\\sqrt{2}}{2}", "\\frac{1}{\\sqrt{2}}", True),
+        ("\\frac{\\sqrt{2}}{2}", "\\frac{\\sqrt{3}}{2}", False),
+        (f"{a * 1000 + b * 100}", f"{a}.{b} \\times 10^{{3}}", True),
+        (f"\\frac{{1}}{{{2 ** a}}}", f"2^{{-{a}}}", True),
+        (f"2^{{{big}}}", str(2 ** big), True),
+        (f"2^{{{big}}}", str(2 ** big + 1), False),
+        (f"{a}.{b}5", f"\\${a}.{b}5", True),
+        ("a_1 + a_2", "a_2+a_1", True),
+        (f"f(x) = x^{{{a}}}", f"x^{{{a}}}", True),
+        (f"{a}+{b}i", f"{b}i+{a}", True),
+        (f"{a}+{b}i", f"{a}-{b}i", False),
+        (f"{a} \\pm \\sqrt{{{b}}}", f"{a}+\\sqrt{{{b}}}, {a}-\\sqrt{{{b}}}", True),
+        (f"{a} \\pm \\sqrt{{{b}}}", f"{a}+\\sqrt{{{b}}}", False),
+        (f"{a}, {a + b}", f"{a} \\text{{ and }} {a + b}", True),
+        (f"x^2 + y^2 = {a * a}", f"y^2 + x^2 = {a * a}", True),
+        (f"x^2 + y^2 = {a * a}", f"x^2 + y^2 = {a}", False),
+        (f"{a * b} \\text{{ inches}}^2", f"{a * b}", True),
+        ("\\infty", "\\infty", True),
+        ("\\infty", "-\\infty", False),
+    ]
+
+
+def answer_phrases(rng):
+    n = rng.randint(2, 500)
+    return [
+        (str(n), None, False),
+        (str(n), f"**Answer:** {n}", True),
+        (str(n), f"The answer is: {n}", True),
+        (str(n), f"So the answer is {n + 1}.", False),
+    ]
+
+
 NO_ANSWER_TEXTS = [
     "I am not sure how to solve this problem.",
     "Let x be the number. Then 2x + 3 = 11, so",
@@ -275,7 +314,7 @@ NO_ANSWER_TEXTS = [
 GENERATORS = [
     (integers, 3), (fractions_, 3), (radicals, 2), (pis, 2), (polynomials, 2), (tuples, 2),
     (intervals, 2), (sets, 2), (percents, 2), (texts, 2), (equations, 2), (matrices, 2),
-    (logs, 2), (no_answers, 3), (pathological, 1),
+    (logs, 2), (no_answers, 3), (pathological, 1), (more_forms, 2), (answer_phrases, 2),
 ]
 
 
@@ -287,6 +326,8 @@ def build(seed, split):
             for gt, answer, expected in gen(rng):
                 if answer is None:
                     response = rng.choice(NO_ANSWER_TEXTS)
+                elif answer.startswith(("**Answer", "The answer", "So the answer")):
+                    response = "We reason step by step.\n\n" + answer
                 else:
                     response = wrap(rng, answer)
                 rows.append({

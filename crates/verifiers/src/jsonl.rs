@@ -6,10 +6,11 @@
 
 use std::io::{BufRead, Write};
 use std::str::FromStr;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Reference, StatusCounts, Verdict, VerifyItem, VerifyRunner};
+use crate::{Reference, RunnerConfig, StatusCounts, Verdict, VerifyItem, VerifyRunner};
 
 /// Which verifier the items go to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,6 +135,34 @@ pub fn verdict_line(verdict: &Verdict, micros: u64) -> VerdictLine {
     }
 }
 
+/// Usage line of the `verify` example.
+pub const USAGE: &str =
+    "usage: verify math|code|auto [--workers N] [--timeout-ms MS] < items.jsonl > verdicts.jsonl";
+
+/// Parse the `verify` example's arguments (without the program name): the mode, then
+/// `--workers N` and `--timeout-ms MS` in any order. The error is a message with the usage.
+pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<(Mode, RunnerConfig), String> {
+    let mut args = args.into_iter();
+    let mode: Mode = args
+        .next()
+        .ok_or_else(|| USAGE.to_string())?
+        .parse()
+        .map_err(|e| format!("{e}\n{USAGE}"))?;
+    let mut config = RunnerConfig::default();
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+        let number: u64 = value
+            .parse()
+            .map_err(|_| format!("{flag}: `{value}` is not a number"))?;
+        match flag.as_str() {
+            "--workers" => config.workers = number.max(1) as usize,
+            "--timeout-ms" => config.item_timeout = Duration::from_millis(number.max(1)),
+            other => return Err(format!("unknown flag {other}\n{USAGE}")),
+        }
+    }
+    Ok((mode, config))
+}
+
 /// Read items from `input`, verify them with `runner` in chunks of `chunk` lines, write one
 /// verdict line per input line to `output`. Blank lines are skipped. Returns the counts.
 pub fn run(
@@ -234,6 +263,19 @@ mod tests {
         );
         assert_eq!(lines[0].score, 1.0);
         assert_eq!((counts.correct, counts.wrong, counts.error), (2, 1, 2));
+    }
+
+    #[test]
+    fn command_line() {
+        let args = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        let (mode, config) = parse_args(args("code --workers 3 --timeout-ms 250")).expect("args");
+        assert_eq!(mode, Mode::Code);
+        assert_eq!(config.workers, 3);
+        assert_eq!(config.item_timeout, Duration::from_millis(250));
+        assert!(parse_args(args("")).is_err());
+        assert!(parse_args(args("math --workers")).is_err());
+        assert!(parse_args(args("math --workers x")).is_err());
+        assert!(parse_args(args("math --fast 1")).unwrap_err().contains("unknown flag"));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use num_bigint::BigInt;
 use num_rational::BigRational;
 
-use super::ast::{Answer, Constant, Expr};
+use super::ast::{Answer, Constant, Expr, Relation};
 use super::budget::{Budget, Exhausted};
 use super::eval::{Env, Evaluator};
 use super::value::{EvalError, ExactLimits, Num};
@@ -132,6 +132,13 @@ impl<'b> Comparer<'b> {
             ) => self.ordered(i1, i2)?,
             (Answer::Set(a) | Answer::List(a), Answer::Set(b) | Answer::List(b))
             | (Answer::Union(a), Answer::Union(b)) => self.unordered(a, b)?,
+            (b @ Answer::Bracketed { .. }, Answer::Inequality(rel, lhs, rhs))
+            | (Answer::Inequality(rel, lhs, rhs), b @ Answer::Bracketed { .. }) => {
+                match ray(*rel, lhs, rhs) {
+                    Some(interval) => self.answers(b, &interval)?,
+                    None => None,
+                }
+            }
             (Answer::Set(a), other) if a.len() == 1 => self.answers(&a[0], other)?,
             (other, Answer::Set(b)) if b.len() == 1 => self.answers(other, &b[0])?,
             (Answer::Matrix(a), Answer::Matrix(b)) => {
@@ -336,6 +343,39 @@ impl<'b> Comparer<'b> {
     }
 }
 
+/// `x < c` → `(-∞, c)`, `c ≤ x` → `[c, ∞)`: an inequality between a variable and a constant as
+/// an interval.
+fn ray(rel: Relation, lhs: &Expr, rhs: &Expr) -> Option<Answer> {
+    let infinity = Expr::Const(Constant::Infinity);
+    let closed = rel == Relation::LessEq;
+    let mut vars = Vec::new();
+    match (lhs, rhs) {
+        (Expr::Var(_), c) if {
+            c.variables(&mut vars);
+            vars.is_empty()
+        } =>
+        {
+            Some(Answer::Bracketed {
+                open: '(',
+                close: if closed { ']' } else { ')' },
+                items: vec![Answer::Expr(Expr::Neg(Box::new(infinity))), Answer::Expr(c.clone())],
+            })
+        }
+        (c, Expr::Var(_)) if {
+            c.variables(&mut vars);
+            vars.is_empty()
+        } =>
+        {
+            Some(Answer::Bracketed {
+                open: if closed { '[' } else { '(' },
+                close: ')',
+                items: vec![Answer::Expr(c.clone()), Answer::Expr(infinity)],
+            })
+        }
+        _ => None,
+    }
+}
+
 /// Combine two match results: both must hold; the weaker kind is reported.
 fn both(a: Option<Match>, b: Option<Match>) -> Option<Match> {
     match (a?, b?) {
@@ -431,6 +471,12 @@ mod tests {
             r"(-\infty,0)\cup(1,\infty)"
         ));
         assert!(!equal(r"(-\infty, 0]", r"(-\infty, 0)"));
+        assert!(equal(r"[3, \infty)", r"x \ge 3"));
+        assert!(equal(r"(-\infty, 2)", r"x < 2"));
+        assert!(!equal(r"(-\infty, 2)", r"x \le 2"));
+        assert!(equal(r"1 \pm \sqrt{2}", r"1-\sqrt2, 1+\sqrt2"));
+        assert!(equal(r"\frac{1 \pm \sqrt{5}}{2}", r"x = \frac{1+\sqrt{5}}{2}, \frac{1-\sqrt{5}}{2}"));
+        assert!(equal("2, 3", r"2 \text{ and } 3"));
         assert!(equal(
             r"\begin{pmatrix}1&2\\3&4\end{pmatrix}",
             r"\begin{bmatrix}1&2\\3&\frac{8}{2}\end{bmatrix}"

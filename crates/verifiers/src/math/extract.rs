@@ -52,12 +52,13 @@ pub fn after_answer_phrase(text: &str) -> Option<&str> {
         .iter()
         .filter_map(|phrase| lower.rfind(phrase).map(|i| (i, phrase.len())))
         .max()?;
-    let rest = text[at + len..].trim_start_matches(|c: char| c == ':' || c.is_whitespace());
+    // Markdown emphasis around the phrase (`**Answer:** 12`) is not part of the answer.
+    let rest = text[at + len..].trim_start_matches(|c: char| c == ':' || c == '*' || c.is_whitespace());
     let answer = delimited(rest).unwrap_or_else(|| {
         let line = rest.split('\n').next().unwrap_or("");
         // The sentence ends at a period followed by a space ("$5$. I hope it is correct").
         let sentence = line.split(". ").next().unwrap_or(line);
-        sentence.trim().trim_end_matches('.').trim()
+        sentence.trim().trim_end_matches(['.', '*']).trim()
     });
     let answer = answer.trim();
     (!answer.is_empty()).then_some(answer)
@@ -112,6 +113,8 @@ mod tests {
             Some("\\frac{1}{2}")
         );
         assert_eq!(extract_answer("the answer is 3.5. Next"), Some("3.5"));
+        assert_eq!(extract_answer("**Answer:** 196"), Some("196"));
+        assert_eq!(extract_answer("**Answer: 196**"), Some("196"));
         assert_eq!(extract_answer("Thus the answer is $\\$163$."), Some("\\$163"));
         // A box beats a phrase.
         assert_eq!(extract_answer(r"answer is 3, i.e. \boxed{4}"), Some("4"));

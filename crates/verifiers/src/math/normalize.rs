@@ -99,6 +99,8 @@ pub fn normalize(raw: &str) -> Normalized {
         s = unwrap_command(&s, cmd);
     }
     s = remove_sizing(&s);
+    // "2 and 3", "2 or 3": several answers.
+    s = s.replace(" and ", ", ").replace(" or ", ", ");
     let percent = s.contains('%') || s.contains("percent");
     s = s.replace('%', "");
     s = strip_membership_prefix(&s);

@@ -55,6 +55,9 @@ pub fn parse_expr(tokens: &[Tok], max_depth: usize) -> Result<Expr, ParseError> 
     parser.whole_expr(tokens)
 }
 
+/// Most `\pm` signs expanded in one answer (each doubles the answers).
+const MAX_PLUS_MINUS: usize = 3;
+
 struct Parser<'a> {
     toks: &'a [Tok],
     pos: usize,
@@ -204,6 +207,10 @@ impl<'a> Parser<'a> {
         if toks.iter().any(|t| matches!(t, Tok::Word(_))) {
             return Err(ParseError::Unexpected("words".into()));
         }
+        let is_pm = |t: &Tok| matches!(t, Tok::Cmd(c) if c == "pm" || c == "mp");
+        if let Some(at) = toks.iter().position(is_pm) {
+            return self.plus_minus(toks, at);
+        }
         if let [Tok::Letter(c)] | [Tok::LParen, Tok::Letter(c), Tok::RParen] = toks {
             if ('A'..='E').contains(c) {
                 return Ok(Answer::Choice(*c));
@@ -251,6 +258,27 @@ impl<'a> Parser<'a> {
             return Ok(Answer::List(items));
         }
         Ok(Answer::Expr(self.whole_expr(toks)?))
+    }
+
+    /// `a \pm b` is the two answers `a + b` and `a - b` (at most [`MAX_PLUS_MINUS`] `\pm`).
+    fn plus_minus(&mut self, toks: &[Tok], at: usize) -> Result<Answer, ParseError> {
+        let count = toks.iter().filter(|t| matches!(t, Tok::Cmd(c) if c == "pm" || c == "mp")).count();
+        if count > MAX_PLUS_MINUS {
+            return Err(ParseError::Unexpected("too many \\pm".into()));
+        }
+        let mut branches = Vec::with_capacity(2);
+        for sign in [Tok::Plus, Tok::Minus] {
+            let mut branch = toks.to_vec();
+            branch[at] = sign;
+            let mut p = Parser {
+                toks: &branch,
+                pos: 0,
+                depth: self.depth,
+                max_depth: self.max_depth,
+            };
+            branches.push(p.answer(&branch)?);
+        }
+        Ok(Answer::List(branches))
     }
 
     /// A whole answer between one pair of brackets (tuple, interval, set, matrix), if it is one.
@@ -764,6 +792,9 @@ mod tests {
         ));
         // A parenthesised single expression is just the expression.
         assert!(matches!(parse("(3)"), Answer::Expr(_)));
+        assert!(matches!(parse(r"1 \pm \sqrt{2}"), Answer::List(v) if v.len() == 2));
+        let many = r"1 \pm 2 \pm 3 \pm 4 \pm 5";
+        assert!(parse_answer(&tokenize(many).unwrap(), 64).is_err());
     }
 
     #[test]
