@@ -1,8 +1,9 @@
 //! Picks a verifier by `data_source`, then by `ability` (prime-spec.md, Verifiers and Data).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use crate::code::{CodeConfig, CodeVerifier};
 use crate::math::MathVerifier;
 use crate::synthetic::{ExactAnswerVerifier, SYNTHETIC_TASKS};
 use crate::{Reference, Verdict, Verifier};
@@ -62,10 +63,26 @@ impl Router {
     }
 }
 
+/// The code verifier, built on first use: building it inspects the Python interpreter, which a
+/// math-only user of the router should not pay for.
+#[derive(Default)]
+struct LazyCode(OnceLock<CodeVerifier>);
+
+impl Verifier for LazyCode {
+    fn verify(&self, response: &str, reference: &Reference) -> Verdict {
+        self.0
+            .get_or_init(|| CodeVerifier::new(CodeConfig::default()))
+            .verify(response, reference)
+    }
+}
+
 impl Default for Router {
+    /// `math` → [`MathVerifier`], `code` → [`CodeVerifier`] (default sandbox settings), and the
+    /// built-in synthetic tasks → [`ExactAnswerVerifier`].
     fn default() -> Self {
         let mut router = Router::empty();
         router.register("math", Box::new(MathVerifier::default()));
+        router.register("code", Box::new(LazyCode::default()));
         let exact: Arc<dyn Verifier> = Arc::new(ExactAnswerVerifier);
         for name in SYNTHETIC_TASKS {
             router.register_shared(name, Arc::clone(&exact));
@@ -126,6 +143,18 @@ mod tests {
         assert_eq!(v.status, Status::Wrong, "synthetic tasks are exact: {v:?}");
         let v = router.verify(r"\boxed{10+5}", &reference("math", "", "15"));
         assert_eq!(v.status, Status::Correct);
+    }
+
+    #[test]
+    fn default_knows_math_code_and_synthetic_tasks() {
+        let router = Router::default();
+        assert_eq!(router.names(), ["arithmetic", "arithmetic_chain", "code", "math"]);
+        // A response without a python block never reaches the sandbox, but it does reach the
+        // code verifier (not the router's unknown-name error).
+        let tests = r#"{"inputs": ["1\n"], "outputs": ["1\n"]}"#;
+        let v = router.verify("no code here", &reference("code", "apps", tests));
+        assert!(!v.reason.contains("no verifier for"), "{v:?}");
+        assert_eq!(v.score, 0.0);
     }
 
     #[test]
