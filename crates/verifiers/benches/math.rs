@@ -19,7 +19,10 @@ fn corpus(include_pathological: bool) -> Vec<(String, Reference)> {
                 data_source: String::new(),
                 ground_truth: row["ground_truth"].as_str().unwrap_or_default().to_string(),
             };
-            (row["response"].as_str().unwrap_or_default().to_string(), reference)
+            (
+                row["response"].as_str().unwrap_or_default().to_string(),
+                reference,
+            )
         })
         .collect()
 }

@@ -150,7 +150,9 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<(Mode, Runne
         .map_err(|e| format!("{e}\n{USAGE}"))?;
     let mut config = RunnerConfig::default();
     while let Some(flag) = args.next() {
-        let value = args.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+        let value = args
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
         let number: u64 = value
             .parse()
             .map_err(|_| format!("{flag}: `{value}` is not a number"))?;
@@ -275,7 +277,9 @@ mod tests {
         assert!(parse_args(args("")).is_err());
         assert!(parse_args(args("math --workers")).is_err());
         assert!(parse_args(args("math --workers x")).is_err());
-        assert!(parse_args(args("math --fast 1")).unwrap_err().contains("unknown flag"));
+        assert!(parse_args(args("math --fast 1"))
+            .unwrap_err()
+            .contains("unknown flag"));
     }
 
     #[test]

@@ -148,7 +148,10 @@ mod tests {
     #[test]
     fn default_knows_math_code_and_synthetic_tasks() {
         let router = Router::default();
-        assert_eq!(router.names(), ["arithmetic", "arithmetic_chain", "code", "math"]);
+        assert_eq!(
+            router.names(),
+            ["arithmetic", "arithmetic_chain", "code", "math"]
+        );
         // A response without a python block never reaches the sandbox, but it does reach the
         // code verifier (not the router's unknown-name error).
         let tests = r#"{"inputs": ["1\n"], "outputs": ["1\n"]}"#;

@@ -26,7 +26,9 @@ fn corpus() -> Vec<Row> {
     let text = std::fs::read_to_string(path).expect("read the committed corpus");
     text.lines()
         .enumerate()
-        .map(|(i, line)| serde_json::from_str(line).unwrap_or_else(|e| panic!("corpus line {}: {e}", i + 1)))
+        .map(|(i, line)| {
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("corpus line {}: {e}", i + 1))
+        })
         .collect()
 }
 
@@ -62,7 +64,14 @@ fn agrees_with_math_verify_where_the_labellers_agree() {
                     row.split,
                     row.category,
                     row.ground_truth,
-                    row.response.chars().rev().take(60).collect::<String>().chars().rev().collect::<String>(),
+                    row.response
+                        .chars()
+                        .rev()
+                        .take(60)
+                        .collect::<String>()
+                        .chars()
+                        .rev()
+                        .collect::<String>(),
                     verdict.status,
                     verdict.reason,
                     row.expected
@@ -81,13 +90,24 @@ fn agrees_with_math_verify_where_the_labellers_agree() {
     for miss in &misses {
         println!("  miss {miss}");
     }
-    assert!(rate >= 0.99, "agreement {:.2}% < 99%:\n{}", 100.0 * rate, misses.join("\n"));
-    assert!(slowest < Duration::from_secs(1), "slowest verdict took {slowest:?}");
+    assert!(
+        rate >= 0.99,
+        "agreement {:.2}% < 99%:\n{}",
+        100.0 * rate,
+        misses.join("\n")
+    );
+    assert!(
+        slowest < Duration::from_secs(1),
+        "slowest verdict took {slowest:?}"
+    );
 }
 
 #[test]
 fn heldout_split_alone_meets_the_goal() {
-    let rows: Vec<Row> = corpus().into_iter().filter(|r| r.split == "heldout").collect();
+    let rows: Vec<Row> = corpus()
+        .into_iter()
+        .filter(|r| r.split == "heldout")
+        .collect();
     assert!(rows.len() >= 150);
     let verifier = MathVerifier::default();
     let (mut n, mut ok) = (0usize, 0usize);

@@ -350,21 +350,26 @@ fn ray(rel: Relation, lhs: &Expr, rhs: &Expr) -> Option<Answer> {
     let closed = rel == Relation::LessEq;
     let mut vars = Vec::new();
     match (lhs, rhs) {
-        (Expr::Var(_), c) if {
-            c.variables(&mut vars);
-            vars.is_empty()
-        } =>
+        (Expr::Var(_), c)
+            if {
+                c.variables(&mut vars);
+                vars.is_empty()
+            } =>
         {
             Some(Answer::Bracketed {
                 open: '(',
                 close: if closed { ']' } else { ')' },
-                items: vec![Answer::Expr(Expr::Neg(Box::new(infinity))), Answer::Expr(c.clone())],
+                items: vec![
+                    Answer::Expr(Expr::Neg(Box::new(infinity))),
+                    Answer::Expr(c.clone()),
+                ],
             })
         }
-        (c, Expr::Var(_)) if {
-            c.variables(&mut vars);
-            vars.is_empty()
-        } =>
+        (c, Expr::Var(_))
+            if {
+                c.variables(&mut vars);
+                vars.is_empty()
+            } =>
         {
             Some(Answer::Bracketed {
                 open: if closed { '[' } else { '(' },
@@ -475,7 +480,10 @@ mod tests {
         assert!(equal(r"(-\infty, 2)", r"x < 2"));
         assert!(!equal(r"(-\infty, 2)", r"x \le 2"));
         assert!(equal(r"1 \pm \sqrt{2}", r"1-\sqrt2, 1+\sqrt2"));
-        assert!(equal(r"\frac{1 \pm \sqrt{5}}{2}", r"x = \frac{1+\sqrt{5}}{2}, \frac{1-\sqrt{5}}{2}"));
+        assert!(equal(
+            r"\frac{1 \pm \sqrt{5}}{2}",
+            r"x = \frac{1+\sqrt{5}}{2}, \frac{1-\sqrt{5}}{2}"
+        ));
         assert!(equal("2, 3", r"2 \text{ and } 3"));
         assert!(equal(
             r"\begin{pmatrix}1&2\\3&4\end{pmatrix}",

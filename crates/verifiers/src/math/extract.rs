@@ -53,7 +53,8 @@ pub fn after_answer_phrase(text: &str) -> Option<&str> {
         .filter_map(|phrase| lower.rfind(phrase).map(|i| (i, phrase.len())))
         .max()?;
     // Markdown emphasis around the phrase (`**Answer:** 12`) is not part of the answer.
-    let rest = text[at + len..].trim_start_matches(|c: char| c == ':' || c == '*' || c.is_whitespace());
+    let rest =
+        text[at + len..].trim_start_matches(|c: char| c == ':' || c == '*' || c.is_whitespace());
     let answer = delimited(rest).unwrap_or_else(|| {
         let line = rest.split('\n').next().unwrap_or("");
         // The sentence ends at a period followed by a space ("$5$. I hope it is correct").
@@ -109,13 +110,18 @@ mod tests {
         assert_eq!(extract_answer("I think it is 4"), None);
         assert_eq!(extract_answer("The answer is ."), None);
         assert_eq!(
-            extract_answer("Final Answer: The final answer is $\\frac{1}{2}$. I hope it is correct."),
+            extract_answer(
+                "Final Answer: The final answer is $\\frac{1}{2}$. I hope it is correct."
+            ),
             Some("\\frac{1}{2}")
         );
         assert_eq!(extract_answer("the answer is 3.5. Next"), Some("3.5"));
         assert_eq!(extract_answer("**Answer:** 196"), Some("196"));
         assert_eq!(extract_answer("**Answer: 196**"), Some("196"));
-        assert_eq!(extract_answer("Thus the answer is $\\$163$."), Some("\\$163"));
+        assert_eq!(
+            extract_answer("Thus the answer is $\\$163$."),
+            Some("\\$163")
+        );
         // A box beats a phrase.
         assert_eq!(extract_answer(r"answer is 3, i.e. \boxed{4}"), Some("4"));
     }

@@ -262,7 +262,10 @@ impl<'a> Parser<'a> {
 
     /// `a \pm b` is the two answers `a + b` and `a - b` (at most [`MAX_PLUS_MINUS`] `\pm`).
     fn plus_minus(&mut self, toks: &[Tok], at: usize) -> Result<Answer, ParseError> {
-        let count = toks.iter().filter(|t| matches!(t, Tok::Cmd(c) if c == "pm" || c == "mp")).count();
+        let count = toks
+            .iter()
+            .filter(|t| matches!(t, Tok::Cmd(c) if c == "pm" || c == "mp"))
+            .count();
         if count > MAX_PLUS_MINUS {
             return Err(ParseError::Unexpected("too many \\pm".into()));
         }

@@ -313,17 +313,24 @@ pub fn binomial(
         (Some(n), Some(k)) if n.is_integer() && k.is_integer() => (n.to_integer(), k.to_integer()),
         _ => return Err(EvalError::Domain),
     };
-    let k = k.to_u64().ok_or(EvalError::Domain)?;
-    let mut acc = BigRational::one();
+    if n.is_negative() || k.is_negative() || k > n {
+        return Err(EvalError::Domain);
+    }
+    // C(n, k) = C(n, n - k); the running product C(n, i) stays an integer, so each step is an
+    // exact integer division (no gcd).
+    let k = std::cmp::min(k.clone(), &n - &k)
+        .to_u64()
+        .ok_or(EvalError::Domain)?;
+    let mut acc = BigInt::one();
     for i in 0..k {
-        budget.charge(bits(&acc) / 64 + 1)?;
-        acc = acc * BigRational::from_integer(&n - BigInt::from(i))
-            / BigRational::from_integer(BigInt::from(i + 1));
-        if bits(&acc) > limits.max_bits {
+        let words = acc.bits() / 64 + 1;
+        budget.charge(words.saturating_mul(4))?;
+        acc = acc * (&n - BigInt::from(i)) / BigInt::from(i + 1);
+        if acc.bits() > limits.max_bits {
             return Err(EvalError::Domain);
         }
     }
-    Ok(Num::Exact(acc))
+    Ok(Num::Exact(BigRational::from_integer(acc)))
 }
 
 #[cfg(test)]
@@ -399,6 +406,24 @@ mod tests {
             binomial(&q(10, 1), &q(3, 1), &mut budget, LIMITS).unwrap(),
             q(120, 1)
         );
+        assert_eq!(
+            binomial(&q(10, 1), &q(7, 1), &mut budget, LIMITS).unwrap(),
+            q(120, 1)
+        );
+        assert_eq!(
+            binomial(&q(3, 1), &q(5, 1), &mut budget, LIMITS),
+            Err(EvalError::Domain)
+        );
+        // C(10^9, 10^8) is far over 4096 bits: a domain error after a few hundred steps.
+        let start = std::time::Instant::now();
+        let huge = binomial(
+            &q(1_000_000_000, 1),
+            &q(100_000_000, 1),
+            &mut budget,
+            LIMITS,
+        );
+        assert_eq!(huge, Err(EvalError::Domain));
+        assert!(start.elapsed().as_millis() < 100);
         // 100000! is far over 4096 bits: a domain error, not a hang.
         assert_eq!(
             factorial(&q(100_000, 1), &mut budget, LIMITS),
