@@ -2,6 +2,11 @@
 //! padded to 3072 tokens, with process rewards and values.
 //!
 //! `CARGO_TARGET_DIR=/work/target-advantages cargo bench -p prime-advantages`
+//!
+//! Two groups: `1024x3072` is wall-clock time; `1024x3072_cpu` is the CPU time of the
+//! benchmarking thread (Linux), which stays meaningful on a machine shared with other jobs.
+
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use prime_advantages::{AdvantageOptions, Registry, RolloutBatch};
@@ -54,6 +59,35 @@ fn full_scale_batch() -> RolloutBatch {
         .expect("benchmark batch is valid")
 }
 
+/// CPU time consumed by the calling thread.
+#[cfg(target_os = "linux")]
+fn thread_cpu_time() -> Duration {
+    #[repr(C)]
+    struct Timespec {
+        tv_sec: i64,
+        tv_nsec: i64,
+    }
+    extern "C" {
+        fn clock_gettime(clock: i32, time: *mut Timespec) -> i32;
+    }
+    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+    let mut time = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `time` is a valid, writable timespec (two 64-bit fields on 64-bit Linux).
+    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut time) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+    Duration::new(time.tv_sec as u64, time.tv_nsec as u32)
+}
+
+/// Elsewhere: wall-clock time since the first call.
+#[cfg(not(target_os = "linux"))]
+fn thread_cpu_time() -> Duration {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed()
+}
+
 fn estimators(c: &mut Criterion) {
     let batch = full_scale_batch();
     let registry = Registry::with_builtins();
@@ -74,14 +108,34 @@ fn estimators(c: &mut Criterion) {
             ..AdvantageOptions::default()
         },
     ));
+    let built: Vec<_> = cases
+        .iter()
+        .map(|(label, options)| {
+            let estimator = registry
+                .build_from_options(options)
+                .expect("built-in estimator");
+            (label.as_str(), estimator)
+        })
+        .collect();
     let mut group = c.benchmark_group("1024x3072");
     group.sample_size(20);
-    for (label, options) in cases {
-        let estimator = registry
-            .build_from_options(&options)
-            .expect("built-in estimator");
-        group.bench_function(label.as_str(), |b| {
+    for (label, estimator) in &built {
+        group.bench_function(*label, |b| {
             b.iter(|| estimator.estimate(&batch).expect("estimate"))
+        });
+    }
+    group.finish();
+    let mut group = c.benchmark_group("1024x3072_cpu");
+    group.sample_size(20);
+    for (label, estimator) in &built {
+        group.bench_function(*label, |b| {
+            b.iter_custom(|iters| {
+                let start = thread_cpu_time();
+                for _ in 0..iters {
+                    std::hint::black_box(estimator.estimate(&batch).expect("estimate"));
+                }
+                thread_cpu_time() - start
+            })
         });
     }
     group.finish();
