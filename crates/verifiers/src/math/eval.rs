@@ -173,7 +173,7 @@ mod tests {
     #[test]
     fn approximate_values() {
         assert!((approx(r"\frac{\sqrt{3}}{2}") - 0.866_025_403_784_438_6).abs() < 1e-15);
-        assert!((approx(r"2\pi") - 6.283_185_307_179_586).abs() < 1e-15);
+        assert!((approx(r"2\pi") - std::f64::consts::TAU).abs() < 1e-15);
         assert!((approx(r"\sin^2 1 + \cos^2 1") - 1.0).abs() < 1e-15);
         assert!((approx(r"e^2") - 7.389_056_098_930_65).abs() < 1e-12);
         assert!((approx(r"\ln 2") - std::f64::consts::LN_2).abs() < 1e-15);

@@ -80,7 +80,7 @@ fn is_close(t: &Tok) -> bool {
 }
 
 /// Split at depth-0 tokens for which `sep` holds.
-fn split_top<'t>(toks: &'t [Tok], sep: impl Fn(&Tok) -> bool) -> Vec<&'t [Tok]> {
+fn split_top(toks: &[Tok], sep: impl Fn(&Tok) -> bool) -> Vec<&[Tok]> {
     let mut parts = Vec::new();
     let mut depth = 0i64;
     let mut start = 0;
