@@ -33,7 +33,8 @@ pub struct VerifyItem {
 pub struct RunnerConfig {
     /// Worker threads (at least 1).
     pub workers: usize,
-    /// Wall-clock limit per item.
+    /// Wall-clock limit per item: a backstop above the verifiers' own bounds (the default, 75 s,
+    /// exceeds the code verifier's default 60 s budget for all tests of one response).
     pub item_timeout: Duration,
     /// Abandoned (timed-out) workers tolerated per batch before the rest of the batch is failed.
     pub max_abandoned: usize,
@@ -43,7 +44,7 @@ impl Default for RunnerConfig {
     fn default() -> Self {
         Self {
             workers: thread::available_parallelism().map_or(2, usize::from),
-            item_timeout: Duration::from_secs(10),
+            item_timeout: Duration::from_secs(75),
             max_abandoned: 64,
         }
     }
