@@ -19,6 +19,7 @@ import select
 import signal
 import sys
 import time
+import traceback
 import resource
 
 PID1 = os.getpid() == 1
@@ -92,6 +93,10 @@ def run_child(header, test, in_fd, out_fd, err_fd, res_fd):
         os.closerange(4, 1 << 16)
         cpu = header["cpu_seconds"]
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        # Output (and any file the program writes) is capped here; the driver's own limit is
+        # higher so that it can hold large inputs.
+        size = header["output_cap"] + 1
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
                     signal.SIGALRM):
             signal.signal(sig, signal.SIG_DFL)
@@ -123,10 +128,12 @@ def run_child(header, test, in_fd, out_fd, err_fd, res_fd):
             code = 0
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        except BaseException:
-            import traceback
-
-            traceback.print_exc()
+        except BaseException as error:
+            try:
+                traceback.print_exc()
+            except BaseException:
+                # No descriptors or memory left for a traceback: the bare exception will do.
+                os.write(2, ("%s: %s\n" % (type(error).__name__, error)).encode(errors="replace"))
             code = 1
         try:
             sys.stdout.flush()

@@ -180,7 +180,9 @@ impl CodeVerifier {
                     memory_bytes: config.memory_limit_bytes,
                     cpu_seconds: config.problem_time_limit.as_secs() + 5,
                     processes: config.max_processes,
-                    file_size_bytes: config.output_limit_bytes + 1,
+                    // The driver holds test inputs in memory files; each test child lowers
+                    // this to the output cap before the program starts.
+                    file_size_bytes: config.output_limit_bytes.max(1 << 30) + 1,
                     open_files: config.max_open_files,
                     scratch_bytes: config.scratch_bytes,
                     scratch_inodes: 4096,

@@ -173,11 +173,17 @@ unsafe fn child_main(plan: &ChildPlan) -> ! {
             fail(plan, Step::Stdio);
         }
     }
-    if plan.drop_groups && libc::setgroups(0, std::ptr::null()) < 0 {
+    // Raw syscalls, not the libc wrappers: glibc's set*id broadcast the change to every thread
+    // it believes exists, and after a raw clone those are the parent's threads (a deadlock).
+    if plan.drop_groups
+        && libc::syscall(libc::SYS_setgroups, 0usize, std::ptr::null::<libc::gid_t>()) < 0
+    {
         fail(plan, Step::Setgroups);
     }
     if let Some((uid, gid)) = plan.set_ids {
-        if libc::setresgid(gid, gid, gid) < 0 || libc::setresuid(uid, uid, uid) < 0 {
+        if libc::syscall(libc::SYS_setresgid, gid, gid, gid) < 0
+            || libc::syscall(libc::SYS_setresuid, uid, uid, uid) < 0
+        {
             fail(plan, Step::SetIds);
         }
     }
@@ -603,7 +609,9 @@ fn sweep_uid(uid: u32) {
     if pid == 0 {
         // SAFETY: child side, syscalls only.
         unsafe {
-            if libc::setresgid(uid, uid, uid) == 0 && libc::setresuid(uid, uid, uid) == 0 {
+            if libc::syscall(libc::SYS_setresgid, uid, uid, uid) == 0
+                && libc::syscall(libc::SYS_setresuid, uid, uid, uid) == 0
+            {
                 for _ in 0..4 {
                     libc::kill(-1, libc::SIGKILL);
                 }
