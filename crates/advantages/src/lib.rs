@@ -59,6 +59,15 @@
 //! `registry.register("mine", |options| Ok(Box::new(Mine::new(options)?)))`.
 //! See `examples/custom_estimator.rs` in the workspace.
 //!
+//! ## Cost
+//!
+//! Each estimator is a few passes over the batch: per-response coefficients (O(n)), one
+//! backward scan per row for the returns (rows of similar length are scanned four at a time so
+//! the floating-point dependency chains overlap), and one pass for the statistics and
+//! whitening; accumulation in f64, storage in f32. On 1024 responses × 3072 tokens with process
+//! rewards (`benches/advantages.rs`) the default `rloo` costs about 12 ms of CPU with a warm
+//! allocator; fresh output pages add page-fault time on top.
+//!
 //! ## The JSON schema of `examples/advantages.rs`
 //!
 //! `cargo run --release --example advantages -- <name> [options] < batch.json` reads a
