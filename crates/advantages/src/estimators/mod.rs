@@ -5,12 +5,14 @@ mod gae;
 mod grpo;
 mod prm_value;
 mod reinforce;
+mod reinforce_pp;
 mod rloo;
 
 pub use gae::Gae;
 pub use grpo::Grpo;
 pub use prm_value::PrmValue;
-pub use reinforce::{Reinforce, ReinforcePlusPlus};
+pub use reinforce::Reinforce;
+pub use reinforce_pp::ReinforcePlusPlus;
 pub use rloo::Rloo;
 
 use crate::batch::RolloutBatch;

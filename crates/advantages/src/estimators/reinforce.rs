@@ -1,5 +1,4 @@
-//! `reinforce` (paper Eq. 8) and `reinforce_pp` (REINFORCE++: the same returns whitened over
-//! the batch).
+//! `reinforce`: discounted returns of both reward sources, no baseline (paper Eq. 8).
 
 use crate::advantages::Advantages;
 use crate::batch::RolloutBatch;
@@ -18,25 +17,7 @@ pub struct Reinforce {
     options: AdvantageOptions,
 }
 
-/// REINFORCE++ (Hu 2025): the discounted returns of [`Reinforce`] with global batch
-/// whitening, `A = (G − mean G)/sqrt(var G + 1e-8)` over all valid tokens (`whiten` defaults
-/// to true; `whiten = false` gives plain [`Reinforce`]).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReinforcePlusPlus {
-    options: AdvantageOptions,
-}
-
 impl Reinforce {
-    /// Validates the options; reads `gamma_*`, `*_coef`, `norm`, `granularity`, `whiten`.
-    pub fn new(options: &AdvantageOptions) -> Result<Self, AdvantageError> {
-        options.validate()?;
-        Ok(Self {
-            options: options.clone(),
-        })
-    }
-}
-
-impl ReinforcePlusPlus {
     /// Validates the options; reads `gamma_*`, `*_coef`, `norm`, `granularity`, `whiten`.
     pub fn new(options: &AdvantageOptions) -> Result<Self, AdvantageError> {
         options.validate()?;
@@ -53,14 +34,8 @@ impl AdvantageEstimator for Reinforce {
     }
 }
 
-impl AdvantageEstimator for ReinforcePlusPlus {
-    fn estimate(&self, batch: &RolloutBatch) -> Result<Advantages, AdvantageError> {
-        let returns = reinforce_returns(batch, &self.options);
-        Advantages::from_kernel(batch, None, returns, self.options.whiten_or(true))
-    }
-}
-
-fn reinforce_returns(batch: &RolloutBatch, o: &AdvantageOptions) -> Vec<f32> {
+/// `c_p·Σ_{s≥t} γ_p^{s−t} r^p_{i,s} + c_o·γ_o^{L_i−1−t}·acc_i`, `[n, width]`.
+pub(super) fn reinforce_returns(batch: &RolloutBatch, o: &AdvantageOptions) -> Vec<f32> {
     let process = active_process(batch, o);
     let gain = process.as_ref().map_or(0.0, |p| o.process_coef * p.scale);
     let coefs: Vec<SourceCoefs> = batch
@@ -119,17 +94,5 @@ mod tests {
         };
         let a = Reinforce::new(&o).unwrap().estimate(&batch()).unwrap();
         assert_close(a.advantages(), &[4.5, 5.0, 8.0, 0.0], 1e-6);
-    }
-
-    #[test]
-    fn reinforce_pp_whitens_the_same_returns() {
-        // [5, 5, 8]: mean 6, unbiased var (1 + 1 + 4)/2 = 3
-        let a = ReinforcePlusPlus::new(&options())
-            .unwrap()
-            .estimate(&batch())
-            .unwrap();
-        let s = (3.0f64 + 1e-8).sqrt();
-        assert_close(a.advantages(), &[-1.0 / s, -1.0 / s, 2.0 / s, 0.0], 1e-6);
-        assert_close(a.returns(), &[5.0, 5.0, 8.0, 0.0], 1e-6);
     }
 }
