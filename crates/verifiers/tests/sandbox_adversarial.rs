@@ -263,6 +263,25 @@ fn daemon_does_not_outlive_the_run() {
 }
 
 #[test]
+fn kernel_surface_and_host_files_are_closed() {
+    // seccomp (unshare, mount, ptrace, raw sockets) and Landlock (host files outside the view).
+    let code = "import ctypes, os, socket\nlibc = ctypes.CDLL(None, use_errno=True)\nopen_ = []\n\
+        if libc.unshare(0x10000000) == 0: open_.append('unshare')\n\
+        if libc.mount(b'none', b'.', b'tmpfs', 0, None) == 0: open_.append('mount')\n\
+        if libc.ptrace(0, 0, None, None) == 0: open_.append('ptrace')\n\
+        for fam in (socket.AF_NETLINK, socket.AF_PACKET, socket.AF_INET):\n\
+        \x20   try:\n        socket.socket(fam, socket.SOCK_RAW if fam == socket.AF_PACKET else socket.SOCK_DGRAM)\n\
+        \x20       open_.append(str(fam))\n    except OSError:\n        pass\n\
+        for path in ('/etc/passwd', '/etc/hostname', '/proc/self/environ', '/root', '/home'):\n\
+        \x20   try:\n        os.listdir(path) if os.path.isdir(path) else open(path).read()\n\
+        \x20       open_.append(path)\n    except OSError:\n        pass\n\
+        print(' '.join(open_) or 'closed')";
+    let gt = r#"{"inputs": [""], "outputs": ["open"]}"#;
+    let verdict = hostile(code, gt);
+    assert!(verdict.reason.contains("got \"closed\""), "{verdict:?}");
+}
+
+#[test]
 fn fd_exhaustion_fails() {
     let code = "files = []\nwhile True:\n    files.append(open('/dev/null'))";
     let verdict = hostile(code, ADD_GT);
