@@ -158,7 +158,7 @@ pub fn should_run(index: usize, outcomes: &[Outcome]) -> bool {
 /// `passed / min(total, 10)` over the first ten. Correct only when all pass; Timeout when nothing
 /// passed and the first failure was a time limit; Wrong otherwise.
 pub fn verdict(outcomes: &[Outcome], total: usize) -> Verdict {
-    let counted = total.min(PARTIAL_CREDIT_TESTS).max(1);
+    let counted = total.clamp(1, PARTIAL_CREDIT_TESTS);
     let all_pass = outcomes.len() == total && outcomes.iter().all(|o| o.result.is_ok());
     let passed_first = outcomes
         .iter()

@@ -217,16 +217,7 @@ impl CodeVerifier {
             .sandbox
             .as_ref()
             .map_err(|e| format!("no interpreter: {e}"))?;
-        let report = sandbox.report();
-        if let Err(e) = &report.usable {
-            return Err(format!("sandbox unusable: {e}"));
-        }
-        if self.config.require_sandbox && !report.is_complete() {
-            return Err(format!(
-                "sandbox incomplete (missing {}); refusing to run code (require_sandbox = true)",
-                report.missing().join(", ")
-            ));
-        }
+        check_ready(sandbox.report(), self.config.require_sandbox)?;
         Ok(sandbox)
     }
 
@@ -304,6 +295,21 @@ impl CodeVerifier {
     }
 }
 
+/// Whether code may run given what the sandbox provides: never when no process starts, and with
+/// `require_sandbox` only when every required layer is active.
+fn check_ready(report: &SandboxReport, require_sandbox: bool) -> Result<(), String> {
+    if let Err(e) = &report.usable {
+        return Err(format!("sandbox unusable: {e}"));
+    }
+    if require_sandbox && !report.is_complete() {
+        return Err(format!(
+            "sandbox incomplete (missing {}); refusing to run code (require_sandbox = true)",
+            report.missing().join(", ")
+        ));
+    }
+    Ok(())
+}
+
 fn error(reason: String) -> Verdict {
     Verdict {
         score: 0.0,
@@ -326,5 +332,34 @@ impl Verifier for CodeVerifier {
             };
         };
         self.run_tests(code, &tests)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sandbox::LayerState;
+    use super::*;
+
+    fn report(seccomp: bool, usable: Result<(), String>) -> SandboxReport {
+        SandboxReport {
+            layers: vec![LayerState {
+                name: "seccomp",
+                active: seccomp,
+                detail: String::new(),
+                required: true,
+            }],
+            usable,
+        }
+    }
+
+    #[test]
+    fn require_sandbox_refuses_an_incomplete_sandbox() {
+        assert_eq!(check_ready(&report(true, Ok(())), true), Ok(()));
+        let refused = check_ready(&report(false, Ok(())), true).unwrap_err();
+        assert!(refused.contains("missing seccomp"), "{refused}");
+        assert!(refused.contains("refusing to run code"), "{refused}");
+        // Opting out runs with what there is; an unusable sandbox never runs.
+        assert_eq!(check_ready(&report(false, Ok(())), false), Ok(()));
+        assert!(check_ready(&report(true, Err("x".into())), false).is_err());
     }
 }

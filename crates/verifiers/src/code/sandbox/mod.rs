@@ -458,3 +458,78 @@ fn degrade(layers: &mut Layers, error: &SandboxError, is_root: bool) -> bool {
     }
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn full() -> Layers {
+        Layers {
+            user_namespace: true,
+            network_namespace: true,
+            pid_namespace: true,
+            mount_namespace: true,
+            unprivileged_uid: true,
+            landlock_abi: 6,
+            seccomp: true,
+        }
+    }
+
+    #[test]
+    fn complete_report_needs_every_required_layer() {
+        let report = SandboxReport::from_layers(&full(), true, Ok(()));
+        assert!(report.is_complete(), "{report}");
+        assert!(report.to_string().starts_with("code sandbox complete"));
+        // The private tmpfs and the user namespace are optional (root can drop to a pool uid).
+        let mut layers = full();
+        layers.mount_namespace = false;
+        layers.user_namespace = false;
+        assert!(SandboxReport::from_layers(&layers, true, Ok(())).is_complete());
+    }
+
+    #[test]
+    fn missing_layers_are_named() {
+        let mut layers = full();
+        layers.landlock_abi = 0;
+        layers.pid_namespace = false;
+        let report = SandboxReport::from_layers(&layers, true, Ok(()));
+        assert!(!report.is_complete());
+        assert_eq!(report.missing(), vec!["pid namespace", "landlock"]);
+        assert!(report
+            .to_string()
+            .contains("INCOMPLETE (missing pid namespace, landlock)"));
+        // Without root and without a user namespace the program runs as the verifier's uid.
+        let mut layers = full();
+        layers.user_namespace = false;
+        layers.unprivileged_uid = false;
+        let report = SandboxReport::from_layers(&layers, false, Ok(()));
+        assert_eq!(report.missing(), vec!["unprivileged uid"]);
+        let report = SandboxReport::from_layers(&full(), true, Err("no python".into()));
+        assert!(!report.is_complete());
+        assert!(report.to_string().contains("UNUSABLE (no python)"));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn probe_failures_turn_off_the_matching_layer() {
+        let setup = |step| SandboxError::ChildSetup {
+            step: Some(step),
+            error: "EPERM".into(),
+        };
+        let mut layers = full();
+        assert!(degrade(&mut layers, &setup(spawn::Step::Landlock), true));
+        assert_eq!(layers.landlock_abi, 0);
+        assert!(degrade(&mut layers, &setup(spawn::Step::MountTmpfs), true));
+        assert!(!layers.mount_namespace);
+        // Nothing left to turn off for this step: stop probing.
+        assert!(!degrade(&mut layers, &setup(spawn::Step::Landlock), true));
+        assert!(!degrade(&mut layers, &setup(spawn::Step::Exec), true));
+        let clone_failed = SandboxError::Os {
+            call: "clone",
+            error: std::io::Error::from_raw_os_error(libc::EPERM),
+        };
+        let mut layers = full();
+        assert!(degrade(&mut layers, &clone_failed, false));
+        assert!(!layers.user_namespace && !layers.network_namespace && !layers.pid_namespace);
+    }
+}
