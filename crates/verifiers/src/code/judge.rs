@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::compare::{compare_stdout, compare_value, Match};
 use super::ground_truth::TestCase;
-use super::session::{tail, RunReport, RunStatus};
+use super::report::{tail, RunReport, RunStatus};
 use crate::{Status, Verdict};
 
 /// Tests that count for partial credit.

@@ -9,14 +9,17 @@
 mod compare;
 mod extract;
 mod ground_truth;
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 mod judge;
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+mod report;
 pub mod sandbox;
 #[cfg(target_os = "linux")]
 mod session;
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub use compare::{compare_stdout, compare_value, Match};
 pub use extract::last_python_block;
@@ -226,6 +229,7 @@ impl CodeVerifier {
     pub fn run_tests(&self, code: &str, tests: &CodeTests) -> Verdict {
         use judge::{judge, should_run, verdict, Failure, Outcome};
         use session::{Session, SessionError, SessionSpec};
+        use std::time::Instant;
 
         let sandbox = match self.ready() {
             Ok(s) => s,

@@ -89,8 +89,7 @@ pub enum SandboxError {
     #[error("sandbox setup failed at {step:?}: {error}")]
     ChildSetup {
         /// The failing step (None if the child sent an unknown code).
-        #[cfg(target_os = "linux")]
-        step: Option<spawn::Step>,
+        step: Option<Step>,
         /// Kernel error text.
         error: String,
     },
@@ -115,6 +114,65 @@ impl SandboxError {
             path: path.to_path_buf(),
             error,
         }
+    }
+}
+
+/// Where the child's setup failed, reported to the parent through the error pipe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Step {
+    /// Waiting for the parent to write the id maps.
+    Sync = 1,
+    /// `setsid`.
+    Setsid,
+    /// Making mounts private.
+    MountPrivate,
+    /// Mounting the tmpfs work directory.
+    MountTmpfs,
+    /// `dup2` onto stdio.
+    Stdio,
+    /// `setgroups(0, NULL)`.
+    Setgroups,
+    /// `setresgid` / `setresuid`.
+    SetIds,
+    /// `chdir` into the work directory.
+    Chdir,
+    /// `setrlimit`.
+    Rlimit,
+    /// `prctl` (parent-death signal, no_new_privs).
+    Prctl,
+    /// Landlock rule or restriction.
+    Landlock,
+    /// Marking descriptors close-on-exec.
+    CloseFds,
+    /// Installing the seccomp filter.
+    Seccomp,
+    /// `execve` itself.
+    Exec,
+}
+
+impl Step {
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    fn from_code(code: u32) -> Option<Step> {
+        use Step::*;
+        [
+            Sync,
+            Setsid,
+            MountPrivate,
+            MountTmpfs,
+            Stdio,
+            Setgroups,
+            SetIds,
+            Chdir,
+            Rlimit,
+            Prctl,
+            Landlock,
+            CloseFds,
+            Seccomp,
+            Exec,
+        ]
+        .into_iter()
+        .find(|s| *s as u32 == code)
     }
 }
 
@@ -418,7 +476,6 @@ impl Sandbox {
 /// Turns off the layer a probe failure points at. Returns false when nothing is left to try.
 #[cfg(target_os = "linux")]
 fn degrade(layers: &mut Layers, error: &SandboxError, is_root: bool) -> bool {
-    use spawn::Step;
     let namespaces_off = |layers: &mut Layers| {
         layers.user_namespace = false;
         if !is_root {
@@ -517,13 +574,13 @@ mod tests {
             error: "EPERM".into(),
         };
         let mut layers = full();
-        assert!(degrade(&mut layers, &setup(spawn::Step::Landlock), true));
+        assert!(degrade(&mut layers, &setup(Step::Landlock), true));
         assert_eq!(layers.landlock_abi, 0);
-        assert!(degrade(&mut layers, &setup(spawn::Step::MountTmpfs), true));
+        assert!(degrade(&mut layers, &setup(Step::MountTmpfs), true));
         assert!(!layers.mount_namespace);
         // Nothing left to turn off for this step: stop probing.
-        assert!(!degrade(&mut layers, &setup(spawn::Step::Landlock), true));
-        assert!(!degrade(&mut layers, &setup(spawn::Step::Exec), true));
+        assert!(!degrade(&mut layers, &setup(Step::Landlock), true));
+        assert!(!degrade(&mut layers, &setup(Step::Exec), true));
         let clone_failed = SandboxError::Os {
             call: "clone",
             error: std::io::Error::from_raw_os_error(libc::EPERM),

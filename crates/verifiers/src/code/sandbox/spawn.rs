@@ -21,68 +21,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::landlock;
 use super::uid_pool::UidLease;
-use super::{Layers, SandboxError, SandboxLimits};
+use super::{Layers, SandboxError, SandboxLimits, Step};
 
 /// The uid and gid a sandboxed program has inside its user namespace.
 pub const INNER_ID: u32 = 1000;
-
-/// Where the child's setup failed, reported to the parent through the error pipe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u32)]
-pub enum Step {
-    /// Waiting for the parent to write the id maps.
-    Sync = 1,
-    /// `setsid`.
-    Setsid,
-    /// Making mounts private.
-    MountPrivate,
-    /// Mounting the tmpfs work directory.
-    MountTmpfs,
-    /// `dup2` onto stdio.
-    Stdio,
-    /// `setgroups(0, NULL)`.
-    Setgroups,
-    /// `setresgid` / `setresuid`.
-    SetIds,
-    /// `chdir` into the work directory.
-    Chdir,
-    /// `setrlimit`.
-    Rlimit,
-    /// `prctl` (parent-death signal, no_new_privs).
-    Prctl,
-    /// Landlock rule or restriction.
-    Landlock,
-    /// Marking descriptors close-on-exec.
-    CloseFds,
-    /// Installing the seccomp filter.
-    Seccomp,
-    /// `execve` itself.
-    Exec,
-}
-
-impl Step {
-    fn from_code(code: u32) -> Option<Step> {
-        use Step::*;
-        [
-            Sync,
-            Setsid,
-            MountPrivate,
-            MountTmpfs,
-            Stdio,
-            Setgroups,
-            SetIds,
-            Chdir,
-            Rlimit,
-            Prctl,
-            Landlock,
-            CloseFds,
-            Seccomp,
-            Exec,
-        ]
-        .into_iter()
-        .find(|s| *s as u32 == code)
-    }
-}
 
 /// Everything the child needs, prepared by the parent: plain numbers and pointers into buffers the
 /// parent keeps alive across `clone` (the child owns a copy-on-write copy of them).
