@@ -123,10 +123,10 @@ pub(crate) fn backward_lockstep(lengths: [usize; LANES], mut step: impl FnMut(us
 
 /// Generalised advantage estimation on one response (Schulman et al. 2016):
 /// `δ_t = r_t + γ·V_{t+1} − V_t` with `V_L = 0` (the response ends the episode, truncated or
-/// not), `A_t = δ_t + γλ·A_{t+1}`, return `A_t + V_t`. `rewards` and `values` are `[L]`.
+/// not), `A_t = δ_t + γλ·A_{t+1}`, return `A_t + V_t`. `reward_value(t)` gives `(r_t, V_t)` and
+/// is called for `t = L−1` down to 0; `advantages` and `returns` are `[L]`.
 pub(crate) fn gae_row(
-    rewards: impl DoubleEndedIterator<Item = f64> + ExactSizeIterator,
-    values: impl DoubleEndedIterator<Item = f64> + ExactSizeIterator,
+    mut reward_value: impl FnMut(usize) -> (f64, f64),
     gamma: f64,
     lambda: f64,
     advantages: &mut [f32],
@@ -135,10 +135,13 @@ pub(crate) fn gae_row(
     let mut next_value = 0.0f64;
     let mut advantage = 0.0f64;
     let decay = gamma * lambda;
-    let steps = rewards
-        .zip(values)
-        .zip(advantages.iter_mut().zip(returns.iter_mut()));
-    for ((reward, value), (a, g)) in steps.rev() {
+    for (t, (a, g)) in advantages
+        .iter_mut()
+        .zip(returns.iter_mut())
+        .enumerate()
+        .rev()
+    {
+        let (reward, value) = reward_value(t);
         let delta = reward + gamma * next_value - value;
         advantage = delta + decay * advantage;
         *a = advantage as f32;
@@ -210,14 +213,19 @@ mod tests {
         // δ_2 = 1 − 0.75 = 0.25; δ_1 = 0 + 0.5·0.75 − 0.25 = 0.125; δ_0 = 0.5·0.25 − 0.5 = −0.375
         // A_2 = 0.25; A_1 = 0.125 + 0.25·0.25 = 0.1875; A_0 = −0.375 + 0.25·0.1875 = −0.328125
         let (mut a, mut g) = ([0.0f32; 3], [0.0f32; 3]);
+        let (rewards, values) = ([0.0, 0.0, 1.0], [0.5, 0.25, 0.75]);
+        let mut visits = Vec::new();
         gae_row(
-            [0.0, 0.0, 1.0].into_iter(),
-            [0.5, 0.25, 0.75].into_iter(),
+            |t| {
+                visits.push(t);
+                (rewards[t], values[t])
+            },
             0.5,
             0.5,
             &mut a,
             &mut g,
         );
+        assert_eq!(visits, [2, 1, 0]);
         assert_eq!(a, [-0.328125, 0.1875, 0.25]);
         assert_eq!(g, [0.171875, 0.4375, 1.0]);
     }

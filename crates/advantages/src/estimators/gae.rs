@@ -62,17 +62,16 @@ impl AdvantageEstimator for Gae {
             let process_row = process
                 .as_ref()
                 .map(|p| (p.row(response.index, length), o.process_coef * p.scale));
-            let rewards = (0..length).map(|t| {
-                let dense = process_row.map_or(0.0, |(row, gain)| gain * f64::from(row[t]));
-                if t + 1 == length {
-                    dense + outcome
-                } else {
-                    dense
-                }
-            });
             gae_row(
-                rewards,
-                values.iter().map(|&v| f64::from(v)),
+                |t| {
+                    let dense = process_row.map_or(0.0, |(row, gain)| gain * f64::from(row[t]));
+                    let reward = if t + 1 == length {
+                        dense + outcome
+                    } else {
+                        dense
+                    };
+                    (reward, f64::from(values[t]))
+                },
                 o.gamma_outcome,
                 o.lambda,
                 &mut a_row[..length],

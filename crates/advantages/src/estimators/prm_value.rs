@@ -43,29 +43,32 @@ impl AdvantageEstimator for PrmValue {
         let width = batch.width();
         let mut advantages = vec![0.0f32; batch.len() * width];
         let mut returns = vec![0.0f32; batch.len() * width];
-        let mut values = Vec::with_capacity(width);
         let rows = advantages
             .chunks_exact_mut(width)
             .zip(returns.chunks_exact_mut(width));
         for (response, (a_row, g_row)) in batch.responses().zip(rows) {
             let length = response.length;
-            values.clear();
-            let mut prefix = 0.0f64;
-            match &process {
-                Some(p) => {
-                    let gain = o.process_coef * p.scale;
-                    for &r in p.row(response.index, length) {
-                        values.push(prefix);
-                        prefix += gain * f64::from(r);
-                    }
-                }
-                None => values.resize(length, 0.0),
-            }
             let outcome = o.outcome_coef * f64::from(response.acc);
-            let rewards = (0..length).map(|t| if t + 1 == length { outcome } else { 0.0 });
+            // V_t = c_p·Σ_{s<t} r_s = c_p·(Σ_s r_s − Σ_{s≥t} r_s), with the suffix sum kept
+            // while GAE walks backwards
+            let (row, scale, total) = match &process {
+                Some(p) => (
+                    p.row(response.index, length),
+                    p.scale,
+                    p.sum(response.index),
+                ),
+                None => (&[][..], 0.0, 0.0),
+            };
+            let mut to_go = 0.0f64;
             gae_row(
-                rewards,
-                values.iter().copied(),
+                |t| {
+                    if let Some(&r) = row.get(t) {
+                        to_go += scale * f64::from(r);
+                    }
+                    let value = o.process_coef * (total - to_go);
+                    let reward = if t + 1 == length { outcome } else { 0.0 };
+                    (reward, value)
+                },
                 o.gamma_outcome,
                 o.lambda,
                 &mut a_row[..length],
