@@ -6,7 +6,7 @@
 //! started (double-forked daemons included), and that takes `clone(CLONE_NEWPID)` itself. Between
 //! `clone` and `execve` the child of a multi-threaded parent may only make syscalls: everything it
 //! touches (paths, argv, envp, map strings, BPF programs, the Landlock ruleset) is prepared by the
-//! parent in [`ChildPlan`] beforehand, and the child neither allocates nor panics.
+//! parent in a `ChildPlan` beforehand, and the child neither allocates nor panics.
 //!
 //! Order in the child: wait until the parent wrote the uid/gid maps → default signal dispositions
 //! and an empty mask → `setsid` → private mounts and a size-limited tmpfs on the work directory →
