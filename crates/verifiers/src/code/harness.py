@@ -4,15 +4,17 @@
 # child, and reports each result; it never sees the expected outputs (the verifier compares), so
 # a program cannot read them. Protocol, one JSON object per line:
 #   stdin  <- {"code": str, "fn_name": str|null, "time_limit": float, "cpu_seconds": int,
-#              "output_cap": int}
+#              "output_cap": int, "kill_all": bool}
 #   stdout -> {"ready": true}
 #   stdin  <- {"input": str}          (stdin mode)  or  {"args": str|list} (call mode)
 #   stdout -> {"status": "ok"|"exit"|"signal"|"timeout"|"error", "ms": float, "out": str,
 #              "result": str|null, "detail": str, "err": str, "over": bool}
 #   ... until stdin closes.
 # Each child: own session, fresh stdin/stdout/stderr (memfds), every other descriptor closed, a
-# CPU rlimit; it is killed at the time limit. As pid 1 of its pid namespace the driver then kills
-# every other process (kill(-1)) and reaps them, so nothing of one test outlives it.
+# CPU rlimit; it is killed at the time limit. Then the driver kills every other process it can
+# reach with kill(-1) ("kill_all"): as pid 1 of its pid namespace that is exactly the namespace,
+# and under a Landlock signal scope (ABI 6) exactly its own sandbox; so nothing of one test
+# outlives it, double-forked daemons included.
 import json
 import os
 import select
@@ -147,7 +149,7 @@ def run_child(header, test, in_fd, out_fd, err_fd, res_fd):
         os._exit(code & 0xFF)
 
 
-def kill_everything_else(pid):
+def kill_everything_else(pid, kill_all):
     try:
         os.killpg(pid, signal.SIGKILL)
     except OSError:
@@ -156,8 +158,7 @@ def kill_everything_else(pid):
         os.kill(pid, signal.SIGKILL)
     except OSError:
         pass
-    if PID1:
-        # As pid 1: kill(-1) reaches every other process of the namespace (daemons included).
+    if kill_all:
         try:
             os.kill(-1, signal.SIGKILL)
         except OSError:
@@ -197,7 +198,7 @@ def run_test(header, test):
     poller.register(pidfd, select.POLLIN)
     timed_out = not poller.poll(max(1, int(header["time_limit"] * 1000)))
     elapsed = (time.monotonic() - start) * 1000.0
-    kill_everything_else(pid)
+    kill_everything_else(pid, header.get("kill_all", False))
     _, status = os.waitpid(pid, 0)
     os.close(pidfd)
     reap_all()

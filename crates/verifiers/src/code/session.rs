@@ -81,6 +81,8 @@ impl Session {
             "time_limit": spec.time_limit.as_secs_f64(),
             "cpu_seconds": spec.time_limit.as_secs_f64().ceil() as u64 + 1,
             "output_cap": spec.output_cap,
+            // kill(-1) stays inside the sandbox only in a pid namespace or a signal scope.
+            "kill_all": sandbox.layers().pid_namespace || sandbox.layers().landlock_abi >= 6,
         });
         let deadline = Instant::now() + Duration::from_secs(20);
         let started = channel

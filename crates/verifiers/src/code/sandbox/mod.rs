@@ -131,8 +131,6 @@ pub enum Step {
     MountTmpfs,
     /// `dup2` onto stdio.
     Stdio,
-    /// `setgroups(0, NULL)`.
-    Setgroups,
     /// `setresgid` / `setresuid`.
     SetIds,
     /// `chdir` into the work directory.
@@ -161,7 +159,6 @@ impl Step {
             MountPrivate,
             MountTmpfs,
             Stdio,
-            Setgroups,
             SetIds,
             Chdir,
             Rlimit,
@@ -500,15 +497,18 @@ fn degrade(layers: &mut Layers, error: &SandboxError, is_root: bool) -> bool {
                 return false;
             }
         }
+        // Root inside a user namespace that does not map the uid pool.
+        SandboxError::Io {
+            what: "chown work dir",
+            ..
+        } if layers.unprivileged_uid => layers.unprivileged_uid = false,
         SandboxError::ChildSetup { step, .. } => match step {
             Some(Step::MountPrivate) | Some(Step::MountTmpfs) if layers.mount_namespace => {
                 layers.mount_namespace = false
             }
             Some(Step::Landlock) if layers.landlock_abi > 0 => layers.landlock_abi = 0,
             Some(Step::Seccomp) if layers.seccomp => layers.seccomp = false,
-            Some(Step::Setgroups) | Some(Step::SetIds) if layers.unprivileged_uid => {
-                layers.unprivileged_uid = false
-            }
+            Some(Step::SetIds) if layers.unprivileged_uid => layers.unprivileged_uid = false,
             _ => return false,
         },
         _ => return false,
@@ -585,6 +585,14 @@ mod tests {
             call: "clone",
             error: std::io::Error::from_raw_os_error(libc::EPERM),
         };
+        let chown_failed = SandboxError::Io {
+            what: "chown work dir",
+            path: "/tmp/x".into(),
+            error: std::io::Error::from_raw_os_error(libc::EINVAL),
+        };
+        let mut layers = full();
+        assert!(degrade(&mut layers, &chown_failed, true));
+        assert!(!layers.unprivileged_uid && layers.user_namespace);
         let mut layers = full();
         assert!(degrade(&mut layers, &clone_failed, false));
         assert!(!layers.user_namespace && !layers.network_namespace && !layers.pid_namespace);
