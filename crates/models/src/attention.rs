@@ -1,0 +1,130 @@
+//! Grouped-query self-attention with rotary positions, as in Hugging Face `Qwen2Attention`:
+//! biased `q/k/v` projections, unbiased `o_proj`, `num_attention_heads / num_key_value_heads`
+//! query heads per key/value head, `softmax(q·kᵀ/√d + mask) · v`.
+
+use burn::module::Module;
+use burn::nn::Linear;
+use burn::tensor::{activation::softmax, backend::Backend, Tensor};
+
+use crate::cache::LayerCache;
+use crate::checkpoint::Checkpoint;
+use crate::rotary::RotaryEmbedding;
+use crate::weights::{init_linear, load_linear, save_linear, NamedTensors};
+use crate::{ModelError, Qwen2Config};
+
+/// HF `Qwen2Attention`.
+#[derive(Module, Debug)]
+pub struct Qwen2Attention<B: Backend> {
+    /// `hidden → heads · head_dim`, with bias.
+    pub q_proj: Linear<B>,
+    /// `hidden → kv_heads · head_dim`, with bias.
+    pub k_proj: Linear<B>,
+    /// `hidden → kv_heads · head_dim`, with bias.
+    pub v_proj: Linear<B>,
+    /// `heads · head_dim → hidden`, no bias.
+    pub o_proj: Linear<B>,
+    /// Query heads.
+    pub num_heads: usize,
+    /// Key/value heads.
+    pub num_kv_heads: usize,
+    /// Width of one head.
+    pub head_dim: usize,
+}
+
+impl<B: Backend> Qwen2Attention<B> {
+    pub(crate) fn init(config: &Qwen2Config, device: &B::Device) -> Self {
+        let (h, std) = (config.hidden_size, config.initializer_range);
+        let q = config.num_attention_heads * config.head_dim;
+        let kv = config.num_key_value_heads * config.head_dim;
+        Self {
+            q_proj: init_linear(h, q, true, std, device),
+            k_proj: init_linear(h, kv, true, std, device),
+            v_proj: init_linear(h, kv, true, std, device),
+            o_proj: init_linear(q, h, false, std, device),
+            num_heads: config.num_attention_heads,
+            num_kv_heads: config.num_key_value_heads,
+            head_dim: config.head_dim,
+        }
+    }
+
+    pub(crate) fn load(
+        checkpoint: &mut Checkpoint,
+        prefix: &str,
+        config: &Qwen2Config,
+        device: &B::Device,
+    ) -> Result<Self, ModelError> {
+        let h = config.hidden_size;
+        let q = config.num_attention_heads * config.head_dim;
+        let kv = config.num_key_value_heads * config.head_dim;
+        Ok(Self {
+            q_proj: load_linear(checkpoint, &format!("{prefix}.q_proj"), h, q, true, device)?,
+            k_proj: load_linear(checkpoint, &format!("{prefix}.k_proj"), h, kv, true, device)?,
+            v_proj: load_linear(checkpoint, &format!("{prefix}.v_proj"), h, kv, true, device)?,
+            o_proj: load_linear(checkpoint, &format!("{prefix}.o_proj"), q, h, false, device)?,
+            num_heads: config.num_attention_heads,
+            num_kv_heads: config.num_key_value_heads,
+            head_dim: config.head_dim,
+        })
+    }
+
+    pub(crate) fn save(&self, prefix: &str, out: &mut NamedTensors) {
+        save_linear(&self.q_proj, &format!("{prefix}.q_proj"), out);
+        save_linear(&self.k_proj, &format!("{prefix}.k_proj"), out);
+        save_linear(&self.v_proj, &format!("{prefix}.v_proj"), out);
+        save_linear(&self.o_proj, &format!("{prefix}.o_proj"), out);
+    }
+
+    /// Attention over `x` (`[batch, n, hidden]`, the newest `n` positions).
+    ///
+    /// - `cos`, `sin`: rotary tables of the new positions, `[batch, 1, n, head_dim]`;
+    /// - `mask_bias`: `[batch, 1, n, total]`, 0 where a query may attend a key and a large
+    ///   negative finite number elsewhere (`total` = cached + `n` positions);
+    /// - `cache`: when given, the new keys/values are appended to it and attention covers all
+    ///   cached positions.
+    pub fn forward(
+        &self,
+        x: Tensor<B, 3>,
+        cos: &Tensor<B, 4>,
+        sin: &Tensor<B, 4>,
+        mask_bias: &Tensor<B, 4>,
+        cache: Option<&mut LayerCache<B>>,
+    ) -> Tensor<B, 3> {
+        let [batch, n, _] = x.dims();
+        let (heads, kv_heads, dim) = (self.num_heads, self.num_kv_heads, self.head_dim);
+        let split = |t: Tensor<B, 3>, h: usize| t.reshape([batch, n, h, dim]).swap_dims(1, 2);
+        let q = split(self.q_proj.forward(x.clone()), heads); // [batch, heads, n, dim]
+        let k = split(self.k_proj.forward(x.clone()), kv_heads); // [batch, kv_heads, n, dim]
+        let v = split(self.v_proj.forward(x), kv_heads);
+        let q = RotaryEmbedding::apply(q, cos, sin);
+        let k = RotaryEmbedding::apply(k, cos, sin);
+        let (k, v) = match cache {
+            Some(cache) => cache.append(k, v),
+            None => (k, v),
+        };
+        let k = repeat_kv(k, heads / kv_heads); // [batch, heads, total, dim]
+        let v = repeat_kv(v, heads / kv_heads);
+        let scale = (dim as f64).powf(-0.5);
+        let scores = q
+            .matmul(k.swap_dims(2, 3))
+            .mul_scalar(scale)
+            .add(mask_bias.clone());
+        let probs = softmax(scores, 3); // [batch, heads, n, total]
+        let context = probs
+            .matmul(v)
+            .swap_dims(1, 2)
+            .reshape([batch, n, heads * dim]);
+        self.o_proj.forward(context)
+    }
+}
+
+/// `[batch, kv_heads, t, d]` → `[batch, kv_heads · groups, t, d]`, head `h` reading kv head
+/// `h / groups` (HF `repeat_kv`).
+fn repeat_kv<B: Backend>(x: Tensor<B, 4>, groups: usize) -> Tensor<B, 4> {
+    if groups == 1 {
+        return x;
+    }
+    let [batch, kv_heads, t, d] = x.dims();
+    x.unsqueeze_dim::<5>(2)
+        .expand([batch, kv_heads, groups, t, d])
+        .reshape([batch, kv_heads * groups, t, d])
+}

@@ -1,0 +1,169 @@
+//! Per-token log-probabilities and entropies of a causal LM's logits, aligned with the tokens
+//! they predict.
+//!
+//! Both functions return `[batch, seq − 1]`: entry `t` belongs to the prediction of token `t + 1`
+//! from `input_ids[..=t]` (`logits[:, t]`), and is 0 where `attention_mask[t + 1] = 0`. Both are
+//! differentiable under an autodiff backend and computed from a max-shifted log-softmax, so
+//! large logits neither overflow nor lose precision.
+
+use burn::tensor::{activation::log_softmax, backend::Backend, Tensor};
+
+use crate::TokenBatch;
+
+/// `log p(input_ids[t+1] | input_ids[..=t])` for every `t < seq − 1`, 0 on padded targets.
+///
+/// `logits`: `[batch, seq, vocab]` from [`crate::CausalLm::forward`] on `batch`.
+/// Returns `[batch, seq − 1]`. Target ids under padding are ignored (they may be any value).
+pub fn token_log_probs<B: Backend>(logits: Tensor<B, 3>, batch: &TokenBatch<B>) -> Tensor<B, 2> {
+    let [rows, seq, vocab] = logits.dims();
+    if seq < 2 {
+        return Tensor::zeros([rows, 0], &logits.device());
+    }
+    let log_p = log_softmax(logits.slice([0..rows, 0..seq - 1, 0..vocab]), 2);
+    let target_mask = batch.attention_mask.clone().slice([0..rows, 1..seq]);
+    // Pads point at id 0 so that the gather stays in range whatever id they store.
+    let targets = batch
+        .input_ids
+        .clone()
+        .slice([0..rows, 1..seq])
+        .mul(target_mask.clone())
+        .unsqueeze_dim::<3>(2); // [batch, seq − 1, 1]
+    let picked = log_p.gather(2, targets).squeeze_dim::<2>(2);
+    picked.mul(target_mask.float())
+}
+
+/// Entropy `H_t = −Σ_v p_t(v) log p_t(v)` of the distribution predicting token `t + 1`, in nats.
+///
+/// Same alignment and masking as [`token_log_probs`]: `[batch, seq − 1]`.
+pub fn entropy<B: Backend>(logits: Tensor<B, 3>, batch: &TokenBatch<B>) -> Tensor<B, 2> {
+    let [rows, seq, vocab] = logits.dims();
+    if seq < 2 {
+        return Tensor::zeros([rows, 0], &logits.device());
+    }
+    let log_p = log_softmax(logits.slice([0..rows, 0..seq - 1, 0..vocab]), 2);
+    let entropy = log_p
+        .clone()
+        .exp()
+        .mul(log_p)
+        .sum_dim(2)
+        .squeeze_dim::<2>(2)
+        .neg();
+    let target_mask = batch.attention_mask.clone().slice([0..rows, 1..seq]);
+    entropy.mul(target_mask.float())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::{Autodiff, Flex};
+    use burn::tensor::{Int, TensorData};
+
+    type B = Flex;
+
+    fn batch(ids: [[i64; 3]; 2], mask: [[i64; 3]; 2]) -> TokenBatch<B> {
+        let device = Default::default();
+        TokenBatch {
+            input_ids: Tensor::<B, 2, Int>::from_data(TensorData::from(ids), &device),
+            attention_mask: Tensor::<B, 2, Int>::from_data(TensorData::from(mask), &device),
+        }
+    }
+
+    /// Reference: log-softmax computed in f64 on the host.
+    fn log_softmax_f64(row: &[f32]) -> Vec<f64> {
+        let max = row.iter().fold(f64::NEG_INFINITY, |m, &x| m.max(x as f64));
+        let lse = row
+            .iter()
+            .map(|&x| (x as f64 - max).exp())
+            .sum::<f64>()
+            .ln()
+            + max;
+        row.iter().map(|&x| x as f64 - lse).collect()
+    }
+
+    #[test]
+    fn picks_the_next_token_and_masks_padding() {
+        let device = Default::default();
+        let values: Vec<f32> = (0..2 * 3 * 4)
+            .map(|i| ((i * 7) % 5) as f32 * 0.7 - 1.0)
+            .collect();
+        let logits = Tensor::<B, 3>::from_data(TensorData::new(values.clone(), [2, 3, 4]), &device);
+        // Row 1 is left-padded by one token whose stored id (99) is out of range.
+        let batch = batch([[1, 3, 0], [99, 2, 1]], [[1, 1, 1], [0, 1, 1]]);
+        let got: Vec<f32> = token_log_probs(logits.clone(), &batch)
+            .into_data()
+            .to_vec()
+            .unwrap();
+        let row =
+            |b: usize, t: usize| log_softmax_f64(&values[(b * 3 + t) * 4..(b * 3 + t + 1) * 4]);
+        let expected = [row(0, 0)[3], row(0, 1)[0], row(1, 0)[2], row(1, 1)[1]];
+        for (g, e) in got.iter().zip(expected) {
+            assert!((*g as f64 - e).abs() < 1e-6, "{g} vs {e}");
+        }
+        let entropies: Vec<f32> = entropy(logits, &batch).into_data().to_vec().unwrap();
+        let h = |lp: Vec<f64>| -lp.iter().map(|l| l.exp() * l).sum::<f64>();
+        let expected = [h(row(0, 0)), h(row(0, 1)), h(row(1, 0)), h(row(1, 1))];
+        for (g, e) in entropies.iter().zip(expected) {
+            assert!((*g as f64 - e).abs() < 1e-6, "{g} vs {e}");
+        }
+    }
+
+    #[test]
+    fn masks_target_padding_with_zero() {
+        let device = Default::default();
+        let logits = Tensor::<B, 3>::ones([2, 3, 4], &device);
+        let batch = batch([[1, 3, 0], [5, 2, 1]], [[1, 1, 0], [0, 0, 1]]);
+        let got: Vec<f32> = token_log_probs(logits.clone(), &batch)
+            .into_data()
+            .to_vec()
+            .unwrap();
+        let uniform = -(4f32.ln());
+        assert_eq!(got, vec![uniform, 0.0, 0.0, uniform]);
+        let h: Vec<f32> = entropy(logits, &batch).into_data().to_vec().unwrap();
+        assert!((h[0] - 4f32.ln()).abs() < 1e-6 && h[1] == 0.0 && h[2] == 0.0);
+    }
+
+    #[test]
+    fn stable_for_huge_logits() {
+        let device = Default::default();
+        let logits = Tensor::<B, 3>::from_data(
+            TensorData::new(vec![1e30f32, 0.0, -1e30, 5.0, 1e4, 1e4 - 1.0], [1, 2, 3]),
+            &device,
+        );
+        let batch = TokenBatch::<B> {
+            input_ids: Tensor::from_data(TensorData::from([[0i64, 0]]), &device),
+            attention_mask: Tensor::from_data(TensorData::from([[1i64, 1]]), &device),
+        };
+        let got: Vec<f32> = token_log_probs(logits.clone(), &batch)
+            .into_data()
+            .to_vec()
+            .unwrap();
+        assert_eq!(got, vec![0.0]);
+        let h: Vec<f32> = entropy(logits, &batch).into_data().to_vec().unwrap();
+        assert!(h[0].is_finite() && h[0].abs() < 1e-6);
+    }
+
+    #[test]
+    fn gradient_of_log_prob_is_one_hot_minus_softmax() {
+        let device = Default::default();
+        let values = vec![0.5f32, -1.0, 2.0, 0.0, 0.0, 0.0];
+        let logits = Tensor::<Autodiff<B>, 3>::from_data(
+            TensorData::new(values.clone(), [1, 2, 3]),
+            &device,
+        )
+        .require_grad();
+        let batch = TokenBatch::<Autodiff<B>> {
+            input_ids: Tensor::from_data(TensorData::from([[0i64, 1]]), &device),
+            attention_mask: Tensor::from_data(TensorData::from([[1i64, 1]]), &device),
+        };
+        let grads = token_log_probs(logits.clone(), &batch).sum().backward();
+        let grad: Vec<f32> = logits.grad(&grads).unwrap().into_data().to_vec().unwrap();
+        let p: Vec<f64> = log_softmax_f64(&values[..3])
+            .iter()
+            .map(|l| l.exp())
+            .collect();
+        let expected = [-p[0], 1.0 - p[1], -p[2], 0.0, 0.0, 0.0];
+        for (g, e) in grad.iter().zip(expected) {
+            assert!((*g as f64 - e).abs() < 1e-6, "{g} vs {e}");
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! Batched autoregressive sampling with a KV cache.
+//!
+//! Each step turns the last logits of every unfinished row into a token on the host:
+//! greedy (`argmax`), or a draw (one seeded generator per row) from `softmax(logits / temperature)` restricted to the `top_k`
+//! most likely tokens and then to the smallest set of most likely tokens whose probability
+//! reaches `top_p` (the order of Hugging Face's logits warpers). The RNG is seeded, so a seed
+//! reproduces a generation exactly. A row stops at its first stop token (kept in its output)
+//! or after `max_new_tokens`; finished rows are fed padding (mask 0) while the others go on.
+
+use burn::tensor::{backend::Backend, Int, Tensor, TensorData};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use crate::{CausalLm, TokenBatch};
+
+/// How to pick each new token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SamplingConfig {
+    /// Upper bound on new tokens per row.
+    pub max_new_tokens: usize,
+    /// Softmax temperature; `≤ 0` means greedy.
+    pub temperature: f32,
+    /// Keep only the `k` most likely tokens (`None`: no limit).
+    pub top_k: Option<usize>,
+    /// Nucleus sampling: keep the most likely tokens up to cumulative probability `top_p`
+    /// (`1.0`: no limit).
+    pub top_p: f32,
+    /// Always take the most likely token (ties: the lowest id).
+    pub greedy: bool,
+    /// Tokens that end a row (included in its output).
+    pub stop_token_ids: Vec<u32>,
+    /// Token fed to finished rows (its attention mask is 0, so its value never matters).
+    pub pad_token_id: u32,
+}
+
+impl Default for SamplingConfig {
+    /// The spec's rollout defaults: temperature 1, top-p 1, top-k off.
+    fn default() -> Self {
+        Self {
+            max_new_tokens: 64,
+            temperature: 1.0,
+            top_k: None,
+            top_p: 1.0,
+            greedy: false,
+            stop_token_ids: Vec::new(),
+            pad_token_id: 0,
+        }
+    }
+}
+
+/// Why a row stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FinishReason {
+    /// It produced a stop token.
+    Stop,
+    /// It reached `max_new_tokens`.
+    Length,
+}
+
+/// The result of [`generate`], one entry per prompt row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Generation {
+    /// New token ids per row, including the stop token when one was produced.
+    pub tokens: Vec<Vec<u32>>,
+    /// Why each row ended.
+    pub finish_reasons: Vec<FinishReason>,
+    /// Per new token, its log-probability under `softmax(logits / temperature)` (temperature 1
+    /// when greedy), before top-k / top-p truncation. Informational: training recomputes
+    /// log-probs with the training model.
+    pub logprobs: Vec<Vec<f32>>,
+}
+
+impl Generation {
+    /// Number of new tokens per row.
+    pub fn lengths(&self) -> Vec<usize> {
+        self.tokens.iter().map(Vec::len).collect()
+    }
+}
+
+/// Samples continuations of the left-padded `prompts` with the KV cache.
+pub fn generate<B: Backend, M: CausalLm<B>>(
+    model: &M,
+    prompts: &TokenBatch<B>,
+    config: &SamplingConfig,
+    seed: u64,
+) -> Generation {
+    let [batch, prompt_len] = prompts.input_ids.dims();
+    let mut cache = model.new_cache(batch, prompt_len + config.max_new_tokens);
+    let mut seen = 0;
+    let mut step = |ids: Tensor<B, 2, Int>, mask: Tensor<B, 2, Int>| {
+        let total = ids.dims()[1];
+        let new_ids = ids.slice([0..batch, seen..total]);
+        seen = total;
+        last_position(model.forward_step(new_ids, mask, &mut cache))
+    };
+    run(prompts, config, seed, &mut step)
+}
+
+/// The same sampling as [`generate`] but re-running the whole sequence every step, without a
+/// cache: a slow reference that the cached path must match token for token.
+pub fn generate_uncached<B: Backend, M: CausalLm<B>>(
+    model: &M,
+    prompts: &TokenBatch<B>,
+    config: &SamplingConfig,
+    seed: u64,
+) -> Generation {
+    let mut step = |ids: Tensor<B, 2, Int>, mask: Tensor<B, 2, Int>| {
+        let logits = model.forward(&TokenBatch {
+            input_ids: ids,
+            attention_mask: mask,
+        });
+        last_position(logits)
+    };
+    run(prompts, config, seed, &mut step)
+}
+
+/// `[batch, n, vocab]` → the last position's logits, flattened on the host (`batch · vocab`).
+fn last_position<B: Backend>(logits: Tensor<B, 3>) -> (Vec<f32>, usize) {
+    let [batch, n, vocab] = logits.dims();
+    let last = logits.slice([0..batch, n - 1..n, 0..vocab]);
+    let values = last
+        .into_data()
+        .convert::<f32>()
+        .into_vec::<f32>()
+        .unwrap_or_default();
+    (values, vocab)
+}
+
+/// The decoding loop. `step(ids, mask)` receives the whole sequence so far (`[batch, len]`)
+/// and its mask, and returns the logits of the last position; the cached step only runs the
+/// positions it has not seen.
+fn run<B: Backend>(
+    prompts: &TokenBatch<B>,
+    config: &SamplingConfig,
+    seed: u64,
+    step: &mut dyn FnMut(Tensor<B, 2, Int>, Tensor<B, 2, Int>) -> (Vec<f32>, usize),
+) -> Generation {
+    let [batch, _] = prompts.input_ids.dims();
+    let device = prompts.input_ids.device();
+    // One generator per row, drawn from the seed: a row's draws do not depend on when the
+    // other rows finish.
+    let mut master = StdRng::seed_from_u64(seed);
+    let mut rngs: Vec<StdRng> = (0..batch).map(|_| StdRng::from_rng(&mut master)).collect();
+    let mut tokens = vec![Vec::new(); batch];
+    let mut logprobs = vec![Vec::new(); batch];
+    let mut finish: Vec<Option<FinishReason>> = vec![None; batch];
+    if config.max_new_tokens == 0 {
+        return Generation {
+            tokens,
+            finish_reasons: vec![FinishReason::Length; batch],
+            logprobs,
+        };
+    }
+    let mut ids = prompts.input_ids.clone();
+    let mut mask = prompts.attention_mask.clone();
+    let (mut logits, mut vocab) = step(ids.clone(), mask.clone());
+    let greedy = config.greedy || config.temperature <= 0.0;
+    for produced in 0..config.max_new_tokens {
+        let mut next_ids = Vec::with_capacity(batch);
+        let mut next_mask = Vec::with_capacity(batch);
+        for row in 0..batch {
+            if finish[row].is_some() {
+                next_ids.push(config.pad_token_id as i64);
+                next_mask.push(0i64);
+                continue;
+            }
+            let row_logits = &logits[row * vocab..(row + 1) * vocab];
+            let (token, logprob) = if greedy {
+                pick_greedy(row_logits)
+            } else {
+                pick_sampled(row_logits, config, &mut rngs[row])
+            };
+            tokens[row].push(token);
+            logprobs[row].push(logprob);
+            if config.stop_token_ids.contains(&token) {
+                finish[row] = Some(FinishReason::Stop);
+            }
+            next_ids.push(token as i64);
+            next_mask.push(1i64);
+        }
+        let done = finish.iter().all(Option::is_some) || produced + 1 == config.max_new_tokens;
+        if done {
+            break;
+        }
+        let new_ids =
+            Tensor::<B, 2, Int>::from_data(TensorData::new(next_ids, [batch, 1]), &device);
+        let new_mask =
+            Tensor::<B, 2, Int>::from_data(TensorData::new(next_mask, [batch, 1]), &device);
+        ids = Tensor::cat(vec![ids, new_ids], 1);
+        mask = Tensor::cat(vec![mask, new_mask], 1);
+        (logits, vocab) = step(ids.clone(), mask.clone());
+    }
+    Generation {
+        tokens,
+        finish_reasons: finish
+            .into_iter()
+            .map(|reason| reason.unwrap_or(FinishReason::Length))
+            .collect(),
+        logprobs,
+    }
+}
+
+/// `log Σ exp(x / temperature)`, max-shifted.
+fn log_sum_exp(logits: &[f32], temperature: f32) -> f64 {
+    let max = logits.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x)) as f64;
+    let t = temperature as f64;
+    let sum: f64 = logits.iter().map(|&x| ((x as f64 - max) / t).exp()).sum();
+    max / t + sum.ln()
+}
+
+/// The arg-max (lowest id on ties) and its log-probability.
+fn pick_greedy(logits: &[f32]) -> (u32, f32) {
+    let mut best = 0;
+    for (i, &x) in logits.iter().enumerate() {
+        if x > logits[best] {
+            best = i;
+        }
+    }
+    let logprob = logits[best] as f64 - log_sum_exp(logits, 1.0);
+    (best as u32, logprob as f32)
+}
+
+/// A draw from the temperature-scaled distribution truncated by top-k then top-p.
+fn pick_sampled(logits: &[f32], config: &SamplingConfig, rng: &mut StdRng) -> (u32, f32) {
+    let t = config.temperature as f64;
+    let lse = log_sum_exp(logits, config.temperature);
+    let log_p = |i: usize| logits[i] as f64 / t - lse;
+    let truncate_k = config.top_k.filter(|&k| k > 0 && k < logits.len());
+    let truncate_p = config.top_p < 1.0;
+    let candidates: Vec<usize> = if truncate_k.is_none() && !truncate_p {
+        (0..logits.len()).collect()
+    } else {
+        let mut order: Vec<usize> = (0..logits.len()).collect();
+        // Most likely first; ties by id, so the order (and the draw) is deterministic.
+        let by_logit = |a: &usize, b: &usize| logits[*b].total_cmp(&logits[*a]).then(a.cmp(b));
+        if let Some(k) = truncate_k {
+            order.select_nth_unstable_by(k - 1, by_logit);
+            order.truncate(k);
+        }
+        order.sort_by(by_logit);
+        if truncate_p {
+            // Probabilities renormalised over the top-k survivors, as HF's warpers see them.
+            let kept_lse = log_sum_exp_of(&order, &log_p);
+            let mut cumulative = 0.0;
+            let mut keep = order.len();
+            for (rank, &i) in order.iter().enumerate() {
+                cumulative += (log_p(i) - kept_lse).exp();
+                if cumulative >= config.top_p as f64 {
+                    keep = rank + 1;
+                    break;
+                }
+            }
+            order.truncate(keep.max(1));
+        }
+        order
+    };
+    let kept_lse = log_sum_exp_of(&candidates, &log_p);
+    let u: f64 = rng.random();
+    let mut cumulative = 0.0;
+    let mut chosen = *candidates.last().unwrap_or(&0);
+    for &i in &candidates {
+        cumulative += (log_p(i) - kept_lse).exp();
+        if u < cumulative {
+            chosen = i;
+            break;
+        }
+    }
+    (chosen as u32, log_p(chosen) as f32)
+}
+
+fn log_sum_exp_of(indices: &[usize], log_p: &dyn Fn(usize) -> f64) -> f64 {
+    let max = indices
+        .iter()
+        .map(|&i| log_p(i))
+        .fold(f64::NEG_INFINITY, f64::max);
+    max + indices
+        .iter()
+        .map(|&i| (log_p(i) - max).exp())
+        .sum::<f64>()
+        .ln()
+}

@@ -1,0 +1,123 @@
+//! Moving parameters between burn modules and Hugging Face tensor layouts.
+//!
+//! Hugging Face stores a linear layer's weight as `[out, in]`; burn's [`Linear`] holds
+//! `[in, out]`. The transpose happens here, on the host, once at load and once at save.
+
+use burn::module::{Initializer, Param};
+use burn::nn::Linear;
+use burn::tensor::{backend::Backend, Tensor, TensorData};
+
+use crate::checkpoint::Checkpoint;
+use crate::ModelError;
+
+/// A row-major `f32` tensor on the host, named by its Hugging Face name when saved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostTensor {
+    /// Dimensions, outermost first.
+    pub shape: Vec<usize>,
+    /// `shape.iter().product()` values, row-major.
+    pub values: Vec<f32>,
+}
+
+impl HostTensor {
+    /// Reads a burn tensor back to the host.
+    pub fn from_tensor<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> Self {
+        let shape = tensor.dims().to_vec();
+        let values = tensor
+            .into_data()
+            .convert::<f32>()
+            .into_vec::<f32>()
+            .unwrap_or_default();
+        Self { shape, values }
+    }
+
+    /// The transpose of a matrix (`[rows, cols]` → `[cols, rows]`).
+    pub fn transposed(&self) -> Self {
+        let (rows, cols) = (self.shape[0], self.shape[1]);
+        let mut values = vec![0.0; self.values.len()];
+        for r in 0..rows {
+            for c in 0..cols {
+                values[c * rows + r] = self.values[r * cols + c];
+            }
+        }
+        Self {
+            shape: vec![cols, rows],
+            values,
+        }
+    }
+
+    /// Uploads to `device` as a rank-`D` tensor.
+    pub fn to_tensor<B: Backend, const D: usize>(self, device: &B::Device) -> Tensor<B, D> {
+        Tensor::from_data(TensorData::new(self.values, self.shape), device)
+    }
+}
+
+/// A named list of host tensors in Hugging Face layout, in model order.
+pub(crate) type NamedTensors = Vec<(String, HostTensor)>;
+
+/// A freshly initialised linear layer `in → out`: weights `N(0, std²)`, bias zero.
+pub(crate) fn init_linear<B: Backend>(
+    d_in: usize,
+    d_out: usize,
+    bias: bool,
+    std: f64,
+    device: &B::Device,
+) -> Linear<B> {
+    let weight = Initializer::Normal { mean: 0.0, std }.init([d_in, d_out], device);
+    let bias = bias.then(|| Param::from_tensor(Tensor::zeros([d_out], device)));
+    Linear { weight, bias }
+}
+
+/// Reads the linear layer `prefix` (`prefix.weight` `[out, in]`, optionally `prefix.bias` `[out]`).
+pub(crate) fn load_linear<B: Backend>(
+    checkpoint: &mut Checkpoint,
+    prefix: &str,
+    d_in: usize,
+    d_out: usize,
+    bias: bool,
+    device: &B::Device,
+) -> Result<Linear<B>, ModelError> {
+    let weight = checkpoint
+        .take(&format!("{prefix}.weight"), &[d_out, d_in])?
+        .transposed()
+        .to_tensor(device);
+    let bias = if bias {
+        let bias = checkpoint.take(&format!("{prefix}.bias"), &[d_out])?;
+        Some(Param::from_tensor(bias.to_tensor(device)))
+    } else {
+        None
+    };
+    Ok(Linear {
+        weight: Param::from_tensor(weight),
+        bias,
+    })
+}
+
+/// Appends the linear layer's tensors under `prefix` in Hugging Face layout.
+pub(crate) fn save_linear<B: Backend>(linear: &Linear<B>, prefix: &str, out: &mut NamedTensors) {
+    let weight = HostTensor::from_tensor(linear.weight.val()).transposed();
+    out.push((format!("{prefix}.weight"), weight));
+    if let Some(bias) = &linear.bias {
+        out.push((
+            format!("{prefix}.bias"),
+            HostTensor::from_tensor(bias.val()),
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transpose_moves_element_r_c_to_c_r() {
+        let m = HostTensor {
+            shape: vec![2, 3],
+            values: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        };
+        let t = m.transposed();
+        assert_eq!(t.shape, vec![3, 2]);
+        assert_eq!(t.values, vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+        assert_eq!(t.transposed(), m);
+    }
+}
