@@ -85,3 +85,90 @@ impl<B: AutodiffBackend> ModuleVisitor<B> for Scale<B> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::{Autodiff, Flex};
+    use burn::nn::LinearConfig;
+    use burn::tensor::TensorData;
+
+    type B = Autodiff<Flex>;
+
+    /// Gradients of `sum(x·W + b)` for `x = [1, 2]`: `dW[i, j] = x_i`, `db = 1`, so
+    /// `‖g‖² = 2·(1 + 4) + 2·1 = 12`.
+    fn linear_and_grads() -> (burn::nn::Linear<B>, GradientsParams) {
+        let device = Default::default();
+        let linear = LinearConfig::new(2, 2).init::<B>(&device);
+        let x = Tensor::<B, 2>::from_data(TensorData::from([[1.0f32, 2.0]]), &device);
+        let grads = linear.forward(x).sum().backward();
+        let grads = GradientsParams::from_grads(grads, &linear);
+        (linear, grads)
+    }
+
+    fn grad_values(linear: &burn::nn::Linear<B>, grads: &GradientsParams) -> Vec<f32> {
+        let w = grads
+            .get::<Flex, 2>(linear.weight.id)
+            .unwrap()
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap();
+        let b = grads
+            .get::<Flex, 1>(linear.bias.as_ref().unwrap().id)
+            .unwrap()
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap();
+        [w, b].concat()
+    }
+
+    #[test]
+    fn clips_by_the_global_norm_and_returns_it() {
+        let (linear, grads) = linear_and_grads();
+        let (clipped, norm) = clip_grad_norm(&linear, grads, 1.0);
+        assert!((norm - 12f64.sqrt()).abs() < 1e-6, "{norm}");
+        let scale = (1.0 / (12f64.sqrt() + 1e-6)) as f32;
+        let expected = [1.0, 1.0, 2.0, 2.0, 1.0, 1.0].map(|g: f32| g * scale);
+        for (got, want) in grad_values(&linear, &clipped).iter().zip(expected) {
+            assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn leaves_small_gradients_alone() {
+        let (linear, grads) = linear_and_grads();
+        let (kept, norm) = clip_grad_norm(&linear, grads, 10.0);
+        assert!((norm - 12f64.sqrt()).abs() < 1e-6);
+        assert_eq!(grad_values(&linear, &kept), vec![1.0, 1.0, 2.0, 2.0, 1.0, 1.0]);
+    }
+
+    /// One step from `W`, `b` with gradients `dW[i, j] = x_i = (1e-5, 2e-5)`, `db = 1`.
+    /// PyTorch AdamW, step 1: `m̂ = g`, `v̂ = g²`, so `p ← p·(1 − lr·wd) − lr·g / (|g| + ε)`;
+    /// with ε = 1e-8 the tiny gradients move by ≈ lr (burn's default ε = 1e-5 would halve it).
+    #[test]
+    fn adamw_step_matches_the_pytorch_update() {
+        use burn::optim::Optimizer;
+        let device = Default::default();
+        let linear = LinearConfig::new(2, 2).init::<B>(&device);
+        let before = [
+            linear.weight.val().into_data().to_vec::<f32>().unwrap(),
+            linear.bias.as_ref().unwrap().val().into_data().to_vec::<f32>().unwrap(),
+        ]
+        .concat();
+        let x = Tensor::<B, 2>::from_data(TensorData::from([[1e-5f32, 2e-5]]), &device);
+        let grads = GradientsParams::from_grads(linear.forward(x).sum().backward(), &linear);
+        let (lr, wd) = (0.1f64, 0.1f64);
+        let mut optimizer = adamw(wd as f32).init::<B, burn::nn::Linear<B>>();
+        let linear = optimizer.step(lr, linear, grads);
+        let after = [
+            linear.weight.val().into_data().to_vec::<f32>().unwrap(),
+            linear.bias.as_ref().unwrap().val().into_data().to_vec::<f32>().unwrap(),
+        ]
+        .concat();
+        let g = [1e-5f64, 1e-5, 2e-5, 2e-5, 1.0, 1.0];
+        for ((p0, p1), g) in before.iter().zip(&after).zip(g) {
+            let expected = *p0 as f64 * (1.0 - lr * wd) - lr * g / (g + 1e-8);
+            assert!((*p1 as f64 - expected).abs() < 1e-6, "{p1} vs {expected}");
+        }
+    }
+}
