@@ -355,8 +355,10 @@ def reference_outputs(model, spec: dict) -> dict:
     b_ids = torch.tensor([[pad_id] * (width - len(r)) + r for r in rows])
     b_mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
     b_logits = forward(model, b_ids, b_mask)
-    b_logits = b_logits * b_mask[..., None]  # padded positions are unspecified: zero them
-    b_logp = next_token_log_probs(b_logits, b_ids, b_mask)
+    # Entries predicted from a padding position (the row's first real token) are unspecified,
+    # and so are the logits under padding: the tests skip them; zeroed here to keep that visible.
+    b_logp = next_token_log_probs(b_logits, b_ids, b_mask) * b_mask[:, :-1]
+    b_logits = b_logits * b_mask[..., None]
     for i, r in enumerate(rows):  # each row equals its unpadded self
         alone = forward(model, torch.tensor([r]), torch.ones(1, len(r), dtype=torch.long))
         assert torch.allclose(alone[0], b_logits[i, width - len(r):], atol=1e-4), "padding leaks"

@@ -67,7 +67,7 @@ fn corrupted_safetensors_header_is_a_typed_error() {
     let path = dir.join("model.safetensors");
     let mut bytes = std::fs::read(&path).unwrap();
     // The header is JSON after an 8-byte length: break its first characters.
-    bytes[8..16].copy_from_slice(b"\xff\xfe garb");
+    bytes[8..16].copy_from_slice(b"\xff\xfegarbag");
     std::fs::write(&path, &bytes).unwrap();
     let err = load_error(&dir);
     assert!(matches!(err, ModelError::Safetensors { .. }), "{err:?}");
