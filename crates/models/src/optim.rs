@@ -139,7 +139,10 @@ mod tests {
         let (linear, grads) = linear_and_grads();
         let (kept, norm) = clip_grad_norm(&linear, grads, 10.0);
         assert!((norm - 12f64.sqrt()).abs() < 1e-6);
-        assert_eq!(grad_values(&linear, &kept), vec![1.0, 1.0, 2.0, 2.0, 1.0, 1.0]);
+        assert_eq!(
+            grad_values(&linear, &kept),
+            vec![1.0, 1.0, 2.0, 2.0, 1.0, 1.0]
+        );
     }
 
     /// One step from `W`, `b` with gradients `dW[i, j] = x_i = (1e-5, 2e-5)`, `db = 1`.
@@ -152,7 +155,14 @@ mod tests {
         let linear = LinearConfig::new(2, 2).init::<B>(&device);
         let before = [
             linear.weight.val().into_data().to_vec::<f32>().unwrap(),
-            linear.bias.as_ref().unwrap().val().into_data().to_vec::<f32>().unwrap(),
+            linear
+                .bias
+                .as_ref()
+                .unwrap()
+                .val()
+                .into_data()
+                .to_vec::<f32>()
+                .unwrap(),
         ]
         .concat();
         let x = Tensor::<B, 2>::from_data(TensorData::from([[1e-5f32, 2e-5]]), &device);
@@ -162,7 +172,14 @@ mod tests {
         let linear = optimizer.step(lr, linear, grads);
         let after = [
             linear.weight.val().into_data().to_vec::<f32>().unwrap(),
-            linear.bias.as_ref().unwrap().val().into_data().to_vec::<f32>().unwrap(),
+            linear
+                .bias
+                .as_ref()
+                .unwrap()
+                .val()
+                .into_data()
+                .to_vec::<f32>()
+                .unwrap(),
         ]
         .concat();
         let g = [1e-5f64, 1e-5, 2e-5, 2e-5, 1.0, 1.0];

@@ -130,12 +130,15 @@ fn last_position<B: Backend>(logits: Tensor<B, 3>) -> (Vec<f32>, usize) {
 /// The decoding loop. `step(ids, mask)` receives the whole sequence so far (`[batch, len]`)
 /// and its mask, and returns the logits of the last position; the cached step only runs the
 /// positions it has not seen.
-fn run<B: Backend>(
+fn run<B: Backend, F>(
     prompts: &TokenBatch<B>,
     config: &SamplingConfig,
     seed: u64,
-    step: &mut dyn FnMut(Tensor<B, 2, Int>, Tensor<B, 2, Int>) -> (Vec<f32>, usize),
-) -> Generation {
+    step: &mut F,
+) -> Generation
+where
+    F: FnMut(Tensor<B, 2, Int>, Tensor<B, 2, Int>) -> (Vec<f32>, usize),
+{
     let [batch, _] = prompts.input_ids.dims();
     let device = prompts.input_ids.device();
     // One generator per row, drawn from the seed: a row's draws do not depend on when the
