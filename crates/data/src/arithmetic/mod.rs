@@ -1,0 +1,268 @@
+//! The built-in `arithmetic` task: chains of 2–5 operations on small integers, evaluated left
+//! to right, with a worked solution of one step per line ending in `\boxed{answer}`.
+//!
+//! Made for the embedded demo: no files needed, generated from a seed, short enough for a tiny
+//! model on a CPU (prompt ≈ 25 tokens, solution ≤ ~35 tokens with the task's tokenizer), and
+//! built so that mistakes happen *inside* the reasoning: each line is one fact `a{op}b=c` to
+//! recall, a wrong intermediate result propagates to the boxed answer, and per-token process
+//! rewards can point at the line that went wrong.
+//!
+//! # Verifier hook
+//!
+//! Problems carry `ability = "arithmetic"` ([`ARITHMETIC_ABILITY`]) and
+//! `data_source = "arithmetic_chain"` ([`ARITHMETIC_DATA_SOURCE`]); the ground truth is the
+//! exact answer as decimal text (`"15"`, `"-12"`). prime-verifiers' synthetic verifier compares
+//! it with the content of the response's last `\boxed{}`.
+//!
+//! ```
+//! use prime_data::arithmetic::{ArithmeticConfig, ArithmeticTask, Split};
+//! let task = ArithmeticTask::new(ArithmeticConfig::default())?;
+//! let example = &task.sft_examples(7, 0, 1)?[0];
+//! assert!(example.completion.ends_with(&format!("\\boxed{{{}}}", example.problem.reference.ground_truth)));
+//! let rl = task.problems(Split::Rl, 7, 0, 4)?;
+//! assert_eq!(rl[0].ability, "arithmetic");
+//! # Ok::<(), prime_data::DataError>(())
+//! ```
+
+mod chain;
+mod config;
+mod tokenizer;
+
+use std::path::Path;
+
+use prime_models::ChatMessage;
+use prime_verifiers::Reference;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+pub use chain::{Chain, Step};
+pub use config::{ArithmeticConfig, Op, DEFAULT_INSTRUCTION, MAX_NUMBER_TOKEN};
+pub use tokenizer::{arithmetic_tokenizer, save_arithmetic_tokenizer, ArithmeticTokens};
+
+use crate::error::DataError;
+use crate::problem::Problem;
+use crate::read::{Format, Layout};
+use crate::rng::SplitMix64;
+use crate::write::{write_jsonl, write_parquet};
+
+/// `ability` of the task's problems (and of their [`Reference`]).
+pub const ARITHMETIC_ABILITY: &str = "arithmetic";
+/// `data_source` of the task's problems.
+pub const ARITHMETIC_DATA_SOURCE: &str = "arithmetic_chain";
+
+/// Which part of the task a problem belongs to. Each split is its own random stream, so the
+/// splits of one seed are independent draws and adding problems to one split never changes
+/// another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    /// Supervised warm-up: problems with worked solutions.
+    Sft,
+    /// RL training prompts (prompt + answer only).
+    Rl,
+    /// Held-out evaluation prompts.
+    Eval,
+}
+
+impl Split {
+    /// The split's name as written in `extra_info.split`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Split::Sft => "sft",
+            Split::Rl => "rl",
+            Split::Eval => "eval",
+        }
+    }
+
+    fn stream(self) -> u64 {
+        match self {
+            Split::Sft => 0x5F7,
+            Split::Rl => 0x41,
+            Split::Eval => 0xE7A1,
+        }
+    }
+}
+
+/// A supervised example: the problem and the assistant's worked solution (without the
+/// end-of-sequence token, which the trainer appends).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SftExample {
+    /// The problem (prompt and answer).
+    pub problem: Problem,
+    /// The worked solution, one step per line, ending in `\boxed{answer}`.
+    pub completion: String,
+}
+
+/// The arithmetic task under one configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArithmeticTask {
+    config: ArithmeticConfig,
+}
+
+impl ArithmeticTask {
+    /// The task with validated knobs.
+    pub fn new(config: ArithmeticConfig) -> Result<Self, DataError> {
+        config.validate()?;
+        Ok(Self { config })
+    }
+
+    /// The knobs.
+    pub fn config(&self) -> &ArithmeticConfig {
+        &self.config
+    }
+
+    /// Chain number `index` of `split` under `seed`: a pure function of the four, so problems
+    /// can be generated in any order or in parallel.
+    pub fn chain(&self, split: Split, seed: u64, index: u64) -> Result<Chain, DataError> {
+        let mut rng = SplitMix64::for_stream(seed ^ split.stream().rotate_left(40), index);
+        Chain::generate(&self.config, &mut rng)
+    }
+
+    /// The problem for one chain: a single user message `"{instruction}{expression}"`, ground
+    /// truth the answer, `extra = {split, index, solution}`.
+    pub fn problem(&self, chain: &Chain, split: Split, index: u64) -> Problem {
+        Problem {
+            id: format!("arithmetic-{}-{index}", split.name()),
+            data_source: ARITHMETIC_DATA_SOURCE.into(),
+            ability: ARITHMETIC_ABILITY.into(),
+            messages: vec![ChatMessage::user(format!(
+                "{}{}",
+                self.config.instruction,
+                chain.expression()
+            ))],
+            reference: Reference {
+                ability: ARITHMETIC_ABILITY.into(),
+                data_source: ARITHMETIC_DATA_SOURCE.into(),
+                ground_truth: chain.answer().to_string(),
+            },
+            extra: json!({"split": split.name(), "index": index, "solution": chain.solution()}),
+        }
+    }
+
+    /// Problems `first..first + count` of `split` under `seed`.
+    pub fn problems(
+        &self,
+        split: Split,
+        seed: u64,
+        first: u64,
+        count: usize,
+    ) -> Result<Vec<Problem>, DataError> {
+        (first..first + count as u64)
+            .map(|index| Ok(self.problem(&self.chain(split, seed, index)?, split, index)))
+            .collect()
+    }
+
+    /// Supervised examples `first..first + count` of the SFT split under `seed`.
+    pub fn sft_examples(
+        &self,
+        seed: u64,
+        first: u64,
+        count: usize,
+    ) -> Result<Vec<SftExample>, DataError> {
+        (first..first + count as u64)
+            .map(|index| {
+                let chain = self.chain(Split::Sft, seed, index)?;
+                Ok(SftExample {
+                    problem: self.problem(&chain, Split::Sft, index),
+                    completion: chain.solution(),
+                })
+            })
+            .collect()
+    }
+
+    /// Writes `count` problems of `split` to `path` (`.jsonl` or `.parquet`, veRL layout), so
+    /// users see the format the readers take. JSONL keeps `extra_info.solution`; parquet keeps
+    /// `extra_info.{split, index}`.
+    pub fn export(
+        &self,
+        path: &Path,
+        split: Split,
+        seed: u64,
+        count: usize,
+    ) -> Result<(), DataError> {
+        let problems = self.problems(split, seed, 0, count)?;
+        match Format::of(path)? {
+            Format::Jsonl => write_jsonl(path, &problems, Layout::Verl),
+            Format::Parquet => write_parquet(path, &problems, 4096),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generation_is_deterministic_per_seed_and_split() {
+        let task = ArithmeticTask::new(ArithmeticConfig::default()).unwrap();
+        let a = task.problems(Split::Rl, 42, 0, 50).unwrap();
+        let b = task.problems(Split::Rl, 42, 0, 50).unwrap();
+        assert_eq!(a, b);
+        // Random access: problem 30 alone is the same as in the batch.
+        assert_eq!(task.problems(Split::Rl, 42, 30, 1).unwrap()[0], a[30]);
+        let other_seed = task.problems(Split::Rl, 43, 0, 50).unwrap();
+        let other_split = task.problems(Split::Eval, 42, 0, 50).unwrap();
+        let same = |x: &[Problem], y: &[Problem]| {
+            x.iter()
+                .zip(y)
+                .filter(|(p, q)| p.messages == q.messages)
+                .count()
+        };
+        assert!(same(&a, &other_seed) < 10);
+        assert!(same(&a, &other_split) < 10);
+    }
+
+    #[test]
+    fn fixed_seed_gives_a_pinned_problem() {
+        // Pins the generator's stream: a change here silently changes every demo run.
+        let task = ArithmeticTask::new(ArithmeticConfig::default()).unwrap();
+        let example = &task.sft_examples(1, 0, 1).unwrap()[0];
+        let solution = &example.completion;
+        let first_line = solution.lines().next().unwrap();
+        let expression = example.problem.messages[0]
+            .content
+            .strip_prefix(DEFAULT_INSTRUCTION)
+            .unwrap();
+        assert!(expression.starts_with(first_line.split('=').next().unwrap()));
+        assert_eq!(expression, PINNED_EXPRESSION);
+        assert_eq!(example.problem.reference.ground_truth, PINNED_ANSWER);
+    }
+
+    /// Seed 1, SFT problem 0 of the default preset; 9*4=36, +1=37, +6=43, +2=45 by hand.
+    const PINNED_EXPRESSION: &str = "9*4+1+6+2";
+    const PINNED_ANSWER: &str = "45";
+
+    #[test]
+    fn solutions_end_with_the_boxed_ground_truth_and_recompute() {
+        let task = ArithmeticTask::new(ArithmeticConfig::hard()).unwrap();
+        for example in task.sft_examples(5, 0, 200).unwrap() {
+            let truth = &example.problem.reference.ground_truth;
+            let lines: Vec<&str> = example.completion.lines().collect();
+            assert_eq!(lines.last().unwrap(), &format!("\\boxed{{{truth}}}"));
+            // Recompute each line independently of the generator.
+            let mut previous: Option<i64> = None;
+            for line in &lines[..lines.len() - 1] {
+                let (lhs, rhs) = line.split_once('=').unwrap();
+                let split_at = lhs[1..].find(['+', '-', '*', '/']).unwrap() + 1;
+                let a: i64 = lhs[..split_at].parse().unwrap();
+                let b: i64 = lhs[split_at + 1..].parse().unwrap();
+                let c: i64 = rhs.parse().unwrap();
+                let expected = match &lhs[split_at..=split_at] {
+                    "+" => a + b,
+                    "-" => a - b,
+                    "*" => a * b,
+                    _ => {
+                        assert_eq!(a % b, 0);
+                        a / b
+                    }
+                };
+                assert_eq!(c, expected, "{line}");
+                if let Some(p) = previous {
+                    assert_eq!(a, p, "each line starts from the previous result");
+                }
+                previous = Some(c);
+            }
+            assert_eq!(previous.unwrap().to_string(), *truth);
+        }
+    }
+}
