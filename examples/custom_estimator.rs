@@ -48,7 +48,10 @@ fn main() -> Result<(), AdvantageError> {
             outcome_coef: options.outcome_coef,
         }) as Box<dyn AdvantageEstimator>)
     })?;
-    println!("registered: {}", registry.names().collect::<Vec<_>>().join(", "));
+    println!(
+        "registered: {}",
+        registry.names().collect::<Vec<_>>().join(", ")
+    );
 
     // what a trainer's `[advantage]` config section would select
     let options = AdvantageOptions {
@@ -66,7 +69,11 @@ fn main() -> Result<(), AdvantageError> {
     )?;
     let out = estimator.estimate(&batch)?;
     for i in 0..batch.len() {
-        println!("response {i} (acc {:.1}): {:?}", batch.acc()[i], out.advantage_row(i));
+        println!(
+            "response {i} (acc {:.1}): {:?}",
+            batch.acc()[i],
+            out.advantage_row(i)
+        );
     }
     // median 0.1: the outlier gets +0.9, the two at the median 0
     assert_eq!(out.advantage_row(1), &[0.0, 0.0]);
