@@ -449,6 +449,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="fixture directory (default: %(default)s)")
     parser.add_argument("--held-out", type=Path, help="write the held-out checkpoints here instead")
+    parser.add_argument("--seed-offset", type=int, default=0,
+                        help="added to every held-out checkpoint's seed, for fresh held-out sets")
     parser.add_argument("--qwen-tokenizer", type=Path,
                         help="a directory with the real Qwen tokenizer.json + tokenizer_config.json: "
                              "writes <out>/qwen/ (its config and expectations; not the 11 MB tokenizer.json)")
@@ -458,6 +460,7 @@ def main() -> None:
         tok_dir = args.held_out / "tokenizer"
         build_tokenizer(tok_dir)
         for name, spec in HELD_OUT.items():
+            spec = {**spec, "seed": spec["seed"] + args.seed_offset}
             build_checkpoint(args.held_out / name, spec, tok_dir)
             print("wrote", args.held_out / name)
         return
