@@ -1,0 +1,122 @@
+//! Reads a dataset file the way the trainer does and prints one JSON line per problem.
+//!
+//! ```text
+//! cargo run --release --example inspect_data -- <file.parquet|file.jsonl> \
+//!     [--model-dir DIR] [--limit N] [--on-bad-row error|skip]
+//! ```
+//!
+//! Per row: `{"id", "data_source", "ability", "prompt_tokens"?, "ground_truth"}`
+//! (`prompt_tokens` with `--model-dir`: the prompt through the model's chat template). Then a
+//! summary line `{"rows": n, "skipped": m, "by_ability": {...}}`. With `--on-bad-row error` (the
+//! default) a malformed row ends the run with a non-zero exit and a one-line message naming the
+//! file, row and field; with `skip` each skipped row's message goes to stderr.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use prime::data::prompts::prompt_token_ids;
+use prime::data::{OnBadRow, ProblemReader, ReadOptions};
+use prime::models::Tokenizer;
+use serde::Serialize;
+
+/// One output line; fields in the documented order.
+#[derive(Serialize)]
+struct Row<'a> {
+    id: &'a str,
+    data_source: &'a str,
+    ability: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prompt_tokens: Option<usize>,
+    ground_truth: &'a str,
+}
+
+/// The final line.
+#[derive(Serialize)]
+struct Summary {
+    rows: usize,
+    skipped: usize,
+    by_ability: BTreeMap<String, usize>,
+}
+
+#[derive(Parser)]
+#[command(about = "Print the problems of a parquet/JSONL dataset file as JSON lines")]
+struct Args {
+    /// A `.parquet` or `.jsonl` file in the veRL or legacy Eurus-2-RL-Data layout.
+    file: PathBuf,
+    /// A model directory whose tokenizer and chat template count the prompt tokens.
+    #[arg(long)]
+    model_dir: Option<PathBuf>,
+    /// Stop after this many problems.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// `error` (stop at the first malformed row) or `skip` (count it and go on).
+    #[arg(long, default_value = "error")]
+    on_bad_row: OnBadRow,
+}
+
+fn main() -> ExitCode {
+    match run(Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {}", message.replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<(), String> {
+    let tokenizer = match &args.model_dir {
+        Some(dir) => Some(Tokenizer::from_dir(dir).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let options = ReadOptions {
+        on_bad_row: args.on_bad_row,
+        ..ReadOptions::default()
+    };
+    let mut reader = ProblemReader::open(&args.file, &options).map_err(|e| e.to_string())?;
+    let mut by_ability: BTreeMap<String, usize> = BTreeMap::new();
+    let mut rows = 0usize;
+    for problem in reader.by_ref() {
+        if args.limit.is_some_and(|limit| rows >= limit) {
+            break;
+        }
+        let problem = problem.map_err(|e| e.to_string())?;
+        let prompt_tokens = match &tokenizer {
+            Some(tokenizer) => Some(
+                prompt_token_ids(&problem, tokenizer, None)
+                    .map_err(|e| e.to_string())?
+                    .len(),
+            ),
+            None => None,
+        };
+        let row = Row {
+            id: &problem.id,
+            data_source: &problem.data_source,
+            ability: &problem.ability,
+            prompt_tokens,
+            ground_truth: &problem.reference.ground_truth,
+        };
+        println!(
+            "{}",
+            serde_json::to_string(&row).map_err(|e| e.to_string())?
+        );
+        *by_ability.entry(problem.ability).or_default() += 1;
+        rows += 1;
+    }
+    let stats = reader.stats();
+    for message in &stats.skipped_examples {
+        eprintln!("skipped: {message}");
+    }
+    let summary = Summary {
+        rows,
+        skipped: stats.skipped,
+        by_ability,
+    };
+    println!(
+        "{}",
+        serde_json::to_string(&summary).map_err(|e| e.to_string())?
+    );
+    Ok(())
+}
