@@ -1,20 +1,22 @@
 //! Project automation, run as `cargo xtask <command>` (alias in `.cargo/config.toml`).
 //!
 //! - `cargo xtask ci`    — what CI runs: fmt check, clippy with warnings denied, the test suite.
-//! - `cargo xtask train` — the built-in PRIME demo (arrives with the trainer, issue 7).
+//! - `cargo xtask train` — the built-in PRIME demo; `--config FILE` for any run (see `train.rs`).
+//! - `cargo xtask eval --run RUN_DIR`, `cargo xtask demo [--compare]`.
 
 use std::process::{Command, ExitCode};
+
+mod train;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
-        Some("train") => {
-            eprintln!("cargo xtask train: the PRIME trainer has not landed yet (issue 7); nothing was run");
-            Err("not available yet".into())
-        }
+        Some("train") => train::train(&args[1..]),
+        Some("eval") => train::eval(&args[1..]),
+        Some("demo") => train::demo(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci|train> [args…]");
+            eprintln!("usage: cargo xtask <ci|train|eval|demo> [args…]");
             Err("unknown command".into())
         }
     };
@@ -53,6 +55,13 @@ fn workspace_root() -> std::path::PathBuf {
 /// fmt, clippy, tests: the same checks as `.ci/run`.
 fn ci() -> Result<(), String> {
     cargo(&["fmt", "--all", "--", "--check"])?;
-    cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
     cargo(&["test", "--workspace"])
 }

@@ -110,7 +110,10 @@ mod tests {
     use super::*;
 
     fn write_marker(step: usize) -> impl FnOnce(&Path) -> Result<(), TrainError> {
-        move |dir| std::fs::write(dir.join("state.json"), format!("{step}")).map_err(|e| TrainError::io(dir, e))
+        move |dir| {
+            std::fs::write(dir.join("state.json"), format!("{step}"))
+                .map_err(|e| TrainError::io(dir, e))
+        }
     }
 
     #[test]
@@ -126,7 +129,10 @@ mod tests {
         assert_eq!(steps, vec![4, 6]);
         let (step, path) = ckpt.latest().unwrap().unwrap();
         assert_eq!(step, 6);
-        assert_eq!(std::fs::read_to_string(path.join("state.json")).unwrap(), "6");
+        assert_eq!(
+            std::fs::read_to_string(path.join("state.json")).unwrap(),
+            "6"
+        );
         let leftovers: Vec<_> = std::fs::read_dir(run.path().join("checkpoints"))
             .unwrap()
             .filter_map(|e| e.ok())

@@ -271,12 +271,13 @@ mod tests {
         };
         let mut source = 0u32..;
         let mut buffer = VecDeque::new();
-        let (kept, stats) = c
-            .collect(&mut buffer, || source.next(), score)
-            .unwrap();
+        let (kept, stats) = c.collect(&mut buffer, || source.next(), score).unwrap();
         // Round 1 draws 0,1,2 → keeps 1. Round 2 draws 3,4 → keeps 4. Round 3 draws 5 → none.
         // Round 4 draws 6 → none. Round 5 draws 7 → keeps 7.
-        assert_eq!(kept.iter().map(|g| g.prompt).collect::<Vec<_>>(), vec![1, 4, 7]);
+        assert_eq!(
+            kept.iter().map(|g| g.prompt).collect::<Vec<_>>(),
+            vec![1, 4, 7]
+        );
         assert_eq!(stats.rounds, 5);
         assert_eq!(stats.groups_sampled, 8);
         assert_eq!(stats.too_easy, 3); // 0, 3, 6
@@ -297,21 +298,31 @@ mod tests {
         let mut buffer = VecDeque::new();
         let (kept, stats) = c.collect(&mut buffer, || source.next(), score).unwrap();
         // Draws 0..8 → survivors 1, 4, 7 → keep 1, 4; 7 back to the buffer.
-        assert_eq!(kept.iter().map(|g| g.prompt).collect::<Vec<_>>(), vec![1, 4]);
+        assert_eq!(
+            kept.iter().map(|g| g.prompt).collect::<Vec<_>>(),
+            vec![1, 4]
+        );
         assert_eq!(stats.groups_survived, 3);
         assert_eq!(stats.returned_to_buffer, 1);
         assert_eq!(buffer, VecDeque::from(vec![7]));
         // Next step: 7 first, then 8.. from the source.
         let mut drawn = Vec::new();
         let (kept, stats) = c
-            .collect(&mut buffer, || source.next(), |p: Vec<u32>| {
-                drawn.extend(p.iter().copied());
-                score(p)
-            })
+            .collect(
+                &mut buffer,
+                || source.next(),
+                |p: Vec<u32>| {
+                    drawn.extend(p.iter().copied());
+                    score(p)
+                },
+            )
             .unwrap();
         assert_eq!(drawn, vec![7, 8, 9, 10, 11, 12, 13, 14]);
         assert_eq!(stats.taken_from_buffer, 1);
-        assert_eq!(kept.iter().map(|g| g.prompt).collect::<Vec<_>>(), vec![7, 10]);
+        assert_eq!(
+            kept.iter().map(|g| g.prompt).collect::<Vec<_>>(),
+            vec![7, 10]
+        );
         assert_eq!(buffer, VecDeque::from(vec![13]));
     }
 
@@ -345,9 +356,11 @@ mod tests {
         let (kept, stats) = c.collect(&mut buffer, || source.next(), score).unwrap();
         assert_eq!(kept.len(), 2);
         assert_eq!(stats.rounds, 1);
-        let failing = c.collect(&mut buffer, || Some(1u32), |_p: Vec<u32>| -> Result<Vec<G>, &str> {
-            Err("sampler failed")
-        });
+        let failing = c.collect(
+            &mut buffer,
+            || Some(1u32),
+            |_p: Vec<u32>| -> Result<Vec<G>, &str> { Err("sampler failed") },
+        );
         assert_eq!(failing.unwrap_err(), "sampler failed");
     }
 }

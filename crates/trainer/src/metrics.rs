@@ -207,7 +207,11 @@ fn lines_up_to(path: &Path, step: usize) -> Result<Vec<String>, TrainError> {
         let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) else {
             continue; // a line cut by a crash
         };
-        if value.get("step").and_then(|s| s.as_u64()).is_some_and(|s| s as usize <= step) {
+        if value
+            .get("step")
+            .and_then(|s| s.as_u64())
+            .is_some_and(|s| s as usize <= step)
+        {
             kept.push(line);
         }
     }
@@ -240,8 +244,12 @@ mod tests {
         let path = dir.path().join("metrics.jsonl");
         let mut w = JsonlWriter::open(&path, None).unwrap();
         for step in 1..=5 {
-            w.write(&StepMetrics { step, accuracy: step as f64 / 10.0, ..Default::default() })
-                .unwrap();
+            w.write(&StepMetrics {
+                step,
+                accuracy: step as f64 / 10.0,
+                ..Default::default()
+            })
+            .unwrap();
         }
         drop(w);
         // A crash cut the last line in half.
@@ -250,9 +258,17 @@ mod tests {
         std::fs::write(&path, text).unwrap();
 
         let mut w = JsonlWriter::open(&path, Some(3)).unwrap();
-        w.write(&StepMetrics { step: 4, accuracy: 0.9, ..Default::default() }).unwrap();
+        w.write(&StepMetrics {
+            step: 4,
+            accuracy: 0.9,
+            ..Default::default()
+        })
+        .unwrap();
         let rows: Vec<StepMetrics> = read_jsonl(&path).unwrap();
-        assert_eq!(rows.iter().map(|r| r.step).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+        assert_eq!(
+            rows.iter().map(|r| r.step).collect::<Vec<_>>(),
+            vec![1, 2, 3, 4]
+        );
         assert_eq!(rows[3].accuracy, 0.9);
         assert_eq!(rows[2].accuracy, 0.3);
     }
@@ -268,8 +284,17 @@ mod tests {
 
     #[test]
     fn deterministic_part_zeroes_timings_only() {
-        let m = StepMetrics { step: 2, accuracy: 0.5, time_step: 3.0, sampling_tokens_per_s: 9.0, ..Default::default() };
+        let m = StepMetrics {
+            step: 2,
+            accuracy: 0.5,
+            time_step: 3.0,
+            sampling_tokens_per_s: 9.0,
+            ..Default::default()
+        };
         let d = m.deterministic_part();
-        assert_eq!((d.step, d.accuracy, d.time_step, d.sampling_tokens_per_s), (2, 0.5, 0.0, 0.0));
+        assert_eq!(
+            (d.step, d.accuracy, d.time_step, d.sampling_tokens_per_s),
+            (2, 0.5, 0.0, 0.0)
+        );
     }
 }

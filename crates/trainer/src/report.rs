@@ -32,7 +32,9 @@ pub struct Report {
     pub runs: Vec<ReportRun>,
 }
 
-const COLORS: [&str; 6] = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"];
+const COLORS: [&str; 6] = [
+    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
+];
 
 /// The per-step curves: (metric key, chart title).
 const CURVES: [(&str, &str); 14] = [
@@ -110,7 +112,11 @@ impl Report {
             .iter()
             .map(|r| Series {
                 label: r.label.clone(),
-                points: r.evals.iter().map(|e| (e.step as f64, e.accuracy)).collect(),
+                points: r
+                    .evals
+                    .iter()
+                    .map(|e| (e.step as f64, e.accuracy))
+                    .collect(),
             })
             .collect();
         if series.iter().all(|s| s.points.is_empty()) {
@@ -134,7 +140,9 @@ impl Report {
                             s.source,
                             s.problems,
                             100.0 * s.pass_at_1,
-                            s.avg_at_k.map(|a| format!(" / avg@k {:.1}%", 100.0 * a)).unwrap_or_default()
+                            s.avg_at_k
+                                .map(|a| format!(" / avg@k {:.1}%", 100.0 * a))
+                                .unwrap_or_default()
                         )
                     })
                     .collect();
@@ -175,7 +183,10 @@ impl Report {
             if run.metrics.is_empty() {
                 continue;
             }
-            h.push_str(&line_chart(&format!("{}: seconds per phase", run.label), &series));
+            h.push_str(&line_chart(
+                &format!("{}: seconds per phase", run.label),
+                &series,
+            ));
         }
         h.push_str("</div>");
         h
@@ -195,7 +206,11 @@ impl Report {
                     s.score,
                     escape(&s.prompt)
                 );
-                let scale = s.rewards.iter().fold(0.0f64, |m, r| m.max(r.abs())).max(1e-12);
+                let scale = s
+                    .rewards
+                    .iter()
+                    .fold(0.0f64, |m, r| m.max(r.abs()))
+                    .max(1e-12);
                 for (i, tok) in s.tokens.iter().enumerate() {
                     match s.rewards.get(i) {
                         Some(&r) => {
@@ -240,7 +255,10 @@ fn line_chart(title: &str, series: &[Series]) -> String {
     const R: f64 = 12.0;
     const T: f64 = 28.0;
     const BOT: f64 = 44.0;
-    let all: Vec<(f64, f64)> = series.iter().flat_map(|s| s.points.iter().copied()).collect();
+    let all: Vec<(f64, f64)> = series
+        .iter()
+        .flat_map(|s| s.points.iter().copied())
+        .collect();
     let mut svg = format!(
         "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {H}\" width=\"{W}\" height=\"{H}\"><text x=\"{}\" y=\"18\" class=\"title\">{}</text>",
         W / 2.0,
@@ -251,7 +269,12 @@ fn line_chart(title: &str, series: &[Series]) -> String {
         return svg;
     }
     let (mut x0, mut x1, mut y0, mut y1) = all.iter().fold(
-        (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY),
+        (
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ),
         |(a, b, c, d), &(x, y)| (a.min(x), b.max(x), c.min(y), d.max(y)),
     );
     if x1 - x0 < 1e-12 {
@@ -273,21 +296,54 @@ fn line_chart(title: &str, series: &[Series]) -> String {
         H - BOT,
         H - BOT
     );
-    for (y, anchor_y) in [(y0, H - BOT), (y1, T + 4.0), ((y0 + y1) / 2.0, (H - BOT + T) / 2.0)] {
-        let _ = write!(svg, "<text x=\"{}\" y=\"{anchor_y}\" class=\"tick\" text-anchor=\"end\">{}</text>", L - 4.0, fmt_num(y));
+    for (y, anchor_y) in [
+        (y0, H - BOT),
+        (y1, T + 4.0),
+        ((y0 + y1) / 2.0, (H - BOT + T) / 2.0),
+    ] {
+        let _ = write!(
+            svg,
+            "<text x=\"{}\" y=\"{anchor_y}\" class=\"tick\" text-anchor=\"end\">{}</text>",
+            L - 4.0,
+            fmt_num(y)
+        );
     }
     for x in [x0, x1] {
-        let _ = write!(svg, "<text x=\"{}\" y=\"{}\" class=\"tick\" text-anchor=\"middle\">{}</text>", px(x), H - BOT + 14.0, fmt_num(x));
+        let _ = write!(
+            svg,
+            "<text x=\"{}\" y=\"{}\" class=\"tick\" text-anchor=\"middle\">{}</text>",
+            px(x),
+            H - BOT + 14.0,
+            fmt_num(x)
+        );
     }
-    let _ = write!(svg, "<text x=\"{}\" y=\"{}\" class=\"tick\" text-anchor=\"middle\">step</text>", (L + W - R) / 2.0, H - BOT + 14.0);
+    let _ = write!(
+        svg,
+        "<text x=\"{}\" y=\"{}\" class=\"tick\" text-anchor=\"middle\">step</text>",
+        (L + W - R) / 2.0,
+        H - BOT + 14.0
+    );
     for (i, s) in series.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
         if !s.points.is_empty() {
-            let pts: Vec<String> = s.points.iter().map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y))).collect();
-            let _ = write!(svg, "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.6\" points=\"{}\"/>", pts.join(" "));
+            let pts: Vec<String> = s
+                .points
+                .iter()
+                .map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y)))
+                .collect();
+            let _ = write!(
+                svg,
+                "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.6\" points=\"{}\"/>",
+                pts.join(" ")
+            );
             if s.points.len() <= 40 {
                 for &(x, y) in &s.points {
-                    let _ = write!(svg, "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2\" fill=\"{color}\"/>", px(x), py(y));
+                    let _ = write!(
+                        svg,
+                        "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2\" fill=\"{color}\"/>",
+                        px(x),
+                        py(y)
+                    );
                 }
             }
         }
@@ -363,11 +419,20 @@ mod tests {
                 })
                 .collect(),
             evals: vec![
-                EvalRecord { step: 0, accuracy: 0.3, ..Default::default() },
+                EvalRecord {
+                    step: 0,
+                    accuracy: 0.3,
+                    ..Default::default()
+                },
                 EvalRecord {
                     step: 5,
                     accuracy: 0.6,
-                    by_source: vec![SourceScore { source: "arith<metic>".into(), problems: 10, pass_at_1: 0.6, avg_at_k: None }],
+                    by_source: vec![SourceScore {
+                        source: "arith<metic>".into(),
+                        problems: 10,
+                        pass_at_1: 0.6,
+                        avg_at_k: None,
+                    }],
                     ..Default::default()
                 },
             ],
@@ -391,7 +456,11 @@ mod tests {
         let html = report.render();
         assert!(html.starts_with("<!DOCTYPE html>"));
         assert!(!html.contains("<script"), "no scripts");
-        assert!(!html.contains("http://") || html.matches("http://").count() == html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count());
+        assert!(
+            !html.contains("http://")
+                || html.matches("http://").count()
+                    == html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count()
+        );
         assert!(html.contains("Training accuracy"));
         // Both runs appear in the legend; text is escaped.
         assert!(html.contains(">PRIME<") && html.contains(">RLOO<"));
@@ -407,7 +476,13 @@ mod tests {
 
     #[test]
     fn constant_series_and_empty_runs_do_not_break_the_chart() {
-        let s = line_chart("c", &[Series { label: "a".into(), points: vec![(1.0, 2.0)] }]);
+        let s = line_chart(
+            "c",
+            &[Series {
+                label: "a".into(),
+                points: vec![(1.0, 2.0)],
+            }],
+        );
         assert!(s.contains("<polyline") && !s.contains("NaN"));
         let e = line_chart("c", &[]);
         assert!(e.ends_with("</svg>"));

@@ -29,7 +29,11 @@ pub enum LrSchedule {
 
 impl LrSchedule {
     /// The schedule of `section` with peak `base` over `total` steps.
-    pub fn from_section(section: &ScheduleSection, base: f64, total: usize) -> Result<Self, TrainError> {
+    pub fn from_section(
+        section: &ScheduleSection,
+        base: f64,
+        total: usize,
+    ) -> Result<Self, TrainError> {
         match section.kind.as_str() {
             "constant" => Ok(Self::Constant { base }),
             "warmup_cosine" => Ok(Self::WarmupCosine {

@@ -98,9 +98,11 @@ impl TrainConfig {
 
     /// Parses TOML text, applies `overrides`, deserialises and validates.
     pub fn from_toml_str(text: &str, overrides: &[String]) -> Result<Self, ConfigError> {
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Syntax {
-            message: e.to_string(),
-        })?;
+        let table: toml::Table =
+            text.parse()
+                .map_err(|e: toml::de::Error| ConfigError::Syntax {
+                    message: e.to_string(),
+                })?;
         Self::from_table(table, overrides)
     }
 
@@ -108,12 +110,13 @@ impl TrainConfig {
         for item in overrides {
             apply_override(&mut table, item)?;
         }
-        let config: Self = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(
-            |e| ConfigError::Field {
-                key: e.path().to_string(),
-                message: e.inner().to_string(),
-            },
-        )?;
+        let config: Self =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                ConfigError::Field {
+                    key: e.path().to_string(),
+                    message: e.inner().to_string(),
+                }
+            })?;
         config.validate()?;
         Ok(config)
     }

@@ -173,8 +173,9 @@ pub struct DataSection {
     pub eval_files: Vec<PathBuf>,
     /// Built-in task used when `train_files` is empty (`arithmetic`).
     pub builtin: String,
-    /// Options of the built-in task generator (passed to prime-data as they are).
-    pub task: toml::Table,
+    /// Knobs of the built-in `arithmetic` task (prime-data's `ArithmeticConfig`: steps, operand
+    /// and value ranges, operators, instruction). Default: its `medium` preset.
+    pub task: prime_data::arithmetic::ArithmeticConfig,
     /// Problems generated for the built-in training split.
     pub train_size: usize,
     /// Problems in the held-back eval split (built-in task, or a cap on `eval_files`; 0 = all).
@@ -191,7 +192,7 @@ impl Default for DataSection {
             train_files: Vec::new(),
             eval_files: Vec::new(),
             builtin: "arithmetic".into(),
-            task: toml::Table::new(),
+            task: prime_data::arithmetic::ArithmeticConfig::default(),
             train_size: 4096,
             eval_size: 256,
             max_prompt_len: 1024,

@@ -9,22 +9,34 @@ fn empty_file_gives_the_spec_defaults() {
     assert_eq!(c.rollout.top_p, 1.0);
     assert_eq!(c.rollout.top_k, None);
     assert_eq!(c.rollout.max_response_len, 3072);
-    assert_eq!((c.filter.accuracy_lower, c.filter.accuracy_upper), (0.2, 0.8));
+    assert_eq!(
+        (c.filter.accuracy_lower, c.filter.accuracy_upper),
+        (0.2, 0.8)
+    );
     assert!(c.filter.accuracy && !c.filter.truncation);
     assert_eq!(c.prm.beta, 0.05);
     assert_eq!(c.prm.update, "after");
     assert_eq!(c.prm.loss, "ce");
-    assert_eq!((c.prm.lr, c.prm.weight_decay, c.prm.grad_clip), (1e-6, 0.0, 10.0));
+    assert_eq!(
+        (c.prm.lr, c.prm.weight_decay, c.prm.grad_clip),
+        (1e-6, 0.0, 10.0)
+    );
     assert_eq!(c.prm.mini_batch_size, 256);
     assert_eq!(c.reference.mode, "freeze");
     assert_eq!(c.advantage.estimator, "rloo");
-    assert_eq!(c.advantage.granularity, prime_advantages::Granularity::Token);
+    assert_eq!(
+        c.advantage.granularity,
+        prime_advantages::Granularity::Token
+    );
     assert_eq!(c.advantage.norm, prime_advantages::RewardNorm::BatchNorm);
     assert_eq!(c.ppo.clip_eps, 0.2);
     assert_eq!((c.ppo.entropy_coef, c.ppo.kl_coef), (0.0, 0.0));
     assert_eq!(c.ppo.aggregation, "seq-mean-token-mean");
     assert_eq!((c.ppo.epochs, c.ppo.mini_batch_size), (1, 256));
-    assert_eq!((c.optim.lr, c.optim.weight_decay, c.optim.grad_clip), (5e-7, 0.01, 1.0));
+    assert_eq!(
+        (c.optim.lr, c.optim.weight_decay, c.optim.grad_clip),
+        (5e-7, 0.01, 1.0)
+    );
     assert_eq!(c.schedule.kind, "constant");
     assert_eq!(c.eval.temperature, 0.3);
 }
@@ -79,7 +91,10 @@ fn unknown_estimator_lists_the_registry() {
     let err = TrainConfig::from_toml_str("[advantage]\nestimator = \"rlo\"\n", &[])
         .unwrap_err()
         .to_string();
-    assert!(err.contains("advantage.estimator") && err.contains("grpo"), "{err}");
+    assert!(
+        err.contains("advantage.estimator") && err.contains("grpo"),
+        "{err}"
+    );
     let err = TrainConfig::from_toml_str("[advantage]\ngama = 1\n", &[])
         .unwrap_err()
         .to_string();
@@ -142,9 +157,14 @@ fn base_files_are_merged_key_by_key() {
     )
     .unwrap();
     let c = TrainConfig::load(&dir.path().join("grpo.toml"), &["steps=3".into()]).unwrap();
-    assert_eq!((c.steps, c.rollout.batch_size, c.rollout.n_samples), (3, 8, 8));
+    assert_eq!(
+        (c.steps, c.rollout.batch_size, c.rollout.n_samples),
+        (3, 8, 8)
+    );
     assert_eq!(c.advantage.estimator, "grpo");
     std::fs::write(dir.path().join("loop.toml"), "base = \"loop.toml\"\n").unwrap();
-    let err = TrainConfig::load(&dir.path().join("loop.toml"), &[]).unwrap_err().to_string();
+    let err = TrainConfig::load(&dir.path().join("loop.toml"), &[])
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("nested bases"), "{err}");
 }

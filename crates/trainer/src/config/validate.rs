@@ -33,7 +33,10 @@ fn finite_non_negative(key: &str, value: f64) -> Result<(), ConfigError> {
     if value.is_finite() && value >= 0.0 {
         Ok(())
     } else {
-        Err(invalid(key, format!("must be a finite number ≥ 0, got {value}")))
+        Err(invalid(
+            key,
+            format!("must be a finite number ≥ 0, got {value}"),
+        ))
     }
 }
 
@@ -80,7 +83,11 @@ impl TrainConfig {
         if !names.iter().any(|n| *n == self.advantage.estimator) {
             return Err(invalid(
                 "advantage.estimator",
-                format!("`{}` is not one of {}", self.advantage.estimator, names.join(" | ")),
+                format!(
+                    "`{}` is not one of {}",
+                    self.advantage.estimator,
+                    names.join(" | ")
+                ),
             ));
         }
         if self.advantage.estimator == "gae" {
@@ -90,7 +97,10 @@ impl TrainConfig {
             ));
         }
         if self.advantage.estimator == "prm_value" && !self.prm.enabled {
-            return Err(invalid("advantage.estimator", "`prm_value` needs `prm.enabled = true`"));
+            return Err(invalid(
+                "advantage.estimator",
+                "`prm_value` needs `prm.enabled = true`",
+            ));
         }
         if self.sft.enabled && !self.data.train_files.is_empty() {
             return Err(invalid(
@@ -98,7 +108,11 @@ impl TrainConfig {
                 "the SFT warm-up uses the built-in task's worked solutions; start from an SFT checkpoint (`model.path`) for file data",
             ));
         }
-        one_of("reference.mode", &self.reference.mode, &["freeze", "policy"])?;
+        one_of(
+            "reference.mode",
+            &self.reference.mode,
+            &["freeze", "policy"],
+        )?;
 
         if self.data.train_files.is_empty() {
             one_of("data.builtin", &self.data.builtin, &["arithmetic"])?;
@@ -156,7 +170,11 @@ impl TrainConfig {
         finite_non_negative("optim.lr", self.optim.lr)?;
         finite_non_negative("optim.weight_decay", self.optim.weight_decay)?;
         finite_non_negative("optim.grad_clip", self.optim.grad_clip)?;
-        one_of("schedule.kind", &self.schedule.kind, &["constant", "warmup_cosine"])?;
+        one_of(
+            "schedule.kind",
+            &self.schedule.kind,
+            &["constant", "warmup_cosine"],
+        )?;
         if !(0.0..=1.0).contains(&self.schedule.min_lr_ratio) {
             return Err(invalid("schedule.min_lr_ratio", "must lie in [0, 1]"));
         }
