@@ -73,18 +73,8 @@ pub enum ModelError {
         /// The stored dtype.
         dtype: String,
     },
-    /// A tokenizer file could not be loaded or used.
-    #[error("tokenizer {path}: {reason}")]
-    Tokenizer {
-        /// The tokenizer file or directory.
-        path: PathBuf,
-        /// What went wrong.
-        reason: String,
-    },
-    /// A chat template failed to compile or render.
-    #[error("chat template: {reason}")]
-    ChatTemplate {
-        /// The template engine's message.
-        reason: String,
-    },
+    /// A tokenizer could not be loaded or used, or its chat template failed (the
+    /// [`crate::TokenizerError`] names the file).
+    #[error(transparent)]
+    Tokenizer(#[from] crate::TokenizerError),
 }
