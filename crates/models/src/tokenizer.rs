@@ -64,13 +64,14 @@ pub enum TokenizerError {
 
 /// A text tokenizer with the special tokens and chat template of its model.
 ///
-/// ```no_run
-/// use prime_models::{ChatMessage, Tokenizer};
+/// ```text
 /// let tokenizer = Tokenizer::from_dir("Qwen2.5-0.5B-Instruct".as_ref())?;
 /// let prompt = tokenizer.apply_chat_template(&[ChatMessage::user("What is 2+2?")], true)?;
 /// let ids = tokenizer.encode(&prompt, false)?;
-/// # Ok::<(), prime_models::TokenizerError>(())
 /// ```
+///
+/// (Not a doc-test: doc-tests of this crate link burn and are slow to build; the integration
+/// test `tests/tokenizer_parity.rs` runs this path against `transformers`.)
 #[derive(Debug, Clone)]
 pub struct Tokenizer {
     inner: tokenizers::Tokenizer,
@@ -394,5 +395,85 @@ fn parse_error(path: &Path, message: String) -> TokenizerError {
     TokenizerError::Parse {
         path: path.to_path_buf(),
         message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PATH: &str = "dir/tokenizer_config.json";
+
+    #[test]
+    fn special_tokens_may_be_strings_objects_or_null() {
+        let config: Json = serde_json::json!({
+            "eos_token": "<|im_end|>",
+            "pad_token": {"content": "<|endoftext|>", "lstrip": false},
+            "bos_token": null,
+        });
+        let path = Path::new(PATH);
+        assert_eq!(
+            token_text(&config, "eos_token", path).unwrap().as_deref(),
+            Some("<|im_end|>")
+        );
+        assert_eq!(
+            token_text(&config, "pad_token", path).unwrap().as_deref(),
+            Some("<|endoftext|>")
+        );
+        assert_eq!(token_text(&config, "bos_token", path).unwrap(), None);
+        assert_eq!(token_text(&config, "unk_token", path).unwrap(), None);
+        let bad: Json = serde_json::json!({"eos_token": 7});
+        let err = token_text(&bad, "eos_token", path).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid dir/tokenizer_config.json: eos_token must be a string or an object, found 7"
+        );
+    }
+
+    #[test]
+    fn chat_template_may_be_a_named_list() {
+        let path = Path::new(PATH);
+        let config: Json = serde_json::json!({"chat_template": [
+            {"name": "tool_use", "template": "T"},
+            {"name": "default", "template": "D"},
+        ]});
+        assert_eq!(
+            chat_template_source(&config, path).unwrap().as_deref(),
+            Some("D")
+        );
+        let no_default: Json =
+            serde_json::json!({"chat_template": [{"name": "x", "template": "T"}]});
+        assert!(matches!(
+            chat_template_source(&no_default, path),
+            Err(TokenizerError::Parse { .. })
+        ));
+        assert_eq!(
+            chat_template_source(&serde_json::json!({}), path).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn generation_config_ids_may_be_one_or_many() {
+        let path = Path::new("dir/generation_config.json");
+        let config: Json = serde_json::json!({
+            "eos_token_id": [151645, 151643],
+            "pad_token_id": 151643,
+            "bad": "x",
+        });
+        assert_eq!(
+            id_list(&config, "eos_token_id", path).unwrap(),
+            vec![151645, 151643]
+        );
+        assert_eq!(
+            id_list(&config, "pad_token_id", path).unwrap(),
+            vec![151643]
+        );
+        assert!(id_list(&config, "missing", path).unwrap().is_empty());
+        let err = id_list(&config, "bad", path).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid dir/generation_config.json: bad must hold token ids, found \"x\""
+        );
     }
 }
