@@ -3,9 +3,12 @@
 //! - `cargo xtask ci`    — what CI runs: fmt check, clippy with warnings denied, the test suite.
 //! - `cargo xtask train` — the built-in PRIME demo; `--config FILE` for any run (see `train.rs`).
 //! - `cargo xtask eval --run RUN_DIR`, `cargo xtask demo [--compare]`.
+//! - `cargo xtask bench [models|advantages|verifiers|data|implicit-prm|all]` — criterion benches;
+//!   `models` also prints burn/PyTorch time ratios measured in the same run.
 
 use std::process::{Command, ExitCode};
 
+mod bench;
 mod train;
 
 fn main() -> ExitCode {
@@ -15,8 +18,9 @@ fn main() -> ExitCode {
         Some("train") => train::train(&args[1..]),
         Some("eval") => train::eval(&args[1..]),
         Some("demo") => train::demo(&args[1..]),
+        Some("bench") => bench::bench(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci|train|eval|demo> [args…]");
+            eprintln!("usage: cargo xtask <ci|train|eval|demo|bench> [args…]");
             Err("unknown command".into())
         }
     };

@@ -1,0 +1,102 @@
+//! `cargo xtask bench [models|advantages|verifiers|data|implicit-prm|all]`: run the criterion
+//! benches of one crate (or all), and for `models` also the same shapes in PyTorch
+//! (`tools/bench_torch.py`), printing burn/PyTorch time ratios measured in this one run.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::{cargo, workspace_root};
+
+/// The crates with criterion benches, by the short name `cargo xtask bench` takes.
+const CRATES: [(&str, &str); 5] = [
+    ("models", "prime-models"),
+    ("advantages", "prime-advantages"),
+    ("verifiers", "prime-verifiers"),
+    ("data", "prime-data"),
+    ("implicit-prm", "prime-implicit-prm"),
+];
+
+/// Entry point of `cargo xtask bench`.
+pub fn bench(args: &[String]) -> Result<(), String> {
+    let which = args.first().map(String::as_str).unwrap_or("models");
+    let selected: Vec<(&str, &str)> = if which == "all" {
+        CRATES.to_vec()
+    } else {
+        let found = CRATES.iter().find(|(short, _)| *short == which);
+        vec![*found.ok_or_else(|| {
+            let names: Vec<&str> = CRATES.iter().map(|(short, _)| *short).collect();
+            format!(
+                "unknown bench target `{which}`; expected one of: {}, all",
+                names.join(", ")
+            )
+        })?]
+    };
+    for (short, package) in selected {
+        cargo(&["bench", "-p", package])?;
+        if short == "models" {
+            compare_with_torch()?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs `tools/bench_torch.py` and prints, for every shape both sides measured, the ratio of
+/// burn's criterion median to PyTorch's median.
+fn compare_with_torch() -> Result<(), String> {
+    let root = workspace_root();
+    eprintln!("$ python3 tools/bench_torch.py --threads 2");
+    let output = Command::new("python3")
+        .args(["tools/bench_torch.py", "--threads", "2"])
+        .current_dir(&root)
+        .output()
+        .map_err(|e| format!("cannot run python3: {e}"))?;
+    if !output.status.success() {
+        eprintln!(
+            "PyTorch comparison skipped: tools/bench_torch.py failed (needs `pip install torch transformers`):\n{}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+        return Ok(());
+    }
+    let torch: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&output.stdout)
+        .map_err(|e| format!("tools/bench_torch.py printed no JSON object: {e}"))?;
+    let criterion_dir = target_dir(&root).join("criterion");
+    println!(
+        "{:<36} {:>12} {:>12} {:>12}",
+        "shape", "burn ms", "torch ms", "burn/torch"
+    );
+    for (key, torch_ms) in &torch {
+        let Some(torch_ms) = torch_ms.as_f64() else {
+            continue;
+        };
+        match burn_median_ms(&criterion_dir, key) {
+            Some(burn_ms) => println!(
+                "{key:<36} {burn_ms:>12.2} {torch_ms:>12.2} {:>11.2}x",
+                burn_ms / torch_ms
+            ),
+            None => println!("{key:<36} {:>12} {torch_ms:>12.2} {:>12}", "-", "-"),
+        }
+    }
+    Ok(())
+}
+
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+}
+
+/// Median of the criterion bench `group/function` in milliseconds. PyTorch's key
+/// `backend_4_5m/forward` matches criterion's `backend_4_5m/flex_forward` (the default backend).
+fn burn_median_ms(criterion_dir: &Path, key: &str) -> Option<f64> {
+    let (group, function) = key.split_once('/')?;
+    [function.to_string(), format!("flex_{function}")]
+        .iter()
+        .find_map(|name| read_median_ns(&criterion_dir.join(group).join(name)))
+        .map(|ns| ns / 1e6)
+}
+
+fn read_median_ns(bench_dir: &Path) -> Option<f64> {
+    let text = std::fs::read_to_string(bench_dir.join("new").join("estimates.json")).ok()?;
+    let estimates: serde_json::Value = serde_json::from_str(&text).ok()?;
+    estimates["median"]["point_estimate"].as_f64()
+}
