@@ -1,0 +1,248 @@
+//! Saving and restoring the PRM's AdamW state for resume.
+//!
+//! burn keys optimizer state by parameter id, and ids are not stable across a save/load of the
+//! weights (a model loaded from safetensors gets fresh ids). The state is therefore stored under
+//! each parameter's position in the module's visiting order, which is the same for every
+//! instance of the same architecture, and mapped back to the live ids on load.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use burn::module::{AutodiffModule, Module, ModuleVisitor, Param, ParamId};
+use burn::optim::Optimizer;
+use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
+use burn::tensor::{backend::AutodiffBackend, Tensor};
+use prime_models::{load_hf, save_hf, CausalLm, Qwen2ForCausalLm, SaveDtype};
+
+use crate::{ImplicitPrm, PrmConfig, PrmError, Reference};
+
+/// File name (without the `.mpk` extension) of the AdamW state inside a PRM checkpoint directory.
+pub const OPTIMIZER_FILE: &str = "prm_optimizer";
+
+impl<B: AutodiffBackend> ImplicitPrm<B, Qwen2ForCausalLm<B>> {
+    /// Writes the PRM to `dir`: its weights as a Hugging Face checkpoint (`config.json` +
+    /// `model.safetensors`, f32, loadable by `transformers`) and its AdamW state as
+    /// `prm_optimizer.mpk` next to them. The reference is not written (a frozen reference is the
+    /// initial checkpoint, which the caller already has).
+    pub fn save(&self, dir: &Path) -> Result<(), PrmError> {
+        save_hf(self.model(), dir, SaveDtype::F32)?;
+        self.save_optimizer(&dir.join(OPTIMIZER_FILE))
+    }
+
+    /// Restores a PRM written by [`Self::save`] (or any Hugging Face Qwen2 checkpoint): weights
+    /// from `dir`, AdamW state from `dir/prm_optimizer.mpk` when present, else a fresh one.
+    pub fn load(
+        dir: &Path,
+        reference: Reference<B, Qwen2ForCausalLm<B>>,
+        config: PrmConfig,
+        device: &B::Device,
+    ) -> Result<Self, PrmError> {
+        let model = load_hf::<B>(dir, device)?;
+        let mut prm = Self::new(model, reference, config)?;
+        let optimizer = dir.join(OPTIMIZER_FILE);
+        if optimizer.with_extension("mpk").exists() {
+            prm.load_optimizer(&optimizer)?;
+        }
+        Ok(prm)
+    }
+}
+
+impl<B: AutodiffBackend> Reference<B, Qwen2ForCausalLm<B>> {
+    /// A frozen reference read from a Hugging Face checkpoint directory (inference backend).
+    pub fn frozen_from_hf(dir: &Path, device: &B::Device) -> Result<Self, PrmError> {
+        Ok(Reference::Frozen(load_hf::<B::InnerBackend>(dir, device)?))
+    }
+}
+
+impl<B, M> ImplicitPrm<B, M>
+where
+    B: AutodiffBackend,
+    M: CausalLm<B> + AutodiffModule<B>,
+    M::InnerModule: CausalLm<B::InnerBackend>,
+{
+    /// Writes the AdamW state (moments and step count of every parameter) to `path`
+    /// (burn's named MessagePack format; the extension is set to `.mpk`).
+    pub fn save_optimizer(&self, path: &Path) -> Result<(), PrmError> {
+        let mut record = self.optimizer().to_record();
+        let mut positional = OptimRecord::<B, M>::default();
+        for (position, id) in param_ids(self.model()).into_iter().enumerate() {
+            if let Some(state) = record.remove(&id) {
+                positional.insert(ParamId::from(position as u64), state);
+            }
+        }
+        NamedMpkFileRecorder::<FullPrecisionSettings>::new()
+            .record(positional, path.to_path_buf())
+            .map_err(|e| PrmError::Checkpoint {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })
+    }
+
+    /// Restores the AdamW state written by [`Self::save_optimizer`] onto the current PRM,
+    /// which must have the same architecture (its weights may have been reloaded since).
+    pub fn load_optimizer(&mut self, path: &Path) -> Result<(), PrmError> {
+        let device = self.model().devices().into_iter().next().ok_or_else(|| PrmError::Checkpoint {
+            path: path.to_path_buf(),
+            reason: "the PRM has no parameters".to_string(),
+        })?;
+        let mut positional: OptimRecord<B, M> = NamedMpkFileRecorder::<FullPrecisionSettings>::new()
+            .load(path.to_path_buf(), &device)
+            .map_err(|e| PrmError::Checkpoint {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+        let ids = param_ids(self.model());
+        if positional.len() > ids.len() {
+            return Err(PrmError::Checkpoint {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "state for {} parameters but the PRM has {}",
+                    positional.len(),
+                    ids.len()
+                ),
+            });
+        }
+        let mut record = OptimRecord::<B, M>::default();
+        for (position, id) in ids.into_iter().enumerate() {
+            if let Some(state) = positional.remove(&ParamId::from(position as u64)) {
+                record.insert(id, state);
+            }
+        }
+        if !positional.is_empty() {
+            return Err(PrmError::Checkpoint {
+                path: path.to_path_buf(),
+                reason: "optimizer state does not match the PRM's parameters".to_string(),
+            });
+        }
+        let optimizer = self.optimizer().clone().load_record(record);
+        self.set_optimizer(optimizer);
+        Ok(())
+    }
+}
+
+type OptimRecord<B, M> =
+    <burn::optim::adaptor::OptimizerAdaptor<burn::optim::AdamW, M, B> as Optimizer<M, B>>::Record;
+
+/// Float parameter ids in visiting order, each once.
+fn param_ids<B: AutodiffBackend, M: Module<B>>(module: &M) -> Vec<ParamId> {
+    struct Ids {
+        ids: Vec<ParamId>,
+        seen: HashSet<ParamId>,
+    }
+    impl<B: AutodiffBackend> ModuleVisitor<B> for Ids {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            if self.seen.insert(param.id) {
+                self.ids.push(param.id);
+            }
+        }
+    }
+    let mut visitor = Ids {
+        ids: Vec::new(),
+        seen: HashSet::new(),
+    };
+    module.visit(&mut visitor);
+    visitor.ids
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::backend::{Autodiff, Flex};
+    use burn::module::{ModuleMapper, ModuleVisitor};
+    use burn::tensor::backend::Backend;
+
+    use super::*;
+    use crate::test_model::TinyLm;
+    use crate::{OutcomeLabels, PrmConfig, Reference, ResponseBatch};
+
+    type B = Autodiff<Flex>;
+
+    fn tiny(seed: u64) -> TinyLm<B> {
+        B::seed(&Default::default(), seed);
+        TinyLm::new(12, 6, &Default::default())
+    }
+
+    /// Flattened parameter values in visiting order.
+    fn values(model: &TinyLm<B>) -> Vec<Vec<f32>> {
+        struct Collect(Vec<Vec<f32>>);
+        impl<BB: Backend> ModuleVisitor<BB> for Collect {
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<BB, D>>) {
+                self.0.push(param.val().into_data().to_vec::<f32>().unwrap());
+            }
+        }
+        let mut c = Collect(Vec::new());
+        model.visit(&mut c);
+        c.0
+    }
+
+    /// A new model instance (fresh parameter ids) holding `source`'s values.
+    fn copy_with_fresh_ids(source: &TinyLm<B>) -> TinyLm<B> {
+        struct Fill(std::vec::IntoIter<Vec<f32>>);
+        impl<BB: Backend> ModuleMapper<BB> for Fill {
+            fn map_float<const D: usize>(&mut self, param: Param<Tensor<BB, D>>) -> Param<Tensor<BB, D>> {
+                let values = self.0.next().unwrap();
+                param.map(|t| {
+                    let (shape, device) = (t.shape(), t.device());
+                    Tensor::<BB, 1>::from_floats(values.as_slice(), &device)
+                        .reshape(shape)
+                        .require_grad()
+                })
+            }
+        }
+        tiny(999).map(&mut Fill(values(source).into_iter()))
+    }
+
+    fn batch() -> (ResponseBatch<B>, OutcomeLabels) {
+        let prompts = vec![vec![1, 2], vec![3, 4], vec![5, 1], vec![2, 2]];
+        let responses = vec![vec![6, 7, 8], vec![9, 10], vec![11, 3, 4], vec![5]];
+        let labels = OutcomeLabels {
+            acc: vec![1.0, 0.0, 1.0, 0.0],
+            group_ids: vec![0, 0, 1, 1],
+        };
+        (
+            ResponseBatch::from_ids(&prompts, &responses, 0, &Default::default()).unwrap(),
+            labels,
+        )
+    }
+
+    #[test]
+    fn optimizer_state_survives_a_reload_of_the_weights() {
+        let (batch, labels) = batch();
+        let config = PrmConfig {
+            lr: 1e-2,
+            mini_batch_size: 2,
+            ..PrmConfig::default()
+        };
+        let reference = Reference::Frozen(tiny(1).valid());
+        let mut original = ImplicitPrm::new(tiny(1), reference.clone(), config.clone()).unwrap();
+        original.update(&batch, &labels).unwrap();
+        original.update(&batch, &labels).unwrap();
+        let dir = std::env::temp_dir().join(format!("prime-prm-optim-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("prm_optimizer");
+        original.save_optimizer(&path).unwrap();
+
+        let fresh = copy_with_fresh_ids(original.model());
+        assert_eq!(values(&fresh), values(original.model()));
+        let mut resumed = ImplicitPrm::new(fresh, reference.clone(), config.clone()).unwrap();
+        resumed.load_optimizer(&path).unwrap();
+        let mut restarted =
+            ImplicitPrm::new(copy_with_fresh_ids(original.model()), reference, config).unwrap();
+
+        original.update(&batch, &labels).unwrap();
+        resumed.update(&batch, &labels).unwrap();
+        restarted.update(&batch, &labels).unwrap();
+        assert_eq!(values(resumed.model()), values(original.model()));
+        // A fresh AdamW state (bias correction at step 1) moves the weights differently.
+        assert_ne!(values(restarted.model()), values(original.model()));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn loading_a_missing_file_names_it() {
+        let mut prm = ImplicitPrm::with_frozen_reference(tiny(1), PrmConfig::default()).unwrap();
+        let err = prm
+            .load_optimizer(Path::new("/nonexistent/prm_optimizer"))
+            .unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/prm_optimizer"), "{err}");
+    }
+}

@@ -1,0 +1,390 @@
+//! [`ImplicitPrm`]: the implicit PRM `π_φ`, its optimizer and its reference — scoring
+//! (prime-spec step 6) and the online update in the three update modes (step 7).
+
+use std::ops::Range;
+
+use burn::module::AutodiffModule;
+use burn::optim::{adaptor::OptimizerAdaptor, AdamW, GradientsParams, Optimizer};
+use burn::tensor::{backend::AutodiffBackend, backend::Backend, ElementConversion, Tensor};
+use burn::tensor::TensorData;
+use prime_models::{optim, CausalLm};
+
+use crate::batch::BatchDims;
+use crate::log_ratio::masked_response_log_probs;
+use crate::loss::{ce_loss, dpo_loss, DpoTargets};
+use crate::metrics::dpo_accuracy;
+use crate::{
+    OutcomeLabels, PrmConfig, PrmError, PrmLoss, PrmOutput, PrmStats, ProcessRewards,
+    ResponseBatch, UpdateMode,
+};
+
+/// The reference `π_ref` of the log-ratio `q = log π_φ − log π_ref`.
+pub enum Reference<B: AutodiffBackend, M: AutodiffModule<B>> {
+    /// A frozen model, run without autodiff (**default**: a copy of the initial PRM).
+    Frozen(M::InnerModule),
+    /// The policy that sampled the batch: the caller passes `log π_θold` of the response tokens
+    /// in [`ResponseBatch::reference_log_probs`]; no extra model.
+    Policy,
+}
+
+impl<B: AutodiffBackend, M: AutodiffModule<B>> Clone for Reference<B, M> {
+    fn clone(&self) -> Self {
+        match self {
+            Reference::Frozen(model) => Reference::Frozen(model.clone()),
+            Reference::Policy => Reference::Policy,
+        }
+    }
+}
+
+/// An implicit process reward model (PRIME, Cui et al. 2025, §3): a causal LM `π_φ` trained on
+/// outcome labels whose per-token log-ratio to a reference is a dense reward.
+///
+/// `M` is the PRM on the autodiff backend `B`; the reference and every scoring forward that
+/// needs no gradient run on `B::InnerBackend`. Gradients reach `π_φ` only.
+pub struct ImplicitPrm<B, M>
+where
+    B: AutodiffBackend,
+    M: CausalLm<B> + AutodiffModule<B>,
+    M::InnerModule: CausalLm<B::InnerBackend>,
+{
+    model: M,
+    optimizer: OptimizerAdaptor<AdamW, M, B>,
+    reference: Reference<B, M>,
+    config: PrmConfig,
+}
+
+/// What the update over all mini-batches yields.
+struct TrainOutcome {
+    /// Rewards from the loss forwards: mini-batch `k` scored by the PRM after `k − 1` steps.
+    rewards: ProcessRewards,
+    /// Row-weighted mean loss.
+    loss: f32,
+    /// Mean pre-clip gradient norm.
+    grad_norm: f32,
+    /// Optimizer steps taken.
+    steps: usize,
+}
+
+impl<B, M> ImplicitPrm<B, M>
+where
+    B: AutodiffBackend,
+    M: CausalLm<B> + AutodiffModule<B>,
+    M::InnerModule: CausalLm<B::InnerBackend>,
+{
+    /// A PRM `model` with the given reference and a fresh AdamW state
+    /// (`β₁ = 0.9, β₂ = 0.999, ε = 1e-8` as in PyTorch, weight decay from `config`).
+    pub fn new(model: M, reference: Reference<B, M>, config: PrmConfig) -> Result<Self, PrmError> {
+        config.validate()?;
+        let optimizer = optim::adamw(config.weight_decay).init::<B, M>();
+        Ok(Self {
+            model,
+            optimizer,
+            reference,
+            config,
+        })
+    }
+
+    /// A PRM whose reference is a frozen copy of `model` as it is now (the default).
+    pub fn with_frozen_reference(model: M, config: PrmConfig) -> Result<Self, PrmError> {
+        let reference = Reference::Frozen(model.valid());
+        Self::new(model, reference, config)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PrmConfig {
+        &self.config
+    }
+
+    /// The PRM `π_φ`.
+    pub fn model(&self) -> &M {
+        &self.model
+    }
+
+    /// The reference.
+    pub fn reference(&self) -> &Reference<B, M> {
+        &self.reference
+    }
+
+    /// Gives the PRM model back.
+    pub fn into_model(self) -> M {
+        self.model
+    }
+
+    pub(crate) fn optimizer(&self) -> &OptimizerAdaptor<AdamW, M, B> {
+        &self.optimizer
+    }
+
+    pub(crate) fn set_optimizer(&mut self, optimizer: OptimizerAdaptor<AdamW, M, B>) {
+        self.optimizer = optimizer;
+    }
+
+    /// Per-token implicit rewards of `batch` under the current PRM, without updating it
+    /// (prime-spec step 6). Runs without autodiff, `mini_batch_size` rows at a time.
+    pub fn token_rewards(&self, batch: &ResponseBatch<B>) -> Result<ProcessRewards, PrmError> {
+        let dims = batch.dims()?;
+        self.score(batch, dims)
+    }
+
+    /// Trains the PRM on `batch` (prime-spec step 7): one AdamW step per mini-batch of
+    /// `mini_batch_size` rows, loss `ce` or `dpo`, global grad-norm clip. Ignores the update mode.
+    ///
+    /// The stats' rewards (`dpo_acc_before`, reward mean/std) are those of the loss forwards.
+    pub fn update(
+        &mut self,
+        batch: &ResponseBatch<B>,
+        labels: &OutcomeLabels,
+    ) -> Result<PrmStats, PrmError> {
+        let dims = batch.dims()?;
+        labels.validate(dims.rows)?;
+        let outcome = self.train(batch, labels, dims)?;
+        let after = if self.config.measure_after_update {
+            Some(self.dpo_acc(&self.score(batch, dims)?, labels))
+        } else {
+            None
+        };
+        Ok(self.stats(&outcome.rewards, labels, Some(&outcome), after))
+    }
+
+    /// The PRM phase of a training step, in the configured update mode: returns the rewards to
+    /// use for the advantages and the metrics.
+    ///
+    /// - `after`: rewards from the loss forwards (mini-batch `k` scored after `k − 1` updates);
+    /// - `before`: update on the whole batch, then a fresh forward for the rewards;
+    /// - `none`: a forward only (the labels serve the `dpo_acc` metric).
+    pub fn step(
+        &mut self,
+        batch: &ResponseBatch<B>,
+        labels: &OutcomeLabels,
+    ) -> Result<PrmOutput, PrmError> {
+        let dims = batch.dims()?;
+        labels.validate(dims.rows)?;
+        match self.config.update {
+            UpdateMode::After => {
+                let outcome = self.train(batch, labels, dims)?;
+                let after = if self.config.measure_after_update {
+                    Some(self.dpo_acc(&self.score(batch, dims)?, labels))
+                } else {
+                    None
+                };
+                let stats = self.stats(&outcome.rewards, labels, Some(&outcome), after);
+                Ok(PrmOutput {
+                    rewards: outcome.rewards,
+                    stats,
+                })
+            }
+            UpdateMode::Before => {
+                let outcome = self.train(batch, labels, dims)?;
+                let rewards = self.score(batch, dims)?;
+                let after = Some(self.dpo_acc(&rewards, labels));
+                let mut stats = self.stats(&rewards, labels, Some(&outcome), after);
+                stats.dpo_acc_before = self.dpo_acc(&outcome.rewards, labels);
+                Ok(PrmOutput { rewards, stats })
+            }
+            UpdateMode::None => {
+                let rewards = self.score(batch, dims)?;
+                let stats = self.stats(&rewards, labels, None, None);
+                Ok(PrmOutput { rewards, stats })
+            }
+        }
+    }
+
+    fn dpo_acc(&self, rewards: &ProcessRewards, labels: &OutcomeLabels) -> f32 {
+        dpo_accuracy(&rewards.sequence_rewards(), &labels.acc, &labels.group_ids)
+    }
+
+    fn stats(
+        &self,
+        rewards: &ProcessRewards,
+        labels: &OutcomeLabels,
+        outcome: Option<&TrainOutcome>,
+        dpo_acc_after: Option<f32>,
+    ) -> PrmStats {
+        let (reward_mean, reward_std) = rewards.token_reward_mean_std();
+        PrmStats {
+            loss: outcome.map(|o| o.loss),
+            grad_norm: outcome.map(|o| o.grad_norm),
+            dpo_acc_before: self.dpo_acc(rewards, labels),
+            dpo_acc_after,
+            reward_mean,
+            reward_std,
+            optimizer_steps: outcome.map_or(0, |o| o.steps),
+        }
+    }
+
+    /// `[m, R]` reference log-probs of a chunk on the inner backend.
+    fn reference_log_probs(
+        &self,
+        chunk: &ResponseBatch<B::InnerBackend>,
+        dims: BatchDims,
+    ) -> Result<Tensor<B::InnerBackend, 2>, PrmError> {
+        match &self.reference {
+            Reference::Frozen(model) => Ok(masked_response_log_probs(model, chunk, dims)),
+            Reference::Policy => chunk
+                .reference_log_probs
+                .clone()
+                .map(|log_probs| log_probs.mul(chunk.response_mask(dims.response_width)))
+                .ok_or(PrmError::MissingPolicyLogProbs),
+        }
+    }
+
+    /// Inference forward of the current PRM over the whole batch, chunk by chunk.
+    fn score(&self, batch: &ResponseBatch<B>, dims: BatchDims) -> Result<ProcessRewards, PrmError> {
+        let prm = self.model.valid();
+        let inner = batch.inner();
+        let mut q_rows = Vec::with_capacity(dims.rows);
+        for range in mini_batches(dims.rows, self.config.mini_batch_size) {
+            let chunk = inner.rows(range.clone());
+            let chunk_dims = BatchDims {
+                rows: range.len(),
+                response_width: dims.response_width,
+            };
+            let q = masked_response_log_probs(&prm, &chunk, chunk_dims)
+                .sub(self.reference_log_probs(&chunk, chunk_dims)?);
+            q_rows.extend(ragged_rows(q, &chunk.response_lengths)?);
+        }
+        Ok(ProcessRewards::from_log_ratios(
+            q_rows,
+            self.config.beta,
+            self.config.granularity,
+        ))
+    }
+
+    /// The training loss of one mini-batch under `model` (`[1]`, differentiable w.r.t. `model`
+    /// only) and its log-ratios `q` (`[m, R]`, 0 after `L_i`).
+    ///
+    /// `acc` holds the chunk's labels; `dpo` its detached `(other, sign)` for loss `dpo`.
+    pub(crate) fn mini_batch_loss(
+        &self,
+        model: &M,
+        chunk: &ResponseBatch<B>,
+        dims: BatchDims,
+        acc: &[f32],
+        dpo: Option<(&[f32], &[f32])>,
+    ) -> Result<(Tensor<B, 1>, Tensor<B, 2>), PrmError> {
+        let device = chunk.tokens.input_ids.device();
+        let beta = self.config.beta;
+        let log_probs = masked_response_log_probs(model, chunk, dims);
+        let reference = self.reference_log_probs(&chunk.inner(), dims)?;
+        let q = log_probs.sub(Tensor::from_inner(reference)); // [m, R]
+        let sequence_q = q.clone().sum_dim(1).squeeze_dim::<1>(1); // [m]
+        let loss = match dpo {
+            None => ce_loss(sequence_q, vector(acc, &device), beta),
+            Some((other, sign)) => dpo_loss(
+                sequence_q,
+                vector(other, &device),
+                vector(sign, &device),
+                beta,
+            ),
+        };
+        Ok((loss, q))
+    }
+
+    /// One optimizer step per mini-batch; returns the rewards of the loss forwards.
+    fn train(
+        &mut self,
+        batch: &ResponseBatch<B>,
+        labels: &OutcomeLabels,
+        dims: BatchDims,
+    ) -> Result<TrainOutcome, PrmError> {
+        let beta = self.config.beta;
+        let dpo_targets = match self.config.loss {
+            PrmLoss::Ce => None,
+            // Detached, pre-update sequence log-ratios of every group member (as the
+            // reference computes them before the update).
+            PrmLoss::Dpo => {
+                let before = self.score(batch, dims)?;
+                let sequence_q: Vec<f32> = before.q.iter().map(|row| row.iter().sum()).collect();
+                Some(DpoTargets::new(
+                    &sequence_q,
+                    &labels.acc,
+                    &labels.group_ids,
+                    beta,
+                ))
+            }
+        };
+        let mut q_rows = Vec::with_capacity(dims.rows);
+        let (mut loss_sum, mut norm_sum, mut steps) = (0.0f64, 0.0f64, 0usize);
+        for (index, range) in mini_batches(dims.rows, self.config.mini_batch_size).enumerate() {
+            let chunk = batch.rows(range.clone());
+            let chunk_dims = BatchDims {
+                rows: range.len(),
+                response_width: dims.response_width,
+            };
+            let (loss, q) = self.mini_batch_loss(
+                &self.model,
+                &chunk,
+                chunk_dims,
+                &labels.acc[range.clone()],
+                dpo_targets.as_ref().map(|t| t.rows(range.clone())),
+            )?;
+            q_rows.extend(ragged_rows(q.detach().inner(), &chunk.response_lengths)?);
+            let loss_value = loss.clone().inner().into_scalar().elem::<f32>();
+            if !loss_value.is_finite() {
+                return Err(PrmError::NonFinite {
+                    what: "loss",
+                    mini_batch: index,
+                });
+            }
+            let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+            let (grads, norm) = if self.config.grad_clip > 0.0 {
+                optim::clip_grad_norm(&self.model, grads, f64::from(self.config.grad_clip))
+            } else {
+                optim::clip_grad_norm(&self.model, grads, f64::INFINITY)
+            };
+            if !norm.is_finite() {
+                return Err(PrmError::NonFinite {
+                    what: "grad norm",
+                    mini_batch: index,
+                });
+            }
+            self.model = self
+                .optimizer
+                .step(self.config.lr, self.model.clone(), grads);
+            loss_sum += f64::from(loss_value) * range.len() as f64;
+            norm_sum += norm;
+            steps += 1;
+        }
+        Ok(TrainOutcome {
+            rewards: ProcessRewards::from_log_ratios(q_rows, beta, self.config.granularity),
+            loss: (loss_sum / dims.rows as f64) as f32,
+            grad_norm: (norm_sum / steps.max(1) as f64) as f32,
+            steps,
+        })
+    }
+}
+
+/// Row ranges of at most `size` rows covering `0..rows`.
+fn mini_batches(rows: usize, size: usize) -> impl Iterator<Item = Range<usize>> {
+    (0..rows)
+        .step_by(size.max(1))
+        .map(move |start| start..(start + size).min(rows))
+}
+
+/// A `[n]` float tensor from host values.
+fn vector<B: Backend>(values: &[f32], device: &B::Device) -> Tensor<B, 1> {
+    Tensor::from_data(TensorData::new(values.to_vec(), [values.len()]), device)
+}
+
+/// Reads a `[n, R]` tensor back and keeps the first `lengths[i]` values of each row.
+fn ragged_rows<B: Backend>(
+    values: Tensor<B, 2>,
+    lengths: &[usize],
+) -> Result<Vec<Vec<f32>>, PrmError> {
+    let width = values.dims()[1];
+    let flat = values
+        .into_data()
+        .convert::<f32>()
+        .to_vec::<f32>()
+        .map_err(|e| PrmError::TensorData {
+            tensor: "q",
+            reason: format!("{e:?}"),
+        })?;
+    Ok(lengths
+        .iter()
+        .enumerate()
+        .map(|(row, &len)| flat[row * width..row * width + len].to_vec())
+        .collect())
+}
+
+#[cfg(test)]
+mod tests;

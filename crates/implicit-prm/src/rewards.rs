@@ -1,0 +1,122 @@
+//! [`ProcessRewards`]: the implicit process rewards of a batch as plain, ragged vectors.
+
+use crate::Granularity;
+
+/// Per-token implicit rewards of a batch (prime-spec step 6), one row per response, each row
+/// exactly `L_i` long (valid response tokens only, EOS included).
+///
+/// `q[i][t] = log π_φ(y_t | x, y_<t) − log π_ref(y_t | x, y_<t)`;
+/// `token_rewards[i][t] = β·q[i][t]` for granularity `token`, or `β·Σ_t q[i][t]` on the last
+/// valid token and 0 elsewhere for `whole`. No clamping, no normalisation (that is the
+/// advantage estimator's job, prime-spec step 8).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ProcessRewards {
+    /// Log-likelihood ratio per valid response token.
+    pub q: Vec<Vec<f32>>,
+    /// Process reward per valid response token.
+    pub token_rewards: Vec<Vec<f32>>,
+}
+
+impl ProcessRewards {
+    /// Builds the rewards from the log-ratios `q` (one row per response, `L_i` long).
+    pub fn from_log_ratios(q: Vec<Vec<f32>>, beta: f32, granularity: Granularity) -> Self {
+        let token_rewards = q
+            .iter()
+            .map(|row| match granularity {
+                Granularity::Token => row.iter().map(|&v| beta * v).collect(),
+                Granularity::Whole => {
+                    let mut rewards = vec![0.0; row.len()];
+                    if let Some(last) = rewards.last_mut() {
+                        *last = beta * row.iter().sum::<f32>();
+                    }
+                    rewards
+                }
+            })
+            .collect();
+        Self { q, token_rewards }
+    }
+
+    /// Number of responses.
+    pub fn len(&self) -> usize {
+        self.q.len()
+    }
+
+    /// True when there are no responses.
+    pub fn is_empty(&self) -> bool {
+        self.q.is_empty()
+    }
+
+    /// `L_i` of each response.
+    pub fn lengths(&self) -> Vec<usize> {
+        self.q.iter().map(Vec::len).collect()
+    }
+
+    /// `R_i = Σ_t r_{i,t}`, the sequence-level implicit reward (the same for both granularities).
+    pub fn sequence_rewards(&self) -> Vec<f32> {
+        self.token_rewards
+            .iter()
+            .map(|row| row.iter().sum())
+            .collect()
+    }
+
+    /// Appends the rows of `other` after these rows.
+    pub fn extend(&mut self, other: ProcessRewards) {
+        self.q.extend(other.q);
+        self.token_rewards.extend(other.token_rewards);
+    }
+
+    /// Mean and population standard deviation of the token rewards over all valid tokens
+    /// (`(0, 0)` when there are none).
+    pub fn token_reward_mean_std(&self) -> (f32, f32) {
+        let count: usize = self.token_rewards.iter().map(Vec::len).sum();
+        if count == 0 {
+            return (0.0, 0.0);
+        }
+        let values = || self.token_rewards.iter().flatten().map(|&v| f64::from(v));
+        let mean = values().sum::<f64>() / count as f64;
+        let var = values().map(|v| (v - mean).powi(2)).sum::<f64>() / count as f64;
+        (mean as f32, var.sqrt() as f32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_granularity_scales_every_token_by_beta() {
+        let r = ProcessRewards::from_log_ratios(
+            vec![vec![1.0, -2.0, 0.5], vec![]],
+            0.5,
+            Granularity::Token,
+        );
+        assert_eq!(r.token_rewards, vec![vec![0.5, -1.0, 0.25], vec![]]);
+        assert_eq!(r.sequence_rewards(), vec![-0.25, 0.0]);
+        assert_eq!(r.lengths(), vec![3, 0]);
+    }
+
+    #[test]
+    fn whole_granularity_puts_the_sum_on_the_last_token() {
+        let r = ProcessRewards::from_log_ratios(
+            vec![vec![1.0, -2.0, 0.5], vec![4.0]],
+            0.5,
+            Granularity::Whole,
+        );
+        assert_eq!(r.token_rewards, vec![vec![0.0, 0.0, -0.25], vec![2.0]]);
+        assert_eq!(r.q[0], vec![1.0, -2.0, 0.5]);
+        assert_eq!(r.sequence_rewards(), vec![-0.25, 2.0]);
+    }
+
+    #[test]
+    fn mean_and_std_are_over_valid_tokens() {
+        // Tokens 1, 3 and 5 (β = 1): mean 3, population variance (4 + 0 + 4) / 3.
+        let r = ProcessRewards::from_log_ratios(
+            vec![vec![1.0, 3.0], vec![5.0]],
+            1.0,
+            Granularity::Token,
+        );
+        let (mean, std) = r.token_reward_mean_std();
+        assert!((mean - 3.0).abs() < 1e-6);
+        assert!((std - (8.0f32 / 3.0).sqrt()).abs() < 1e-6);
+    }
+}
