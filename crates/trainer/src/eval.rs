@@ -63,8 +63,7 @@ pub fn evaluate<B: Backend, M: CausalLm<B>>(
         model,
         prompts,
         &indices,
-        settings.seed,
-        &[0xE7A1, step as u64],
+        &[settings.seed, 0xE7A1, step as u64],
         device,
         &mut tally,
     )?;
@@ -84,8 +83,7 @@ pub fn evaluate<B: Backend, M: CausalLm<B>>(
             model,
             prompts,
             &indices,
-            settings.seed,
-            &[0xE7A2, step as u64],
+            &[settings.seed, 0xE7A2, step as u64],
             device,
             &mut tally,
         )?)

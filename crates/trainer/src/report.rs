@@ -165,7 +165,7 @@ impl Report {
     fn phase_chart(&self) -> String {
         let mut h = String::from("<h2>Seconds per phase</h2><div class=\"grid\">");
         for run in &self.runs {
-            let phases: [(&str, fn(&StepMetrics) -> f64); 6] = [
+            let phases: [Phase; 6] = [
                 ("rollout", |m| m.time_rollout),
                 ("verify", |m| m.time_verify),
                 ("old log-probs", |m| m.time_old_log_probs),
@@ -233,6 +233,9 @@ impl Report {
         h
     }
 }
+
+/// A phase's label and how to read its seconds from a step.
+type Phase = (&'static str, fn(&StepMetrics) -> f64);
 
 fn metric(m: &StepMetrics, key: &str) -> Option<f64> {
     let v = serde_json::to_value(m).ok()?;

@@ -106,14 +106,13 @@ pub struct Sampler<'a> {
 
 impl Sampler<'_> {
     /// Samples `samples_per_prompt` responses for each of `indices` (into `prompts`) and
-    /// verifies them; `seed_parts` make the draws a pure function of the caller's coordinates.
+    /// verifies them. `seed` is `[run seed, coordinates…]`: the draws are a pure function of it.
     pub fn sample<B: Backend, M: CausalLm<B>>(
         &self,
         model: &M,
         prompts: &[PromptItem],
         indices: &[usize],
-        seed: u64,
-        seed_parts: &[u64],
+        seed: &[u64],
         device: &B::Device,
         tally: &mut RolloutTally,
     ) -> Result<Vec<SampledGroup>, TrainError> {
@@ -131,9 +130,10 @@ impl Sampler<'_> {
             }
             let started = Instant::now();
             let batch = left_padded::<B>(&rows, self.sampling.pad_token_id, device);
-            let mut parts = seed_parts.to_vec();
+            let mut parts = seed.get(1..).unwrap_or_default().to_vec();
             parts.push(chunk_no as u64);
-            let generation = generate(model, &batch, &self.sampling, derive_seed(seed, &parts));
+            let base = seed.first().copied().unwrap_or_default();
+            let generation = generate(model, &batch, &self.sampling, derive_seed(base, &parts));
             tally.rollout_seconds += started.elapsed().as_secs_f64();
 
             let started = Instant::now();

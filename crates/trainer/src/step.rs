@@ -77,8 +77,7 @@ impl<B: AutodiffBackend> Trainer<B> {
                     &inference,
                     train,
                     &prompts,
-                    seed,
-                    &[0x5A, step as u64, round],
+                    &[seed, 0x5A, step as u64, round],
                     device,
                     &mut tally,
                 )

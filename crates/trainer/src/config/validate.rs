@@ -80,7 +80,7 @@ impl TrainConfig {
             .names()
             .map(str::to_string)
             .collect();
-        if !names.iter().any(|n| *n == self.advantage.estimator) {
+        if !names.contains(&self.advantage.estimator) {
             return Err(invalid(
                 "advantage.estimator",
                 format!(
