@@ -4,7 +4,8 @@
 
 use burn::module::Module;
 use burn::nn::Linear;
-use burn::tensor::{activation::softmax, backend::Backend, Tensor};
+use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{activation::softmax, backend::Backend, module::attention, Tensor};
 
 use crate::cache::LayerCache;
 use crate::checkpoint::Checkpoint;
@@ -104,15 +105,23 @@ impl<B: Backend> Qwen2Attention<B> {
         let k = repeat_kv(k, heads / kv_heads); // [batch, heads, total, dim]
         let v = repeat_kv(v, heads / kv_heads);
         let scale = (dim as f64).powf(-0.5);
-        let scores = q
-            .matmul(k.swap_dims(2, 3))
-            .mul_scalar(scale)
-            .add(mask_bias.clone());
-        let probs = softmax(scores, 3); // [batch, heads, n, total]
-        let context = probs
-            .matmul(v)
-            .swap_dims(1, 2)
-            .reshape([batch, n, heads * dim]);
+        let context = if B::ad_enabled(&q.device()) {
+            // Explicit ops: differentiable on every backend.
+            let scores = q
+                .matmul(k.swap_dims(2, 3))
+                .mul_scalar(scale)
+                .add(mask_bias.clone());
+            softmax(scores, 3).matmul(v) // [batch, heads, n, dim]
+        } else {
+            // Inference: the backend's fused kernel (the same formula).
+            let options = AttentionModuleOptions {
+                scale: Some(scale),
+                softcap: None,
+                is_causal: false,
+            };
+            attention(q, k, v, None, Some(mask_bias.clone()), options)
+        };
+        let context = context.swap_dims(1, 2).reshape([batch, n, heads * dim]);
         self.o_proj.forward(context)
     }
 }

@@ -15,7 +15,9 @@ use crate::checkpoint::Checkpoint;
 use crate::decoder_layer::Qwen2DecoderLayer;
 use crate::rms_norm::RmsNorm;
 use crate::rotary::RotaryEmbedding;
-use crate::weights::{init_linear, load_linear, save_linear, HostTensor, NamedTensors};
+use crate::weights::{
+    init_linear, load_linear, normal_param, save_linear, HostTensor, NamedTensors,
+};
 use crate::{CausalLm, ModelError, Qwen2Config, TokenBatch};
 
 /// Added to the attention score of a masked (future or padding) key: large enough that its
@@ -59,11 +61,11 @@ impl Qwen2Config {
         if let Err(error) = self.validate() {
             panic!("Qwen2Config::init: {error}");
         }
-        let embed_weight = burn::module::Initializer::Normal {
-            mean: 0.0,
-            std: self.initializer_range,
-        }
-        .init([self.vocab_size, self.hidden_size], device);
+        let embed_weight = normal_param(
+            [self.vocab_size, self.hidden_size],
+            self.initializer_range,
+            device,
+        );
         let model = Qwen2Model {
             embed_tokens: Embedding {
                 weight: embed_weight,

@@ -93,6 +93,32 @@ fn left_padding_does_not_change_logits() {
 }
 
 #[test]
+fn autodiff_forward_matches_the_fused_inference_forward() {
+    use burn::module::AutodiffModule;
+    type AD = burn::backend::Autodiff<B>;
+    let model = tiny_model(15, false);
+    let trainable: Qwen2ForCausalLm<AD> = Qwen2ForCausalLm::<AD>::from_inner(model.clone());
+    let ids = vec![vec![0, 0, 7, 8, 9, 10], vec![1, 2, 3, 4, 5, 6]];
+    let mask = vec![vec![0, 0, 1, 1, 1, 1], vec![1; 6]];
+    let device = Default::default();
+    let flat = |m: Vec<Vec<i64>>| TensorData::new(m.concat(), [2, 6]);
+    let ad_batch = TokenBatch::<AD> {
+        input_ids: Tensor::from_data(flat(ids.clone()), &device),
+        attention_mask: Tensor::from_data(flat(mask.clone()), &device),
+    };
+    let fused = values(model.forward(&batch(ids, mask)));
+    let explicit: Vec<f32> = trainable.forward(&ad_batch).into_data().to_vec().unwrap();
+    let diff = max_abs_diff(&fused, &explicit);
+    assert!(diff < 1e-5, "autodiff vs inference logits differ by {diff}");
+}
+
+#[test]
+fn a_clone_of_a_fresh_model_has_the_same_weights() {
+    let model = tiny_model(16, false);
+    assert_eq!(model.clone().hf_tensors(), model.hf_tensors());
+}
+
+#[test]
 fn fully_padded_row_is_finite() {
     let model = tiny_model(3, true);
     let logits = values(model.forward(&batch(vec![vec![0, 0, 0]], vec![vec![0, 0, 0]])));

@@ -3,8 +3,9 @@
 //! Hugging Face stores a linear layer's weight as `[out, in]`; burn's [`Linear`] holds
 //! `[in, out]`. The transpose happens here, on the host, once at load and once at save.
 
-use burn::module::{Initializer, Param};
+use burn::module::Param;
 use burn::nn::Linear;
+use burn::tensor::Distribution;
 use burn::tensor::{backend::Backend, Tensor, TensorData};
 
 use crate::checkpoint::Checkpoint;
@@ -55,6 +56,20 @@ impl HostTensor {
 /// A named list of host tensors in Hugging Face layout, in model order.
 pub(crate) type NamedTensors = Vec<(String, HostTensor)>;
 
+/// An eagerly initialised `N(0, std²)` parameter. (burn's `Initializer` is lazy: a clone taken
+/// before first use would draw its own, different values.)
+pub(crate) fn normal_param<B: Backend>(
+    shape: [usize; 2],
+    std: f64,
+    device: &B::Device,
+) -> Param<Tensor<B, 2>> {
+    Param::from_tensor(Tensor::random(
+        shape,
+        Distribution::Normal(0.0, std),
+        device,
+    ))
+}
+
 /// A freshly initialised linear layer `in → out`: weights `N(0, std²)`, bias zero.
 pub(crate) fn init_linear<B: Backend>(
     d_in: usize,
@@ -63,7 +78,7 @@ pub(crate) fn init_linear<B: Backend>(
     std: f64,
     device: &B::Device,
 ) -> Linear<B> {
-    let weight = Initializer::Normal { mean: 0.0, std }.init([d_in, d_out], device);
+    let weight = normal_param([d_in, d_out], std, device);
     let bias = bias.then(|| Param::from_tensor(Tensor::zeros([d_out], device)));
     Linear { weight, bias }
 }
