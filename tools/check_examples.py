@@ -5,6 +5,8 @@ with `transformers` (log-probs within 1e-4, greedy tokens identical).
     python3 tools/make_fixtures.py --held-out /tmp/prime-held-out
     cargo build --example score --example generate          # or --release
     python3 tools/check_examples.py /tmp/prime-held-out [--bin-dir target/debug/examples]
+    PRIME_SAVE_DIR=/tmp/prime-saved cargo test -p prime-models --test hf_parity saved
+    python3 tools/check_examples.py /tmp/prime-saved --saved   # our save_hf output in transformers
 
 The held-out checkpoints (other seeds, shapes, GQA ratios, RoPE θ, dtypes — f32, bf16, f16 —,
 config layouts, a sharded one and padded vocabularies) are never committed or used by the tests.
@@ -113,12 +115,39 @@ def check(directory: Path, bin_dir: Path) -> list[str]:
     return failures
 
 
+def check_saved(directory: Path, bin_dir: Path) -> list[str]:
+    """A checkpoint written by prime-models' `save_hf` (see the `PRIME_SAVE_DIR` test): transformers
+    loads it, and our `score` agrees with transformers on it."""
+    failures = []
+    reference = json.loads((directory / "reference.json").read_text())
+    ids = reference["single"]["input_ids"]
+    model = AutoModelForCausalLM.from_pretrained(str(directory), dtype=torch.float32,
+                                                 attn_implementation="eager").eval()
+    with torch.no_grad():
+        logits = model(torch.tensor([ids])).logits.double()
+    logp = torch.log_softmax(logits[0, :-1], dim=-1).gather(-1, torch.tensor(ids[1:])[:, None])[:, 0]
+    ours = run_example(bin_dir, "score", [str(directory), "--ids", ",".join(map(str, ids))])["token_logprobs"]
+    diff = max(abs(a - b) for a, b in zip(ours, logp.tolist()))
+    original = torch.tensor(reference["single"]["logits"]).reshape(reference["single"]["logits_shape"])
+    drift = (logits.float() - original).abs().max().item()
+    print(f"{directory.name:26s} loads in transformers; score vs transformers max|Δlogp| {diff:.2e}; "
+          f"logits vs the original checkpoint max|Δ| {drift:.2e}")
+    if diff > TOLERANCE:
+        failures.append(f"score on the saved checkpoint differs from transformers by {diff:.2e}")
+    if directory.name.endswith("_f32") and drift > TOLERANCE:
+        failures.append(f"f32 save changed the logits by {drift:.2e}")
+    return failures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("held_out", type=Path, help="directory written by make_fixtures.py --held-out")
     parser.add_argument("--bin-dir", type=Path, default=REPO / "target" / "debug" / "examples",
                         help="where the built score and generate binaries are (default: %(default)s)")
+    parser.add_argument("--saved", action="store_true",
+                        help="the directory holds checkpoints saved by prime-models (PRIME_SAVE_DIR)")
     args = parser.parse_args()
+    checker = check_saved if args.saved else check
     dirs = sorted(p for p in args.held_out.iterdir() if (p / "reference.json").is_file())
     if not dirs:
         print(f"no checkpoints under {args.held_out}", file=sys.stderr)
@@ -126,7 +155,7 @@ def main() -> int:
     failures = []
     for directory in dirs:
         try:
-            failures += [f"{directory.name}: {f}" for f in check(directory, args.bin_dir)]
+            failures += [f"{directory.name}: {f}" for f in checker(directory, args.bin_dir)]
         except RuntimeError as err:
             failures.append(f"{directory.name}: {err}")
     for failure in failures:

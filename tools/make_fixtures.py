@@ -13,9 +13,9 @@ What it writes (all small enough to commit; CI never runs this script and never 
   ``tokenizer_config.json`` carrying the Qwen2.5 chat template, a ``generation_config.json``, and
   ``expected.json``: ids, decodes and rendered chat templates computed by ``transformers``.
 * one directory per tiny random Qwen2 checkpoint (``config.json``, ``model.safetensors``, the
-  tokenizer files) with ``reference.json``: logits and next-token log-probs of one sequence, a
-  left-padded batch with its attention mask, and a greedy continuation with the KV cache
-  (``model.generate``), all from ``transformers`` in float32 with eager attention.
+  tokenizer files) with ``reference.json``: logits, next-token log-probs and entropies of one
+  sequence, a left-padded batch with its attention mask, and a greedy continuation with the KV
+  cache (``model.generate``), all from ``transformers`` in float32 with eager attention.
 
 The checkpoints are random but not "nice": norm weights, q/k/v biases and embeddings are perturbed
 away from their initial values so that a missing bias, an unapplied norm weight or a wrong RoPE
@@ -329,6 +329,13 @@ def next_token_log_probs(logits: torch.Tensor, ids: torch.Tensor, mask: torch.Te
     return (picked * mask[:, 1:]).float()
 
 
+def next_token_entropy(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """`[batch, seq-1]`: entropy (nats) of the distribution predicting token t+1, 0 where
+    mask[t+1] == 0."""
+    logp = torch.log_softmax(logits[:, :-1].double(), dim=-1)
+    return (-(logp.exp() * logp).sum(-1) * mask[:, 1:]).float()
+
+
 def reference_outputs(model, spec: dict) -> dict:
     rng = random.Random(spec["seed"] + 1)
     token_range = spec["token_range"]
@@ -344,6 +351,7 @@ def reference_outputs(model, spec: dict) -> dict:
         "logits_shape": list(logits.shape),
         "logits": rounded(logits),
         "token_logprobs": rounded(next_token_log_probs(logits, t_ids, t_mask)[0]),
+        "entropy": rounded(next_token_entropy(logits, t_mask)[0]),
     }
 
     # A left-padded batch; padding carries a real token id so that a model which ignores the mask
@@ -358,6 +366,7 @@ def reference_outputs(model, spec: dict) -> dict:
     # Entries predicted from a padding position (the row's first real token) are unspecified,
     # and so are the logits under padding: the tests skip them; zeroed here to keep that visible.
     b_logp = next_token_log_probs(b_logits, b_ids, b_mask) * b_mask[:, :-1]
+    b_entropy = next_token_entropy(b_logits, b_mask) * b_mask[:, :-1]
     b_logits = b_logits * b_mask[..., None]
     for i, r in enumerate(rows):  # each row equals its unpadded self
         alone = forward(model, torch.tensor([r]), torch.ones(1, len(r), dtype=torch.long))
@@ -368,6 +377,7 @@ def reference_outputs(model, spec: dict) -> dict:
         "logits_shape": list(b_logits.shape),
         "logits": rounded(b_logits),
         "token_logprobs": rounded(b_logp),
+        "entropy": rounded(b_entropy),
     }
 
     # Greedy continuation with the KV cache, for a left-padded batch of two prompts and for the

@@ -1,4 +1,5 @@
-//! Parity with Hugging Face `transformers` on tiny random Qwen2 checkpoints.
+//! Parity with Hugging Face `transformers` on tiny random Qwen2 checkpoints: logits, next-token
+//! log-probs and entropies, a left-padded batch, and greedy decoding with the KV cache.
 //!
 //! `tests/data/<fixture>/` holds a checkpoint written by `transformers` and `reference.json` with
 //! what `transformers` computes from it in float32 (`tools/make_fixtures.py`):
@@ -16,8 +17,8 @@ use std::path::{Path, PathBuf};
 use burn::tensor::{Int, Tensor, TensorData};
 use prime_models::backend::CpuBackend;
 use prime_models::{
-    generate, generate_uncached, load_hf, token_log_probs, CausalLm, FinishReason,
-    Qwen2ForCausalLm, SamplingConfig, TokenBatch,
+    entropy, generate, generate_uncached, load_hf, save_hf, token_log_probs, CausalLm,
+    FinishReason, Qwen2ForCausalLm, SamplingConfig, SaveDtype, TokenBatch,
 };
 use serde::Deserialize;
 
@@ -42,6 +43,7 @@ struct Single {
     logits_shape: [usize; 3],
     logits: Vec<f32>,
     token_logprobs: Vec<f32>,
+    entropy: Vec<f32>,
 }
 
 #[derive(Deserialize)]
@@ -51,6 +53,7 @@ struct Batch {
     logits_shape: [usize; 3],
     logits: Vec<f32>,
     token_logprobs: Vec<f32>,
+    entropy: Vec<f32>,
 }
 
 #[derive(Deserialize)]
@@ -113,7 +116,7 @@ fn max_abs_diff(a: &[f32], b: &[f32], keep: impl Fn(usize) -> bool) -> f32 {
 }
 
 #[test]
-fn single_sequence_logits_and_log_probs_match_transformers() {
+fn single_sequence_logits_log_probs_and_entropy_match_transformers() {
     for name in FIXTURES {
         let (model, reference) = load(name);
         assert_eq!(model.vocab_size(), reference.vocab_size, "{name}");
@@ -123,10 +126,14 @@ fn single_sequence_logits_and_log_probs_match_transformers() {
         let logits = model.forward(&batch);
         assert_eq!(logits.dims(), single.logits_shape, "{name}");
         let logit_diff = max_abs_diff(&values(logits.clone()), &single.logits, |_| true);
-        let logp = token_log_probs(logits, &batch);
+        let logp = token_log_probs(logits.clone(), &batch);
         assert_eq!(logp.dims(), [1, single.input_ids.len() - 1]);
         let logp_diff = max_abs_diff(&values(logp), &single.token_logprobs, |_| true);
-        eprintln!("{name}: single max |Δlogit| = {logit_diff:.2e}, max |Δlogp| = {logp_diff:.2e}");
+        let entropies = values(entropy(logits, &batch));
+        let entropy_diff = max_abs_diff(&entropies, &single.entropy, |_| true);
+        eprintln!(
+            "{name}: single max |Δlogit| = {logit_diff:.2e}, max |Δlogp| = {logp_diff:.2e}, max |Δentropy| = {entropy_diff:.2e}"
+        );
         assert!(
             logit_diff <= TOLERANCE,
             "{name}: logits differ by {logit_diff}"
@@ -134,6 +141,10 @@ fn single_sequence_logits_and_log_probs_match_transformers() {
         assert!(
             logp_diff <= TOLERANCE,
             "{name}: log-probs differ by {logp_diff}"
+        );
+        assert!(
+            entropy_diff <= TOLERANCE,
+            "{name}: entropies differ by {entropy_diff}"
         );
     }
 }
@@ -151,12 +162,16 @@ fn left_padded_batch_matches_transformers_and_unpadded_rows() {
         // Logits under padding are unspecified: compare real positions only.
         let ours = values(logits.clone());
         let logit_diff = max_abs_diff(&ours, &reference.logits, |i| mask[i / vocab] == 1);
-        let logp = values(token_log_probs(logits, &batch));
+        let logp = values(token_log_probs(logits.clone(), &batch));
+        let entropies = values(entropy(logits, &batch));
         // Entry t predicts token t+1 from position t. Where position t is padding (a row's first
         // real token) the value is unspecified; everywhere else it must match.
         let predicted_from_real = |t: usize| mask[(t / (seq - 1)) * seq + t % (seq - 1)] == 1;
         let logp_diff = max_abs_diff(&logp, &reference.token_logprobs, predicted_from_real);
-        eprintln!("{name}: batch max |Δlogit| = {logit_diff:.2e}, max |Δlogp| = {logp_diff:.2e}");
+        let entropy_diff = max_abs_diff(&entropies, &reference.entropy, predicted_from_real);
+        eprintln!(
+            "{name}: batch max |Δlogit| = {logit_diff:.2e}, max |Δlogp| = {logp_diff:.2e}, max |Δentropy| = {entropy_diff:.2e}"
+        );
         assert!(
             logit_diff <= TOLERANCE,
             "{name}: logits differ by {logit_diff}"
@@ -165,11 +180,16 @@ fn left_padded_batch_matches_transformers_and_unpadded_rows() {
             logp_diff <= TOLERANCE,
             "{name}: log-probs differ by {logp_diff}"
         );
-        for (t, value) in logp.iter().enumerate() {
+        assert!(
+            entropy_diff <= TOLERANCE,
+            "{name}: entropies differ by {entropy_diff}"
+        );
+        for (t, (value, h)) in logp.iter().zip(&entropies).enumerate() {
             let (row, col) = (t / (seq - 1), t % (seq - 1));
             // Entries whose target is padding are exactly 0.
             if reference.attention_mask[row][col + 1] == 0 {
                 assert_eq!(*value, 0.0, "{name}: masked log-prob [{row}, {col}]");
+                assert_eq!(*h, 0.0, "{name}: masked entropy [{row}, {col}]");
             }
         }
 
@@ -264,5 +284,46 @@ fn a_stop_token_ends_its_row_only() {
             FinishReason::Length
         };
         assert_eq!(generation.finish_reasons[row], reason, "row {row}");
+    }
+}
+
+/// `save_hf` writes a checkpoint that loads back to the same model. With `PRIME_SAVE_DIR` set,
+/// the saved checkpoints stay there (`<fixture>_f32`, `<fixture>_bf16`) for
+/// `tools/check_examples.py --saved`, which loads them in `transformers`.
+#[test]
+fn saved_checkpoints_load_back_to_the_same_logits() {
+    let keep = std::env::var_os("PRIME_SAVE_DIR").map(PathBuf::from);
+    let root = keep
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("prime-save-{}", std::process::id())));
+    for name in FIXTURES {
+        let (model, reference) = load(name);
+        let single = &reference.single;
+        let mask = vec![vec![1; single.input_ids.len()]];
+        let batch = batch(std::slice::from_ref(&single.input_ids), &mask);
+        for (dtype, suffix) in [(SaveDtype::F32, "f32"), (SaveDtype::Bf16, "bf16")] {
+            let dir = root.join(format!("{name}_{suffix}"));
+            save_hf(&model, &dir, dtype).unwrap();
+            for file in ["tokenizer.json", "tokenizer_config.json", "reference.json"] {
+                std::fs::copy(fixture_dir(name).join(file), dir.join(file)).unwrap();
+            }
+            let reloaded = load_hf::<B>(&dir, &Default::default()).unwrap();
+            let logits = values(reloaded.forward(&batch));
+            let diff = max_abs_diff(&logits, &single.logits, |_| true);
+            // bf16 keeps 8 bits of mantissa: the logits move, but only by rounding noise.
+            let tolerance = if dtype == SaveDtype::F32 {
+                TOLERANCE
+            } else {
+                0.5
+            };
+            eprintln!("{name}: saved as {suffix}, reloaded max |Δlogit| = {diff:.2e}");
+            assert!(
+                diff <= tolerance,
+                "{name} {suffix}: reloaded logits differ by {diff}"
+            );
+        }
+    }
+    if keep.is_none() {
+        let _ = std::fs::remove_dir_all(&root);
     }
 }
