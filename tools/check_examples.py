@@ -160,7 +160,7 @@ def main() -> int:
             failures.append(f"{directory.name}: {err}")
     for failure in failures:
         print("FAIL", failure, file=sys.stderr)
-    print("all held-out checkpoints agree" if not failures else f"{len(failures)} failure(s)")
+    print("all checkpoints agree" if not failures else f"{len(failures)} failure(s)")
     return 1 if failures else 0
 
 
