@@ -16,7 +16,7 @@ fn tokenizer(config: &ArithmeticConfig) -> (tempfile::TempDir, Tokenizer) {
 
 #[test]
 fn tokenizer_loads_like_a_model_directory() {
-    let config = ArithmeticConfig::default();
+    let config = ArithmeticConfig::medium();
     let (_dir, tok) = tokenizer(&config);
     assert_eq!(tok.pad_token_id(), Some(0));
     assert_eq!(tok.eos_token_id(), Some(2));

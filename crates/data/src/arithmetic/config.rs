@@ -72,14 +72,16 @@ pub struct ArithmeticConfig {
 }
 
 impl Default for ArithmeticConfig {
-    /// The `medium` preset.
+    /// The `easy` preset: measured with `examples/arithmetic_sft_probe.rs`, a 2-layer width-128
+    /// model (0.41M parameters) reaches 26.5% greedy accuracy after 120 s of SFT on a loaded
+    /// 2-core CPU (`medium`: 4.0%), leaving room for RL.
     fn default() -> Self {
-        Self::medium()
+        Self::easy()
     }
 }
 
 impl ArithmeticConfig {
-    /// 2–3 steps of `+`/`-` with operands 1–9 and values 0–30.
+    /// 2–3 steps of `+`/`-` with operands 1–9 and values 0–30 (the default).
     pub fn easy() -> Self {
         Self {
             min_steps: 2,
@@ -93,7 +95,7 @@ impl ArithmeticConfig {
         }
     }
 
-    /// 2–4 steps of `+`/`-`/`*` with operands 1–9 and values 0–60 (the default).
+    /// 2–4 steps of `+`/`-`/`*` with operands 1–9 and values 0–60.
     pub fn medium() -> Self {
         Self {
             min_steps: 2,

@@ -228,9 +228,9 @@ mod tests {
         assert_eq!(example.problem.reference.ground_truth, PINNED_ANSWER);
     }
 
-    /// Seed 1, SFT problem 0 of the default preset; 9*4=36, +1=37, +6=43, +2=45 by hand.
-    const PINNED_EXPRESSION: &str = "9*4+1+6+2";
-    const PINNED_ANSWER: &str = "45";
+    /// Seed 1, SFT problem 0 of the default preset; 9+6=15, +1=16, +6=22 by hand.
+    const PINNED_EXPRESSION: &str = "9+6+1+6";
+    const PINNED_ANSWER: &str = "22";
 
     #[test]
     fn solutions_end_with_the_boxed_ground_truth_and_recompute() {
