@@ -77,11 +77,7 @@ fn model(config: &Qwen2Config) -> Qwen2ForCausalLm<B> {
 /// over valid tokens, global grad-norm clip 1, AdamW (lr 5e-7, wd 0.01).
 struct PpoStep {
     model: Qwen2ForCausalLm<B>,
-    optimizer: burn::optim::adaptor::OptimizerAdaptor<
-        burn::optim::AdamW,
-        Qwen2ForCausalLm<B>,
-        B,
-    >,
+    optimizer: burn::optim::adaptor::OptimizerAdaptor<burn::optim::AdamW, Qwen2ForCausalLm<B>, B>,
     old_log_probs: Tensor<B, 2>,
     advantages: Tensor<B, 2>,
     mask: Tensor<B, 2>,
@@ -139,7 +135,11 @@ fn bench(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("implicit_prm/{}", size.name));
         group.sample_size(10);
         group.warm_up_time(Duration::from_secs(1));
-        group.measurement_time(Duration::from_secs(if size.name == "tiny" { 5 } else { 20 }));
+        group.measurement_time(Duration::from_secs(if size.name == "tiny" {
+            5
+        } else {
+            20
+        }));
 
         let mut scorer = prm(&size);
         group.bench_function("token_rewards", |b| {

@@ -81,16 +81,22 @@ where
     /// Restores the AdamW state written by [`Self::save_optimizer`] onto the current PRM,
     /// which must have the same architecture (its weights may have been reloaded since).
     pub fn load_optimizer(&mut self, path: &Path) -> Result<(), PrmError> {
-        let device = self.model().devices().into_iter().next().ok_or_else(|| PrmError::Checkpoint {
-            path: path.to_path_buf(),
-            reason: "the PRM has no parameters".to_string(),
-        })?;
-        let mut positional: OptimRecord<B, M> = NamedMpkFileRecorder::<FullPrecisionSettings>::new()
-            .load(path.to_path_buf(), &device)
-            .map_err(|e| PrmError::Checkpoint {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            })?;
+        let device =
+            self.model()
+                .devices()
+                .into_iter()
+                .next()
+                .ok_or_else(|| PrmError::Checkpoint {
+                    path: path.to_path_buf(),
+                    reason: "the PRM has no parameters".to_string(),
+                })?;
+        let mut positional: OptimRecord<B, M> =
+            NamedMpkFileRecorder::<FullPrecisionSettings>::new()
+                .load(path.to_path_buf(), &device)
+                .map_err(|e| PrmError::Checkpoint {
+                    path: path.to_path_buf(),
+                    reason: e.to_string(),
+                })?;
         let ids = param_ids(self.model());
         if positional.len() > ids.len() {
             return Err(PrmError::Checkpoint {
@@ -166,7 +172,8 @@ mod tests {
         struct Collect(Vec<Vec<f32>>);
         impl<BB: Backend> ModuleVisitor<BB> for Collect {
             fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<BB, D>>) {
-                self.0.push(param.val().into_data().to_vec::<f32>().unwrap());
+                self.0
+                    .push(param.val().into_data().to_vec::<f32>().unwrap());
             }
         }
         let mut c = Collect(Vec::new());
@@ -178,7 +185,10 @@ mod tests {
     fn copy_with_fresh_ids(source: &TinyLm<B>) -> TinyLm<B> {
         struct Fill(std::vec::IntoIter<Vec<f32>>);
         impl<BB: Backend> ModuleMapper<BB> for Fill {
-            fn map_float<const D: usize>(&mut self, param: Param<Tensor<BB, D>>) -> Param<Tensor<BB, D>> {
+            fn map_float<const D: usize>(
+                &mut self,
+                param: Param<Tensor<BB, D>>,
+            ) -> Param<Tensor<BB, D>> {
                 let values = self.0.next().unwrap();
                 param.map(|t| {
                     let (shape, device) = (t.shape(), t.device());
@@ -243,6 +253,9 @@ mod tests {
         let err = prm
             .load_optimizer(Path::new("/nonexistent/prm_optimizer"))
             .unwrap_err();
-        assert!(err.to_string().contains("/nonexistent/prm_optimizer"), "{err}");
+        assert!(
+            err.to_string().contains("/nonexistent/prm_optimizer"),
+            "{err}"
+        );
     }
 }

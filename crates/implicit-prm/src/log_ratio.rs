@@ -35,8 +35,16 @@ pub(crate) fn masked_response_log_probs<B: Backend, M: CausalLm<B>>(
     // token t, so token_log_probs over these R + 1 columns yields exactly the R response scores.
     let columns = start - 1..width;
     let window = TokenBatch {
-        input_ids: batch.tokens.input_ids.clone().slice([0..rows, columns.clone()]),
-        attention_mask: batch.tokens.attention_mask.clone().slice([0..rows, columns.clone()]),
+        input_ids: batch
+            .tokens
+            .input_ids
+            .clone()
+            .slice([0..rows, columns.clone()]),
+        attention_mask: batch
+            .tokens
+            .attention_mask
+            .clone()
+            .slice([0..rows, columns.clone()]),
     };
     let logits = logits.slice([0..rows, columns, 0..vocab]); // [n, R + 1, V]
     token_log_probs(logits, &window).mul(batch.response_mask(response_width)) // [n, R]

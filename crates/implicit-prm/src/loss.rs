@@ -42,7 +42,9 @@ impl DpoTargets {
             };
             let (sum, count) = (0..rows)
                 .filter(|&j| chosen(j))
-                .fold((0.0f64, 0usize), |(s, c), j| (s + f64::from(sequence_q[j]), c + 1));
+                .fold((0.0f64, 0usize), |(s, c), j| {
+                    (s + f64::from(sequence_q[j]), c + 1)
+                });
             if count > 0 {
                 other[i] = beta * (sum / count as f64) as f32;
             }

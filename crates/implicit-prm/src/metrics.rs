@@ -72,7 +72,10 @@ mod tests {
     fn ties_are_wrong_and_group_order_does_not_matter() {
         let acc = [0.0, 1.0, 1.0, 0.0];
         assert_eq!(dpo_accuracy(&[0.0; 4], &acc, &[3, 3, 1, 1]), 0.0);
-        assert_eq!(dpo_accuracy(&[0.0, 1.0, 1.0, 0.0], &acc, &[3, 3, 1, 1]), 1.0);
+        assert_eq!(
+            dpo_accuracy(&[0.0, 1.0, 1.0, 0.0], &acc, &[3, 3, 1, 1]),
+            1.0
+        );
         assert_eq!(dpo_accuracy(&[], &[], &[]), 0.5);
     }
 }

@@ -5,8 +5,8 @@ use std::ops::Range;
 
 use burn::module::AutodiffModule;
 use burn::optim::{adaptor::OptimizerAdaptor, AdamW, GradientsParams, Optimizer};
-use burn::tensor::{backend::AutodiffBackend, backend::Backend, ElementConversion, Tensor};
 use burn::tensor::TensorData;
+use burn::tensor::{backend::AutodiffBackend, backend::Backend, ElementConversion, Tensor};
 use prime_models::{optim, CausalLm};
 
 use crate::batch::BatchDims;

@@ -83,7 +83,12 @@ fn marker_batch(
 }
 
 fn all_zero(rewards: &ProcessRewards) -> bool {
-    rewards.q.iter().chain(&rewards.token_rewards).flatten().all(|&v| v == 0.0)
+    rewards
+        .q
+        .iter()
+        .chain(&rewards.token_rewards)
+        .flatten()
+        .all(|&v| v == 0.0)
 }
 
 #[test]
@@ -105,7 +110,10 @@ fn qwen2_prm_equal_to_reference_gives_exactly_zero_rewards() {
         .iter()
         .flatten()
         .fold(0.0f32, |m, q| m.max(q.abs()));
-    assert!(largest < 1e-5, "largest |q| of the first mini-batch: {largest}");
+    assert!(
+        largest < 1e-5,
+        "largest |q| of the first mini-batch: {largest}"
+    );
     assert_eq!(out.rewards.lengths(), vec![6; 8]);
 }
 
@@ -128,7 +136,10 @@ fn online_qwen2_prm_learns_which_token_decides_the_outcome() {
     let (batch, labels, marker_at) = marker_batch(&mut rng, 16);
     let rewards = prm.token_rewards(&batch).unwrap();
     let dpo_acc = dpo_accuracy(&rewards.sequence_rewards(), &labels.acc, &labels.group_ids);
-    assert!(dpo_acc >= 0.9, "held-out dpo_acc {dpo_acc}; online {history:?}");
+    assert!(
+        dpo_acc >= 0.9,
+        "held-out dpo_acc {dpo_acc}; online {history:?}"
+    );
     let (mut hits, mut rows) = (0, 0);
     for (row, position) in marker_at.iter().enumerate() {
         if let Some(p) = *position {
@@ -150,7 +161,8 @@ fn parameter_values<M: Module<B>>(model: &M) -> Vec<Vec<f32>> {
     struct Collect(Vec<Vec<f32>>);
     impl<BB: Backend> ModuleVisitor<BB> for Collect {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<BB, D>>) {
-            self.0.push(param.val().into_data().to_vec::<f32>().unwrap());
+            self.0
+                .push(param.val().into_data().to_vec::<f32>().unwrap());
         }
     }
     let mut c = Collect(Vec::new());

@@ -96,8 +96,12 @@ fn rewards_are_the_log_ratio_of_two_models() {
     let width = 4;
     let mut cfg = config(UpdateMode::None);
     cfg.beta = 0.25;
-    let prm = ImplicitPrm::new(prm_model.clone(), Reference::Frozen(ref_model.valid()), cfg.clone())
-        .unwrap();
+    let prm = ImplicitPrm::new(
+        prm_model.clone(),
+        Reference::Frozen(ref_model.valid()),
+        cfg.clone(),
+    )
+    .unwrap();
     let rewards = prm.token_rewards(&batch).unwrap();
     for (row, q) in rewards.q.iter().enumerate() {
         for (t, &value) in q.iter().enumerate() {
@@ -185,7 +189,12 @@ fn ce_gradient_matches_finite_differences() {
                 .expect("every parameter has a gradient");
             let d = self.directions[self.index].clone().inner();
             self.index += 1;
-            let dot = grad.reshape([d.dims()[0]]).mul(d).sum().into_scalar().elem::<f64>();
+            let dot = grad
+                .reshape([d.dims()[0]])
+                .mul(d)
+                .sum()
+                .into_scalar()
+                .elem::<f64>();
             self.total += dot;
         }
     }
@@ -213,7 +222,10 @@ fn ce_gradient_matches_finite_differences() {
     let numeric = (4.0 * central(eps / 2.0) - central(eps)) / 3.0;
     let rel = (analytic - numeric).abs() / analytic.abs().max(1e-6);
     assert!(analytic.abs() > 1e-3, "degenerate direction: {analytic}");
-    assert!(rel < 5e-3, "analytic {analytic} vs numeric {numeric} (rel {rel})");
+    assert!(
+        rel < 5e-3,
+        "analytic {analytic} vs numeric {numeric} (rel {rel})"
+    );
 }
 
 /// Maps each distinct fingerprint of the PRM to its version number in order of appearance.
@@ -275,7 +287,9 @@ fn update_after_scores_mini_batch_k_with_the_prm_after_k_minus_1_steps() {
     );
     let reference: Vec<_> = events.iter().filter(|e| e.tag == "ref").collect();
     assert_eq!(reference.len(), 3);
-    assert!(reference.iter().all(|e| !e.autodiff && e.fingerprint == initial));
+    assert!(reference
+        .iter()
+        .all(|e| !e.autodiff && e.fingerprint == initial));
     assert_eq!(out.stats.optimizer_steps, 3);
     // Mini-batch 0 was scored by the initial PRM, mini-batch 2 by a PRM already updated twice.
     assert_eq!(out.rewards.q[..2], before.q[..2]);
@@ -344,7 +358,10 @@ fn dpo_loss_runs_and_trains_all_modes() {
         for _ in 0..5 {
             last = prm.step(&batch, &labels).unwrap().stats.loss.unwrap();
         }
-        assert!(last < first.stats.loss.unwrap(), "dpo loss did not fall: {last}");
+        assert!(
+            last < first.stats.loss.unwrap(),
+            "dpo loss did not fall: {last}"
+        );
     }
 }
 
@@ -353,101 +370,13 @@ fn bad_labels_are_rejected() {
     let (batch, mut labels) = toy_batch();
     let mut prm = ImplicitPrm::with_frozen_reference(tiny(1), config(UpdateMode::After)).unwrap();
     labels.acc[2] = 1.5;
-    assert!(matches!(prm.step(&batch, &labels), Err(PrmError::Labels(_))));
+    assert!(matches!(
+        prm.step(&batch, &labels),
+        Err(PrmError::Labels(_))
+    ));
     labels.acc.pop();
-    assert!(matches!(prm.update(&batch, &labels), Err(PrmError::Labels(_))));
-}
-
-/// xorshift64*: a tiny deterministic generator for the toy data.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-const MARKER: u32 = 7;
-
-/// `groups` prompts × 4 responses of 6 tokens from `2..16 \ {7}`; about half the responses get
-/// the marker token at a random position. Label = "contains the marker".
-fn marker_batch(
-    rng: &mut Rng,
-    groups: usize,
-) -> (ResponseBatch<B>, OutcomeLabels, Vec<Option<usize>>) {
-    let plain = |rng: &mut Rng| loop {
-        let token = 2 + rng.below(14) as u32;
-        if token != MARKER {
-            return token;
-        }
-    };
-    let (mut prompts, mut responses, mut acc, mut group_ids, mut marker_at) =
-        (vec![], vec![], vec![], vec![], vec![]);
-    for group in 0..groups {
-        let prompt = vec![plain(rng), plain(rng)];
-        for _ in 0..4 {
-            let mut response: Vec<u32> = (0..6).map(|_| plain(rng)).collect();
-            let position = (rng.below(2) == 0).then(|| rng.below(6) as usize);
-            if let Some(p) = position {
-                response[p] = MARKER;
-            }
-            prompts.push(prompt.clone());
-            responses.push(response);
-            acc.push(if position.is_some() { 1.0 } else { 0.0 });
-            group_ids.push(group);
-            marker_at.push(position);
-        }
-    }
-    let batch = ResponseBatch::from_ids(&prompts, &responses, 0, &device()).unwrap();
-    (batch, OutcomeLabels { acc, group_ids }, marker_at)
-}
-
-#[test]
-fn online_prm_learns_which_token_decides_the_outcome() {
-    let cfg = PrmConfig {
-        beta: 0.5,
-        lr: 3e-2,
-        mini_batch_size: 16,
-        ..PrmConfig::default()
-    };
-    let mut prm = ImplicitPrm::with_frozen_reference(tiny(11), cfg).unwrap();
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let mut first_acc = None;
-    for _ in 0..25 {
-        let (batch, labels, _) = marker_batch(&mut rng, 8);
-        let out = prm.step(&batch, &labels).unwrap();
-        first_acc.get_or_insert(out.stats.dpo_acc_before);
-    }
-    // Held-out batch.
-    let (batch, labels, marker_at) = marker_batch(&mut rng, 16);
-    let rewards = prm.token_rewards(&batch).unwrap();
-    let dpo_acc = dpo_accuracy(&rewards.sequence_rewards(), &labels.acc, &labels.group_ids);
-    assert!(
-        dpo_acc >= 0.9,
-        "held-out dpo_acc {dpo_acc} (first step {first_acc:?})"
-    );
-    let (mut hits, mut rows) = (0, 0);
-    for (row, position) in marker_at.iter().enumerate() {
-        if let Some(p) = position {
-            rows += 1;
-            let r = &rewards.token_rewards[row];
-            let best = (0..r.len())
-                .max_by(|&a, &b| r[a].total_cmp(&r[b]))
-                .unwrap();
-            if best == *p && r[best] > 0.0 {
-                hits += 1;
-            }
-        }
-    }
-    assert!(
-        hits as f32 >= 0.9 * rows as f32,
-        "largest positive reward on the marker in {hits} of {rows} rows"
-    );
+    assert!(matches!(
+        prm.update(&batch, &labels),
+        Err(PrmError::Labels(_))
+    ));
 }
