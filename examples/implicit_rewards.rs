@@ -66,8 +66,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     };
     let prm = ImplicitPrm::new(model, reference, config)?;
     let batch = ResponseBatch::<CpuAutodiffBackend>::from_ids(
-        &[args.prompt_ids.clone()],
-        &[args.response_ids.clone()],
+        std::slice::from_ref(&args.prompt_ids),
+        std::slice::from_ref(&args.response_ids),
         0,
         &device,
     )?;
