@@ -1,18 +1,11 @@
-//! Saving and restoring the PRM's AdamW state for resume.
-//!
-//! burn keys optimizer state by parameter id, and ids are not stable across a save/load of the
-//! weights (a model loaded from safetensors gets fresh ids). The state is therefore stored under
-//! each parameter's position in the module's visiting order, which is the same for every
-//! instance of the same architecture, and mapped back to the live ids on load.
+//! Saving and restoring a PRM for resume: weights in the Hugging Face layout, AdamW state keyed
+//! by parameter position ([`prime_models::optim_state`]), so it survives a reload of the weights.
 
-use std::collections::HashSet;
 use std::path::Path;
 
-use burn::module::{AutodiffModule, Module, ModuleVisitor, Param, ParamId};
-use burn::optim::Optimizer;
-use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
-use burn::tensor::{backend::AutodiffBackend, Tensor};
-use prime_models::{load_hf, save_hf, CausalLm, Qwen2ForCausalLm, SaveDtype};
+use burn::module::AutodiffModule;
+use burn::tensor::backend::AutodiffBackend;
+use prime_models::{load_hf, optim_state, save_hf, CausalLm, Qwen2ForCausalLm, SaveDtype};
 
 use crate::{ImplicitPrm, PrmConfig, PrmError, Reference};
 
@@ -63,19 +56,8 @@ where
     /// Writes the AdamW state (moments and step count of every parameter) to `path`
     /// (burn's named MessagePack format; the extension is set to `.mpk`).
     pub fn save_optimizer(&self, path: &Path) -> Result<(), PrmError> {
-        let mut record = self.optimizer().to_record();
-        let mut positional = OptimRecord::<B, M>::default();
-        for (position, id) in param_ids(self.model()).into_iter().enumerate() {
-            if let Some(state) = record.remove(&id) {
-                positional.insert(ParamId::from(position as u64), state);
-            }
-        }
-        NamedMpkFileRecorder::<FullPrecisionSettings>::new()
-            .record(positional, path.to_path_buf())
-            .map_err(|e| PrmError::Checkpoint {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            })
+        optim_state::save_adamw(self.optimizer(), self.model(), path)
+            .map_err(|e| checkpoint_error(path, e))
     }
 
     /// Restores the AdamW state written by [`Self::save_optimizer`] onto the current PRM,
@@ -90,71 +72,27 @@ where
                     path: path.to_path_buf(),
                     reason: "the PRM has no parameters".to_string(),
                 })?;
-        let mut positional: OptimRecord<B, M> =
-            NamedMpkFileRecorder::<FullPrecisionSettings>::new()
-                .load(path.to_path_buf(), &device)
-                .map_err(|e| PrmError::Checkpoint {
-                    path: path.to_path_buf(),
-                    reason: e.to_string(),
-                })?;
-        let ids = param_ids(self.model());
-        if positional.len() > ids.len() {
-            return Err(PrmError::Checkpoint {
-                path: path.to_path_buf(),
-                reason: format!(
-                    "state for {} parameters but the PRM has {}",
-                    positional.len(),
-                    ids.len()
-                ),
-            });
-        }
-        let mut record = OptimRecord::<B, M>::default();
-        for (position, id) in ids.into_iter().enumerate() {
-            if let Some(state) = positional.remove(&ParamId::from(position as u64)) {
-                record.insert(id, state);
-            }
-        }
-        if !positional.is_empty() {
-            return Err(PrmError::Checkpoint {
-                path: path.to_path_buf(),
-                reason: "optimizer state does not match the PRM's parameters".to_string(),
-            });
-        }
-        let optimizer = self.optimizer().clone().load_record(record);
+        let optimizer =
+            optim_state::load_adamw(self.optimizer().clone(), self.model(), path, &device)
+                .map_err(|e| checkpoint_error(path, e))?;
         self.set_optimizer(optimizer);
         Ok(())
     }
 }
 
-type OptimRecord<B, M> =
-    <burn::optim::adaptor::OptimizerAdaptor<burn::optim::AdamW, M, B> as Optimizer<M, B>>::Record;
-
-/// Float parameter ids in visiting order, each once.
-fn param_ids<B: AutodiffBackend, M: Module<B>>(module: &M) -> Vec<ParamId> {
-    struct Ids {
-        ids: Vec<ParamId>,
-        seen: HashSet<ParamId>,
+fn checkpoint_error(path: &Path, e: prime_models::ModelError) -> PrmError {
+    PrmError::Checkpoint {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
     }
-    impl<B: AutodiffBackend> ModuleVisitor<B> for Ids {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-            if self.seen.insert(param.id) {
-                self.ids.push(param.id);
-            }
-        }
-    }
-    let mut visitor = Ids {
-        ids: Vec::new(),
-        seen: HashSet::new(),
-    };
-    module.visit(&mut visitor);
-    visitor.ids
 }
 
 #[cfg(test)]
 mod tests {
     use burn::backend::{Autodiff, Flex};
-    use burn::module::{ModuleMapper, ModuleVisitor};
+    use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
     use burn::tensor::backend::Backend;
+    use burn::tensor::Tensor;
 
     use super::*;
     use crate::test_model::TinyLm;

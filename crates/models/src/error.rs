@@ -73,6 +73,14 @@ pub enum ModelError {
         /// The stored dtype.
         dtype: String,
     },
+    /// A saved optimizer state could not be written, read, or matched to the model.
+    #[error("{path}: optimizer state: {reason}")]
+    OptimizerState {
+        /// The state file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
     /// A tokenizer could not be loaded or used, or its chat template failed (the
     /// [`crate::TokenizerError`] names the file).
     #[error(transparent)]

@@ -28,6 +28,7 @@ mod log_probs;
 mod mlp;
 mod model;
 pub mod optim;
+pub mod optim_state;
 mod rms_norm;
 mod rotary;
 mod sampling;

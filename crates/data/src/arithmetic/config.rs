@@ -50,7 +50,7 @@ impl Op {
 /// evaluated left to right; every intermediate result stays in `value_min..=value_max` (the
 /// generator only picks operations that keep it there). Harder: more steps, a wider value
 /// range (more distinct facts to learn), `*` and `/`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ArithmeticConfig {
     /// Fewest operations per problem (≥ 1).
@@ -69,6 +69,13 @@ pub struct ArithmeticConfig {
     pub operators: Vec<Op>,
     /// Text before the expression in the user message.
     pub instruction: String,
+    /// Share of SFT examples written by a careless teacher who skips the work and guesses:
+    /// the completion is only `\boxed{v}` with `v` drawn uniformly from
+    /// `value_min..=value_max` (0 = every solution is worked and correct; the default). Real SFT
+    /// data is imperfect in the same way; imitating it costs accuracy, and reinforcement learning
+    /// from the verifier has to find out that working the chain pays. Only the SFT split is
+    /// affected: RL and eval problems carry no solution.
+    pub sft_guess_rate: f64,
 }
 
 impl Default for ArithmeticConfig {
@@ -92,6 +99,7 @@ impl ArithmeticConfig {
             value_max: 30,
             operators: vec![Op::Add, Op::Sub],
             instruction: DEFAULT_INSTRUCTION.into(),
+            sft_guess_rate: 0.0,
         }
     }
 
@@ -106,6 +114,7 @@ impl ArithmeticConfig {
             value_max: 60,
             operators: vec![Op::Add, Op::Sub, Op::Mul],
             instruction: DEFAULT_INSTRUCTION.into(),
+            sft_guess_rate: 0.0,
         }
     }
 
@@ -120,6 +129,7 @@ impl ArithmeticConfig {
             value_max: 150,
             operators: vec![Op::Add, Op::Sub, Op::Mul, Op::Div],
             instruction: DEFAULT_INSTRUCTION.into(),
+            sft_guess_rate: 0.0,
         }
     }
 
@@ -166,6 +176,12 @@ impl ArithmeticConfig {
         }
         if self.operators.is_empty() {
             return fail("operators is empty".into());
+        }
+        if !(0.0..=1.0).contains(&self.sft_guess_rate) {
+            return fail(format!(
+                "need 0 <= sft_guess_rate <= 1, got {}",
+                self.sft_guess_rate
+            ));
         }
         Ok(())
     }

@@ -50,6 +50,9 @@ pub const ARITHMETIC_ABILITY: &str = "arithmetic";
 /// `data_source` of the task's problems.
 pub const ARITHMETIC_DATA_SOURCE: &str = "arithmetic_chain";
 
+/// RNG stream of the per-example guess draws of the SFT split.
+const GUESS_STREAM: u64 = 0x5407_C0DE_0000_0000;
+
 /// Which part of the task a problem belongs to. Each split is its own random stream, so the
 /// splits of one seed are independent draws and adding problems to one split never changes
 /// another.
@@ -94,7 +97,7 @@ pub struct SftExample {
 }
 
 /// The arithmetic task under one configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ArithmeticTask {
     config: ArithmeticConfig,
 }
@@ -152,7 +155,9 @@ impl ArithmeticTask {
             .collect()
     }
 
-    /// Supervised examples `first..first + count` of the SFT split under `seed`.
+    /// Supervised examples `first..first + count` of the SFT split under `seed`. A share
+    /// `sft_guess_rate` of them (drawn per example from `seed` and its index) gets a guess,
+    /// `\boxed{v}` with `v` uniform in the value range, instead of the worked solution.
     pub fn sft_examples(
         &self,
         seed: u64,
@@ -162,12 +167,30 @@ impl ArithmeticTask {
         (first..first + count as u64)
             .map(|index| {
                 let chain = self.chain(Split::Sft, seed, index)?;
+                let completion = match self.guess(seed, index) {
+                    Some(v) => format!("\\boxed{{{v}}}"),
+                    None => chain.solution(),
+                };
                 Ok(SftExample {
                     problem: self.problem(&chain, Split::Sft, index),
-                    completion: chain.solution(),
+                    completion,
                 })
             })
             .collect()
+    }
+
+    /// The careless teacher's guess for SFT example `index` under `seed`, or `None` when the
+    /// example gets the worked solution.
+    fn guess(&self, seed: u64, index: u64) -> Option<i64> {
+        const RESOLUTION: u64 = 1 << 32;
+        let config = &self.config;
+        if config.sft_guess_rate <= 0.0 {
+            return None;
+        }
+        let mut rng = SplitMix64::for_stream(seed ^ GUESS_STREAM, index);
+        let draw = rng.below(RESOLUTION) as f64;
+        (draw < config.sft_guess_rate * RESOLUTION as f64)
+            .then(|| rng.range_i64(config.value_min, config.value_max))
     }
 
     /// Writes `count` problems of `split` to `path` (`.jsonl` or `.parquet`, veRL layout), so
@@ -190,6 +213,59 @@ impl ArithmeticTask {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn guess_rate_replaces_that_share_of_worked_solutions() {
+        let guesses = |rate: f64| {
+            let config = ArithmeticConfig {
+                sft_guess_rate: rate,
+                ..ArithmeticConfig::default()
+            };
+            let (lo, hi) = (config.value_min, config.value_max);
+            let task = ArithmeticTask::new(config).unwrap();
+            let examples = task.sft_examples(7, 0, 2000).unwrap();
+            let mut guessed = 0;
+            for e in &examples {
+                if e.completion.contains('=') {
+                    let boxed = format!("\\boxed{{{}}}", e.problem.reference.ground_truth);
+                    assert!(e.completion.ends_with(&boxed), "{}", e.completion);
+                } else {
+                    let v: i64 = e.completion["\\boxed{".len()..e.completion.len() - 1]
+                        .parse()
+                        .unwrap();
+                    assert!((lo..=hi).contains(&v), "{}", e.completion);
+                    guessed += 1;
+                }
+            }
+            guessed
+        };
+        assert_eq!(guesses(0.0), 0);
+        assert_eq!(guesses(1.0), 2000);
+        let half = guesses(0.5);
+        // Binomial(2000, 0.5): ±4.5 standard deviations.
+        assert!((900..=1100).contains(&half), "{half} guesses of 2000");
+        // The problems themselves do not change with the rate.
+        let task = |rate| {
+            ArithmeticTask::new(ArithmeticConfig {
+                sft_guess_rate: rate,
+                ..ArithmeticConfig::default()
+            })
+            .unwrap()
+        };
+        let a = task(0.0).sft_examples(7, 0, 50).unwrap();
+        let b = task(0.5).sft_examples(7, 0, 50).unwrap();
+        assert!(a.iter().zip(&b).all(|(x, y)| x.problem == y.problem));
+    }
+
+    #[test]
+    fn guess_rate_outside_zero_one_is_rejected() {
+        let config = ArithmeticConfig {
+            sft_guess_rate: 1.5,
+            ..ArithmeticConfig::default()
+        };
+        let err = ArithmeticTask::new(config).unwrap_err().to_string();
+        assert!(err.contains("sft_guess_rate"), "{err}");
+    }
     use super::*;
 
     #[test]
