@@ -66,11 +66,25 @@ pub fn load_problems(config: &TrainConfig) -> Result<(Vec<Problem>, Vec<Problem>
             .map_err(|e| TrainError::Data(e.to_string()))?;
         return Ok((train, eval));
     }
+    let options = ReadOptions {
+        on_bad_row: data.on_bad_row,
+        ..ReadOptions::default()
+    };
     let read = |files: &[PathBuf]| -> Result<Vec<Problem>, TrainError> {
         let mut all = Vec::new();
         for f in files {
-            let (problems, _) = read_problems(f, &ReadOptions::default())
-                .map_err(|e| TrainError::Data(format!("{}: {e}", f.display())))?;
+            // prime-data's errors already name the file (and row and field).
+            let (problems, stats) =
+                read_problems(f, &options).map_err(|e| TrainError::Data(e.to_string()))?;
+            if stats.skipped > 0 {
+                tracing::warn!(
+                    file = %f.display(),
+                    skipped = stats.skipped,
+                    kept = problems.len(),
+                    first = ?stats.skipped_examples.iter().take(3).collect::<Vec<_>>(),
+                    "malformed rows skipped"
+                );
+            }
             all.extend(problems);
         }
         Ok(all)

@@ -236,3 +236,64 @@ fn the_estimator_is_switched_by_the_config_alone() {
         );
     }
 }
+
+/// The real-scale path on a machine without a real checkpoint: a Hugging Face Qwen2 directory
+/// written by `transformers` (tokenizer and Qwen2.5 chat template included) and a parquet file in
+/// the Eurus-2-RL-Data layout (math and code rows, some malformed) go through the same config
+/// keys a 7B run uses, and one PRIME step runs.
+#[test]
+fn a_hf_checkpoint_and_a_eurus_parquet_file_run_a_step_through_the_config() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let model = root.join("crates/models/tests/data/tied_f32");
+    let data = root.join("crates/data/tests/data/heldout_verl.parquet");
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let path = |key: &str, p: &Path| format!("{key}=\"{}\"", p.display());
+    let files = |key: &str| format!("{key}=[\"{}\"]", data.display());
+    let overrides = [
+        path("model.path", &model),
+        files("data.train_files"),
+        files("data.eval_files"),
+        "data.eval_size=3".to_string(),
+        "sft.enabled=false".to_string(),
+        "steps=1".to_string(),
+        "rollout.max_response_len=6".to_string(),
+        "logging.report=false".to_string(),
+    ];
+    let mut args: Vec<&str> = Vec::new();
+    for o in &overrides {
+        args.extend(["--set", o.as_str()]);
+    }
+
+    // The file has malformed rows: by default that is an error naming the file, row and field …
+    let out = Command::new(BIN)
+        .args(["train", "--config"])
+        .arg(smoke_config())
+        .arg("--run-dir")
+        .arg(&run)
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "malformed rows must fail by default");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("heldout_verl.parquet")
+            && stderr.contains("row 2, field `reward_model.ground_truth`: missing"),
+        "{stderr}"
+    );
+
+    // … and with `on_bad_row = "skip"` the 13 valid rows train.
+    let _ = std::fs::remove_dir_all(&run);
+    args.extend(["--set", "data.on_bad_row=\"skip\""]);
+    let (stdout, status) = train(&run, &args);
+    assert!(status.success());
+    assert_eq!(last_json(&stdout)["steps"], 1);
+    let m = &jsonl(&run.join("metrics.jsonl"))[0];
+    assert_eq!(m["skipped"], false, "{m}");
+    assert_eq!(m["groups_kept"], 3, "{m}");
+    assert!(m["prm_loss"].as_f64().unwrap().is_finite(), "{m}");
+    // The exported policy is again a Hugging Face checkpoint with the model's tokenizer.
+    for f in ["config.json", "model.safetensors", "tokenizer.json"] {
+        assert!(run.join("final").join(f).exists(), "{f}");
+    }
+}

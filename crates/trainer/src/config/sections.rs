@@ -184,6 +184,9 @@ pub struct DataSection {
     pub max_prompt_len: usize,
     /// Shuffle the training set every epoch (seeded).
     pub shuffle: bool,
+    /// Malformed rows in `train_files` / `eval_files`: `error` (default: stop, naming file, row
+    /// and field) | `skip` (count them and log the first few).
+    pub on_bad_row: prime_data::OnBadRow,
 }
 
 impl Default for DataSection {
@@ -197,6 +200,7 @@ impl Default for DataSection {
             eval_size: 256,
             max_prompt_len: 1024,
             shuffle: true,
+            on_bad_row: prime_data::OnBadRow::Error,
         }
     }
 }
