@@ -97,3 +97,85 @@ fn param_ids<B: AutodiffBackend, M: AutodiffModule<B>>(module: &M) -> Vec<ParamI
     module.visit(&mut visitor);
     visitor.ids
 }
+
+#[cfg(test)]
+mod tests {
+    use burn::backend::{Autodiff, Flex};
+    use burn::module::Module;
+    use burn::optim::{GradientsParams, Optimizer};
+    use burn::tensor::{Int, Tensor};
+
+    use super::*;
+    use crate::{optim::adamw, CausalLm, Qwen2Config, Qwen2ForCausalLm, TokenBatch};
+
+    type B = Autodiff<Flex>;
+
+    /// `<tmp>/prime-optim-state-<pid>-<name>/adamw` (the directory is created).
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("prime-optim-state-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("adamw")
+    }
+
+    fn config(layers: usize) -> Qwen2Config {
+        Qwen2Config {
+            vocab_size: 32,
+            hidden_size: 16,
+            intermediate_size: 32,
+            num_attention_heads: 2,
+            num_key_value_heads: 1,
+            head_dim: 8,
+            num_hidden_layers: layers,
+            ..Qwen2Config::tiny()
+        }
+    }
+
+    /// One AdamW step on the mean logit, so every parameter has a state.
+    fn stepped(
+        model: Qwen2ForCausalLm<B>,
+    ) -> (Qwen2ForCausalLm<B>, AdamWOf<Qwen2ForCausalLm<B>, B>) {
+        let device = Default::default();
+        let ids = Tensor::<B, 2, Int>::from_ints([[1, 2, 3, 4]], &device);
+        let batch = TokenBatch {
+            attention_mask: ids.ones_like(),
+            input_ids: ids,
+        };
+        let loss = model.forward(&batch).mean();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let mut optimizer = adamw(0.0).init::<B, Qwen2ForCausalLm<B>>();
+        let model = optimizer.step(1e-3, model, grads);
+        (model, optimizer)
+    }
+
+    #[test]
+    fn state_follows_the_parameters_into_a_reloaded_copy() {
+        let device = Default::default();
+        let (model, optimizer) = stepped(config(2).init::<B>(&device));
+        let path = scratch("reload");
+        save_adamw(&optimizer, &model, &path).unwrap();
+        // A copy with the same weights but fresh parameter ids, as after load_hf.
+        let copy = config(2)
+            .init::<B>(&device)
+            .load_record(model.clone().into_record());
+        let fresh = adamw(0.0).init::<B, Qwen2ForCausalLm<B>>();
+        let restored = load_adamw(fresh, &copy, &path, &device).unwrap();
+        assert_eq!(restored.to_record().len(), optimizer.to_record().len());
+        assert!(!restored.to_record().is_empty());
+    }
+
+    #[test]
+    fn state_of_a_bigger_model_is_a_typed_error() {
+        let device = Default::default();
+        let (model, optimizer) = stepped(config(2).init::<B>(&device));
+        let path = scratch("bigger");
+        save_adamw(&optimizer, &model, &path).unwrap();
+        let smaller = config(1).init::<B>(&device);
+        let fresh = adamw(0.0).init::<B, Qwen2ForCausalLm<B>>();
+        let err = load_adamw(fresh, &smaller, &path, &device)
+            .err()
+            .expect("a 2-layer state does not fit a 1-layer model")
+            .to_string();
+        assert!(err.contains("adamw.mpk") && err.contains("beyond"), "{err}");
+    }
+}
