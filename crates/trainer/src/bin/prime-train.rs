@@ -188,10 +188,29 @@ fn run_cuda(
     resume: bool,
     interrupt: Arc<AtomicBool>,
 ) -> Result<RunSummary, TrainError> {
+    check_cuda_driver()?;
     let device = burn::backend::cuda::CudaDevice {
         index: config.backend.device,
     };
     run_on::<prime_models::backend::CudaAutodiffBackend>(config, run_dir, resume, device, interrupt)
+}
+
+/// burn-cuda loads the driver library at run time and panics (on a worker thread) when it is
+/// missing; probe for it first so the user gets one line instead.
+#[cfg(feature = "cuda")]
+fn check_cuda_driver() -> Result<(), TrainError> {
+    const DRIVER: [&str; 2] = ["libcuda.so.1", "libcuda.so"];
+    for name in DRIVER {
+        // SAFETY: this loads the NVIDIA driver library, whose initialisers are the ones
+        // burn-cuda would run right after; nothing is called through the handle.
+        if unsafe { libloading::Library::new(name) }.is_ok() {
+            return Ok(());
+        }
+    }
+    Err(TrainError::Config(format!(
+        "backend `cuda`: no CUDA driver library found (tried {}); install the NVIDIA driver or add its directory to LD_LIBRARY_PATH",
+        DRIVER.join(", ")
+    )))
 }
 
 #[cfg(not(feature = "cuda"))]
