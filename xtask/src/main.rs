@@ -56,12 +56,24 @@ fn workspace_root() -> std::path::PathBuf {
         .to_path_buf()
 }
 
-/// fmt, clippy, tests: the same checks as `.ci/run`.
+/// fmt, clippy (also with the `cuda` feature), tests: the same checks as `.ci/run`.
 fn ci() -> Result<(), String> {
     cargo(&["fmt", "--all", "--", "--check"])?;
     cargo(&[
         "clippy",
         "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    // The CUDA backend must keep compiling (no GPU or CUDA toolkit is needed for that).
+    cargo(&[
+        "clippy",
+        "-p",
+        "prime-trainer",
+        "--features",
+        "cuda",
         "--all-targets",
         "--",
         "-D",
