@@ -56,8 +56,11 @@ where
     /// Writes the AdamW state (moments and step count of every parameter) to `path`
     /// (burn's named MessagePack format; the extension is set to `.mpk`).
     pub fn save_optimizer(&self, path: &Path) -> Result<(), PrmError> {
-        optim_state::save_adamw(self.optimizer(), self.model(), path)
-            .map_err(|e| checkpoint_error(path, e))
+        Ok(optim_state::save_adamw(
+            self.optimizer(),
+            self.model(),
+            path,
+        )?)
     }
 
     /// Restores the AdamW state written by [`Self::save_optimizer`] onto the current PRM,
@@ -73,17 +76,9 @@ where
                     reason: "the PRM has no parameters".to_string(),
                 })?;
         let optimizer =
-            optim_state::load_adamw(self.optimizer().clone(), self.model(), path, &device)
-                .map_err(|e| checkpoint_error(path, e))?;
+            optim_state::load_adamw(self.optimizer().clone(), self.model(), path, &device)?;
         self.set_optimizer(optimizer);
         Ok(())
-    }
-}
-
-fn checkpoint_error(path: &Path, e: prime_models::ModelError) -> PrmError {
-    PrmError::Checkpoint {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
     }
 }
 

@@ -19,7 +19,6 @@ mod error;
 pub mod eval;
 pub mod filter;
 pub mod metrics;
-pub mod optim_state;
 pub mod policy;
 pub mod ppo;
 mod progress;

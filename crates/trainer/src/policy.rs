@@ -13,9 +13,9 @@ use prime_models::{optim::clip_grad_norm, CausalLm, Qwen2ForCausalLm};
 
 use crate::cursor::derive_seed;
 use crate::error::TrainError;
-use crate::optim_state::AdamWOf;
 use crate::ppo::{policy_loss, PolicyLossConfig, PolicyLossInputs};
 use crate::tensors::{pad_rows, response_scores, tensor2, to_ragged};
+use prime_models::optim_state::AdamWOf;
 
 /// One response prepared for the policy update.
 #[derive(Debug, Clone)]

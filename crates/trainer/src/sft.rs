@@ -8,10 +8,10 @@ use burn::tensor::backend::AutodiffBackend;
 use prime_models::{optim::clip_grad_norm, Qwen2ForCausalLm};
 
 use crate::error::TrainError;
-use crate::optim_state::AdamWOf;
 use crate::policy::response_batch;
 use crate::schedule::LrSchedule;
 use crate::tensors::response_scores;
+use prime_models::optim_state::AdamWOf;
 
 /// One supervised example as token ids: the prompt (chat template up to the assistant turn) and
 /// the completion (solution + end-of-turn token).

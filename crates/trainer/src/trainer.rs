@@ -20,7 +20,6 @@ use crate::cursor::{derive_seed, PromptCursor};
 use crate::error::TrainError;
 use crate::eval::{evaluate, EvalSettings};
 use crate::metrics::{read_jsonl, EvalRecord, JsonlWriter, SampleRecord, StepMetrics};
-use crate::optim_state::{load_adamw, save_adamw, AdamWOf};
 use crate::progress::Progress;
 use crate::report::{Report, ReportRun};
 use crate::rollout::PromptItem;
@@ -28,6 +27,7 @@ use crate::schedule::LrSchedule;
 use crate::setup;
 use crate::sft::{supervised_warmup, SftSettings};
 use crate::state::{RunState, RunSummary};
+use prime_models::optim_state::{load_adamw, save_adamw, AdamWOf};
 
 /// The implicit PRM as the trainer holds it.
 pub type Prm<B> = ImplicitPrm<B, Qwen2ForCausalLm<B>>;
@@ -147,7 +147,8 @@ impl<B: AutodiffBackend> Trainer<B> {
                     &policy,
                     &dir.join("policy_optim.mpk"),
                     &device,
-                )?;
+                )
+                .map_err(model_err)?;
                 let prm = if config.prm.enabled {
                     let model = load_hf::<B>(&dir.join("prm"), &device).map_err(model_err)?;
                     let mut prm = build_prm::<B>(&config, model, run_dir, &device)?;
@@ -457,7 +458,8 @@ impl<B: AutodiffBackend> Trainer<B> {
         let path = dir.write(self.state.step, |tmp| {
             save_hf(&self.policy, &tmp.join("policy"), SaveDtype::F32).map_err(model_err)?;
             setup::copy_tokenizer_files(&self.tokenizer_dir, &tmp.join("policy"))?;
-            save_adamw(&self.optimizer, &self.policy, &tmp.join("policy_optim.mpk"))?;
+            save_adamw(&self.optimizer, &self.policy, &tmp.join("policy_optim.mpk"))
+                .map_err(model_err)?;
             if let Some(prm) = &self.prm {
                 save_hf(prm.model(), &tmp.join("prm"), SaveDtype::F32).map_err(model_err)?;
                 prm.save_optimizer(&tmp.join("prm_optim.mpk"))

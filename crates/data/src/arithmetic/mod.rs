@@ -213,6 +213,7 @@ impl ArithmeticTask {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn guess_rate_replaces_that_share_of_worked_solutions() {
@@ -266,7 +267,6 @@ mod tests {
         let err = ArithmeticTask::new(config).unwrap_err().to_string();
         assert!(err.contains("sft_guess_rate"), "{err}");
     }
-    use super::*;
 
     #[test]
     fn generation_is_deterministic_per_seed_and_split() {
