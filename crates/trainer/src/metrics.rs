@@ -42,8 +42,13 @@ pub struct StepMetrics {
     pub verify_error: usize,
     /// PRM cross-entropy (or DPO) loss, mean over mini-batches.
     pub prm_loss: f64,
-    /// PRM pairwise accuracy within groups.
+    /// PRM pairwise accuracy within groups, of the rewards from the loss forwards (before the
+    /// PRM saw this batch's mini-batch).
     pub dpo_acc: f64,
+    /// PRM pairwise accuracy of this batch re-scored after the update: how well the PRM fits what
+    /// it was trained on. Measured in update mode `before` (its rewards come from that forward).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpo_acc_after: Option<f64>,
     /// PRM global gradient norm before clipping (mean over mini-batches).
     pub prm_grad_norm: f64,
     /// Mean token process reward `r^p` after normalisation.

@@ -171,6 +171,7 @@ impl<B: AutodiffBackend> Trainer<B> {
         if let Some(out) = &prm_out {
             m.prm_loss = out.stats.loss.map(f64::from).unwrap_or(f64::NAN);
             m.dpo_acc = out.stats.dpo_acc_before as f64;
+            m.dpo_acc_after = out.stats.dpo_acc_after.map(f64::from);
             m.prm_grad_norm = out.stats.grad_norm.map(f64::from).unwrap_or(0.0);
             m.process_reward_mean = out.stats.reward_mean as f64;
             let finite = out

@@ -115,6 +115,65 @@ impl Chain {
     }
 }
 
+impl Chain {
+    /// A careless teacher's worked solution: before each line that has a next operation, with
+    /// probability `skip_rate` (drawn from `rng`), the teacher merges the two operations into one
+    /// line and guesses its result uniformly in `value_min..=value_max`; later lines carry on
+    /// from the guess (a result that leaves the value range, or a division that does not come
+    /// out even, is guessed too). The boxed answer is the last line's value.
+    ///
+    /// ```text
+    /// 7+3-5=12        (skipped: guessed)
+    /// 12+2=14
+    /// \boxed{14}
+    /// ```
+    pub fn careless_solution(
+        &self,
+        config: &ArithmeticConfig,
+        skip_rate: f64,
+        rng: &mut SplitMix64,
+    ) -> String {
+        const RESOLUTION: u64 = 1 << 32;
+        let guess = |rng: &mut SplitMix64| rng.range_i64(config.value_min, config.value_max);
+        let mut text = String::new();
+        let mut value = self.start;
+        let mut i = 0;
+        while i < self.steps.len() {
+            let step = self.steps[i];
+            let skip = i + 1 < self.steps.len()
+                && (rng.below(RESOLUTION) as f64) < skip_rate * RESOLUTION as f64;
+            if skip {
+                let next = self.steps[i + 1];
+                let guessed = guess(rng);
+                text.push_str(&format!(
+                    "{value}{}{}{}{}={guessed}\n",
+                    step.op.symbol(),
+                    step.operand,
+                    next.op.symbol(),
+                    next.operand
+                ));
+                value = guessed;
+                i += 2;
+            } else {
+                let result = step
+                    .op
+                    .apply(value, step.operand)
+                    .filter(|r| (config.value_min..=config.value_max).contains(r))
+                    .unwrap_or_else(|| guess(rng));
+                text.push_str(&format!(
+                    "{value}{}{}={result}\n",
+                    step.op.symbol(),
+                    step.operand
+                ));
+                value = result;
+                i += 1;
+            }
+        }
+        text.push_str(&format!("\\boxed{{{value}}}"));
+        text
+    }
+}
+
 /// Operands of `op` that keep `value op b` in range. `*` and `/` skip the no-op operand 1.
 fn valid_operands(config: &ArithmeticConfig, op: Op, value: i64) -> Vec<i64> {
     let lowest = match op {
@@ -191,5 +250,52 @@ mod tests {
         };
         let err = Chain::generate(&config, &mut SplitMix64::new(1)).unwrap_err();
         assert!(err.to_string().contains("no valid chain"), "{err}");
+    }
+
+    fn seven_plus_three_minus_five_plus_two() -> Chain {
+        let step = |op, operand, result| Step {
+            op,
+            operand,
+            result,
+        };
+        Chain {
+            start: 7,
+            steps: vec![
+                step(Op::Add, 3, 10),
+                step(Op::Sub, 5, 5),
+                step(Op::Add, 2, 7),
+            ],
+        }
+    }
+
+    #[test]
+    fn a_careless_teacher_who_never_skips_writes_the_worked_solution() {
+        let chain = seven_plus_three_minus_five_plus_two();
+        let config = ArithmeticConfig::easy();
+        let text = chain.careless_solution(&config, 0.0, &mut SplitMix64::new(3));
+        assert_eq!(text, "7+3=10\n10-5=5\n5+2=7\n\\boxed{7}");
+    }
+
+    #[test]
+    fn a_skipped_step_merges_two_operations_and_the_chain_carries_on_from_the_guess() {
+        let chain = seven_plus_three_minus_five_plus_two();
+        let config = ArithmeticConfig::easy(); // values 0..=30
+        for seed in 0..50 {
+            let text = chain.careless_solution(&config, 1.0, &mut SplitMix64::new(seed));
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(lines.len(), 3, "{text}");
+            // Steps 1 and 2 merged; step 3 has no partner left, so it is worked.
+            let guess: i64 = lines[0].strip_prefix("7+3-5=").unwrap().parse().unwrap();
+            assert!((0..=30).contains(&guess), "{text}");
+            let (lhs, rhs) = lines[1].split_once('=').unwrap();
+            assert_eq!(lhs, format!("{guess}+2"), "{text}");
+            let last: i64 = rhs.parse().unwrap();
+            if guess + 2 <= 30 {
+                assert_eq!(last, guess + 2, "{text}");
+            } else {
+                assert!((0..=30).contains(&last), "out of range is guessed: {text}");
+            }
+            assert_eq!(lines[2], format!("\\boxed{{{last}}}"));
+        }
     }
 }

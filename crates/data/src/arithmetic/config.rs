@@ -76,6 +76,13 @@ pub struct ArithmeticConfig {
     /// from the verifier has to find out that working the chain pays. Only the SFT split is
     /// affected: RL and eval problems carry no solution.
     pub sft_guess_rate: f64,
+    /// Per line of a worked SFT solution, the chance that the careless teacher skips a step:
+    /// merges this operation and the next into one line, `a+b-c=g`, and guesses `g` (uniform in
+    /// `value_min..=value_max`), then carries on from the guess (0 = never; the default). A
+    /// skipped step is one token, the second operator where `=` belongs, so a process reward can
+    /// point at it; the outcome only says that the answer is wrong. Applies to the worked
+    /// solutions only (after `sft_guess_rate` has picked them).
+    pub sft_skip_rate: f64,
 }
 
 impl Default for ArithmeticConfig {
@@ -100,6 +107,7 @@ impl ArithmeticConfig {
             operators: vec![Op::Add, Op::Sub],
             instruction: DEFAULT_INSTRUCTION.into(),
             sft_guess_rate: 0.0,
+            sft_skip_rate: 0.0,
         }
     }
 
@@ -115,6 +123,7 @@ impl ArithmeticConfig {
             operators: vec![Op::Add, Op::Sub, Op::Mul],
             instruction: DEFAULT_INSTRUCTION.into(),
             sft_guess_rate: 0.0,
+            sft_skip_rate: 0.0,
         }
     }
 
@@ -130,6 +139,7 @@ impl ArithmeticConfig {
             operators: vec![Op::Add, Op::Sub, Op::Mul, Op::Div],
             instruction: DEFAULT_INSTRUCTION.into(),
             sft_guess_rate: 0.0,
+            sft_skip_rate: 0.0,
         }
     }
 
@@ -181,6 +191,12 @@ impl ArithmeticConfig {
             return fail(format!(
                 "need 0 <= sft_guess_rate <= 1, got {}",
                 self.sft_guess_rate
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.sft_skip_rate) {
+            return fail(format!(
+                "need 0 <= sft_skip_rate <= 1, got {}",
+                self.sft_skip_rate
             ));
         }
         Ok(())

@@ -52,6 +52,8 @@ pub const ARITHMETIC_DATA_SOURCE: &str = "arithmetic_chain";
 
 /// RNG stream of the per-example guess draws of the SFT split.
 const GUESS_STREAM: u64 = 0x5407_C0DE_0000_0000;
+/// RNG stream of the per-line skip draws of the SFT split.
+const SKIP_STREAM: u64 = 0x5C1B_57E9_0000_0000;
 
 /// Which part of the task a problem belongs to. Each split is its own random stream, so the
 /// splits of one seed are independent draws and adding problems to one split never changes
@@ -157,7 +159,8 @@ impl ArithmeticTask {
 
     /// Supervised examples `first..first + count` of the SFT split under `seed`. A share
     /// `sft_guess_rate` of them (drawn per example from `seed` and its index) gets a guess,
-    /// `\boxed{v}` with `v` uniform in the value range, instead of the worked solution.
+    /// `\boxed{v}` with `v` uniform in the value range, instead of the worked solution; with
+    /// `sft_skip_rate > 0` the worked solutions skip steps ([`Chain::careless_solution`]).
     pub fn sft_examples(
         &self,
         seed: u64,
@@ -169,6 +172,10 @@ impl ArithmeticTask {
                 let chain = self.chain(Split::Sft, seed, index)?;
                 let completion = match self.guess(seed, index) {
                     Some(v) => format!("\\boxed{{{v}}}"),
+                    None if self.config.sft_skip_rate > 0.0 => {
+                        let mut rng = SplitMix64::for_stream(seed ^ SKIP_STREAM, index);
+                        chain.careless_solution(&self.config, self.config.sft_skip_rate, &mut rng)
+                    }
                     None => chain.solution(),
                 };
                 Ok(SftExample {
@@ -256,6 +263,44 @@ mod tests {
         let a = task(0.0).sft_examples(7, 0, 50).unwrap();
         let b = task(0.5).sft_examples(7, 0, 50).unwrap();
         assert!(a.iter().zip(&b).all(|(x, y)| x.problem == y.problem));
+    }
+
+    #[test]
+    fn skip_rate_merges_that_share_of_the_lines_that_have_a_next_operation() {
+        let merged_share = |rate: f64| {
+            let task = ArithmeticTask::new(ArithmeticConfig {
+                sft_skip_rate: rate,
+                max_steps: 2,
+                min_steps: 2,
+                ..ArithmeticConfig::default()
+            })
+            .unwrap();
+            let examples = task.sft_examples(7, 0, 2000).unwrap();
+            // Two operations: the first line either holds both (skipped) or one.
+            let merged = examples
+                .iter()
+                .filter(|e| {
+                    let first = e.completion.lines().next().unwrap();
+                    first.matches(['+', '-']).count() == 2
+                })
+                .count();
+            merged as f64 / 2000.0
+        };
+        assert_eq!(merged_share(0.0), 0.0);
+        assert_eq!(merged_share(1.0), 1.0);
+        let share = merged_share(0.3);
+        // Binomial(2000, 0.3): sd 0.0102; ±4.5 sd.
+        assert!((0.254..=0.346).contains(&share), "{share}");
+    }
+
+    #[test]
+    fn skip_rate_outside_zero_one_is_rejected() {
+        let config = ArithmeticConfig {
+            sft_skip_rate: -0.1,
+            ..ArithmeticConfig::default()
+        };
+        let err = ArithmeticTask::new(config).unwrap_err().to_string();
+        assert!(err.contains("sft_skip_rate"), "{err}");
     }
 
     #[test]
