@@ -141,11 +141,13 @@ pub fn demo(args: &[String]) -> Result<(), String> {
     let prime_acc = training_accuracy(&workspace_root().join(&prime_dir))?;
     let rloo_acc = training_accuracy(&workspace_root().join(&rloo_dir))?;
     let target = tail_mean(&rloo_acc, 5);
-    let smoothed = moving_average(&prime_acc, 5);
-    let reached = smoothed.iter().position(|&a| a >= target).map(|i| i + 1);
+    let reached = first_step_reaching(&prime_acc, target);
+    // The baseline's own curve, smoothed the same way: a plateau reached early shows here.
+    let rloo_reached = first_step_reaching(&rloo_acc, target);
     let comparison = serde_json::json!({
         "rloo_final_training_accuracy": target,
         "rloo_steps": rloo_acc.len(),
+        "rloo_steps_to_reach_it": rloo_reached,
         "prime_steps_to_reach_it": reached,
         "prime_final_training_accuracy": tail_mean(&prime_acc, 5),
         "prime": prime_summary,
@@ -159,6 +161,10 @@ pub fn demo(args: &[String]) -> Result<(), String> {
             Some(s) => format!("at step {s} of {} (5-step moving average)", prime_acc.len()),
             None => "not within the budget".into(),
         }
+    );
+    println!(
+        "outcome-only RLOO's own 5-step moving average first reaches it at step {}",
+        rloo_reached.map_or("–".to_string(), |s| s.to_string())
     );
     println!("report: {}", report.display());
     println!("{comparison}");
@@ -210,6 +216,14 @@ fn moving_average(xs: &[f64], w: usize) -> Vec<f64> {
     (0..xs.len()).map(|i| tail_mean(&xs[..=i], w)).collect()
 }
 
+/// The 1-based step at which the 5-step trailing moving average of `acc` first reaches `target`.
+fn first_step_reaching(acc: &[f64], target: f64) -> Option<usize> {
+    moving_average(acc, 5)
+        .iter()
+        .position(|&a| a >= target)
+        .map(|i| i + 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,6 +233,15 @@ mod tests {
         assert_eq!(tail_mean(&[1.0, 2.0, 3.0, 4.0], 2), 3.5);
         assert_eq!(moving_average(&[0.0, 2.0, 4.0], 2), vec![0.0, 1.0, 3.0]);
         assert_eq!(tail_mean(&[], 3), 0.0);
+    }
+
+    #[test]
+    fn first_step_reaching_uses_the_five_step_average() {
+        // Moving averages: 0.1, 0.3, 0.4, 0.45, 0.5, 0.6 (steps 1..6).
+        let acc = [0.1, 0.5, 0.6, 0.6, 0.7, 0.6];
+        assert_eq!(first_step_reaching(&acc, 0.44), Some(4));
+        assert_eq!(first_step_reaching(&acc, 0.55), Some(6));
+        assert_eq!(first_step_reaching(&acc, 0.9), None);
     }
 
     #[test]
