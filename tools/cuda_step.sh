@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Issue 7's CUDA check as one prepared script: two PRIME steps of configs/cuda-0.5b-step.toml,
+# then step time and tokens/s per phase from metrics.jsonl. The GPU machine needs no Rust: build
+# the binary here and carry it (the device tool carries at most 64 MiB, so strip it):
+#
+#   cargo build --release -p prime-trainer --features cuda
+#   mkdir -p target/carry && strip -o target/carry/prime-train target/release/prime-train
+#   # on the GPU machine, from the repository root (carry target/carry):
+#   bash tools/cuda_step.sh target/carry/prime-train
+#
+# Usage: tools/cuda_step.sh [BINARY] [cuda|cpu] [--set key=value …]. Writes the run under $OUT
+# (or /tmp).
+set -euo pipefail
+bin=${1:-target/release/prime-train}
+backend=${2:-cuda}
+shift $(( $# < 2 ? $# : 2 ))
+run_dir=${OUT:-/tmp}/cuda-step-$backend
+rm -rf "$run_dir"
+if [ "$backend" = cuda ]; then
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+fi
+start=$(date +%s)
+"$bin" train --config configs/cuda-0.5b-step.toml --backend "$backend" --run-dir "$run_dir" \
+    "$@" > "$run_dir.log" 2>&1 || { tail -n 40 "$run_dir.log"; exit 1; }
+echo "wall seconds (load, init, 2 steps, eval, export): $(( $(date +%s) - start ))"
+python3 - "$run_dir/metrics.jsonl" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    m = json.loads(line)
+    print(
+        f"step {m['step']}: {m['time_step']:.2f} s (rollout {m['time_rollout']:.2f}, "
+        f"old log-probs {m['time_old_log_probs']:.2f}, PRM {m['time_prm']:.2f}, "
+        f"policy {m['time_policy']:.2f}); sampling {m['sampling_tokens_per_s']:.0f} tokens/s, "
+        f"training {m['training_tokens_per_s']:.0f} tokens/s; response length "
+        f"{m['response_length']:.1f}; skipped {m['skipped']}"
+    )
+PY
+tail -n 1 "$run_dir.log"
