@@ -40,7 +40,10 @@ fn the_estimator_configs_change_only_the_estimator() {
         let mut config = load(file);
         assert_eq!(config.advantage.estimator, estimator, "{file}");
         config.advantage.estimator = demo.advantage.estimator.clone();
-        assert_eq!(config, demo, "{file} differs from demo.toml in more than the estimator");
+        assert_eq!(
+            config, demo,
+            "{file} differs from demo.toml in more than the estimator"
+        );
     }
 }
 
