@@ -55,6 +55,12 @@ impl SplitMix64 {
         (lo as i128 + self.below(span) as i128) as i64
     }
 
+    /// `true` with probability `p` (clamped to `[0, 1]`), at a resolution of 2⁻³²; one draw.
+    pub fn chance(&mut self, p: f64) -> bool {
+        const RESOLUTION: u64 = 1 << 32;
+        (self.below(RESOLUTION) as f64) < p * RESOLUTION as f64
+    }
+
     /// Shuffle `items` in place (Fisher–Yates).
     pub fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {
@@ -67,6 +73,16 @@ impl SplitMix64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chance_is_never_always_and_in_between_at_its_rate() {
+        let mut rng = SplitMix64::new(5);
+        assert!((0..1000).all(|_| !rng.chance(0.0)));
+        assert!((0..1000).all(|_| rng.chance(1.0)));
+        let hits = (0..10_000).filter(|_| rng.chance(0.25)).count();
+        // Binomial(10000, 0.25): sd 43; ±4.6 sd.
+        assert!((2300..=2700).contains(&hits), "{hits}");
+    }
 
     #[test]
     fn matches_reference_splitmix64_outputs() {

@@ -113,9 +113,7 @@ impl Chain {
         text.push_str(&format!("\\boxed{{{}}}", self.answer()));
         text
     }
-}
 
-impl Chain {
     /// A careless teacher's worked solution: before each line that has a next operation, with
     /// probability `skip_rate` (drawn from `rng`), the teacher merges the two operations into one
     /// line and guesses its result uniformly in `value_min..=value_max`; later lines carry on
@@ -133,15 +131,13 @@ impl Chain {
         skip_rate: f64,
         rng: &mut SplitMix64,
     ) -> String {
-        const RESOLUTION: u64 = 1 << 32;
         let guess = |rng: &mut SplitMix64| rng.range_i64(config.value_min, config.value_max);
         let mut text = String::new();
         let mut value = self.start;
         let mut i = 0;
         while i < self.steps.len() {
             let step = self.steps[i];
-            let skip = i + 1 < self.steps.len()
-                && (rng.below(RESOLUTION) as f64) < skip_rate * RESOLUTION as f64;
+            let skip = i + 1 < self.steps.len() && rng.chance(skip_rate);
             if skip {
                 let next = self.steps[i + 1];
                 let guessed = guess(rng);

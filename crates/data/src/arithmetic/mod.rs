@@ -189,14 +189,12 @@ impl ArithmeticTask {
     /// The careless teacher's guess for SFT example `index` under `seed`, or `None` when the
     /// example gets the worked solution.
     fn guess(&self, seed: u64, index: u64) -> Option<i64> {
-        const RESOLUTION: u64 = 1 << 32;
         let config = &self.config;
         if config.sft_guess_rate <= 0.0 {
             return None;
         }
         let mut rng = SplitMix64::for_stream(seed ^ GUESS_STREAM, index);
-        let draw = rng.below(RESOLUTION) as f64;
-        (draw < config.sft_guess_rate * RESOLUTION as f64)
+        rng.chance(config.sft_guess_rate)
             .then(|| rng.range_i64(config.value_min, config.value_max))
     }
 
