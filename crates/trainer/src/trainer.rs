@@ -15,7 +15,7 @@ use prime_models::{load_hf, save_hf, Qwen2Config, Qwen2ForCausalLm, SaveDtype, T
 use prime_verifiers::VerifyRunner;
 
 use crate::checkpoint_dir::CheckpointDir;
-use crate::config::TrainConfig;
+use crate::config::{ScratchModel, TrainConfig};
 use crate::cursor::{derive_seed, PromptCursor};
 use crate::error::TrainError;
 use crate::eval::{evaluate, EvalSettings};
@@ -166,7 +166,8 @@ impl<B: AutodiffBackend> Trainer<B> {
                     Some(path) => load_hf::<B>(path, &device).map_err(model_err)?,
                     None => {
                         B::seed(&device, derive_seed(config.seed, &[0x1417]));
-                        scratch_config(&config, tokenizer.vocab_size()).init::<B>(&device)
+                        qwen2_config(&config.model.scratch, tokenizer.vocab_size())
+                            .init::<B>(&device)
                     }
                 };
                 tokenizer
@@ -229,12 +230,8 @@ impl<B: AutodiffBackend> Trainer<B> {
         let wall = |s: &Instant| wall_before + s.elapsed().as_secs_f64();
         if !self.started_rl {
             if self.config.sft.enabled {
-                self.supervised()?;
-                if self.interrupted() {
-                    return Err(TrainError::Config(
-                        "interrupted during SFT; nothing to resume from".into(),
-                    ));
-                }
+                self.policy = self.supervised(self.policy.clone(), "SFT")?;
+                self.scratch_prm_warmup()?;
             }
             self.start_rl()?;
             let record = self.evaluate(0)?;
@@ -336,7 +333,14 @@ impl<B: AutodiffBackend> Trainer<B> {
         ]
     }
 
-    fn supervised(&mut self) -> Result<(), TrainError> {
+    /// SFT warm-up of `model` on the built-in task's worked solutions (`[sft]`); `label`
+    /// (`SFT`, `PRM SFT`) prefixes the progress bar and tags the log lines. Interrupting it is an error: there is no
+    /// checkpoint before RL starts.
+    fn supervised(
+        &self,
+        model: Qwen2ForCausalLm<B>,
+        label: &'static str,
+    ) -> Result<Qwen2ForCausalLm<B>, TrainError> {
         let sft = self.config.sft.clone();
         let schedule = LrSchedule::WarmupCosine {
             base: sft.lr,
@@ -358,10 +362,9 @@ impl<B: AutodiffBackend> Trainer<B> {
         let eos = self.eos_id;
         let interrupt = self.interrupt.clone();
         let bar = Progress::new(sft.steps as u64, self.config.logging.progress);
-        bar.set_prefix("SFT");
-        let policy = self.policy.clone();
-        let (policy, report) = supervised_warmup(
-            policy,
+        bar.set_prefix(label);
+        let (model, report) = supervised_warmup(
+            model,
             &mut optimizer,
             &settings,
             |step| {
@@ -380,20 +383,45 @@ impl<B: AutodiffBackend> Trainer<B> {
             |step, loss| {
                 bar.sft_step(loss);
                 if step % 50 == 0 || step + 1 == sft.steps {
-                    tracing::info!(step, loss, "sft");
+                    tracing::info!(model = label, step, loss, "sft");
                 }
             },
         )?;
         bar.finish();
         tracing::info!(
+            model = label,
             steps = report.losses.len(),
             final_loss = report.losses.last().copied().unwrap_or(f64::NAN),
             skipped = report.skipped,
             seconds = report.seconds,
             "sft done"
         );
-        self.policy = policy;
-        Ok(())
+        if self.interrupted() {
+            return Err(TrainError::Config(
+                "interrupted during SFT; nothing to resume from".into(),
+            ));
+        }
+        Ok(model)
+    }
+
+    /// With `[prm.scratch]`: builds the PRM at its own architecture, gives it the same SFT
+    /// warm-up as the policy and saves it where [`prm_init_dir`] points.
+    fn scratch_prm_warmup(&self) -> Result<(), TrainError> {
+        let Some(arch) = self
+            .config
+            .prm
+            .scratch
+            .as_ref()
+            .filter(|_| self.config.prm.enabled)
+        else {
+            return Ok(());
+        };
+        B::seed(&self.device, derive_seed(self.config.seed, &[0x9A17]));
+        let model = qwen2_config(arch, self.tokenizer.vocab_size()).init::<B>(&self.device);
+        let model = self.supervised(model, "PRM SFT")?;
+        let dir = prm_init_dir(&self.config, &self.run_dir);
+        save_hf(&model, &dir, SaveDtype::F32).map_err(model_err)?;
+        setup::copy_tokenizer_files(&self.tokenizer_dir, &dir)
     }
 
     /// Saves the RL start model and builds the PRM and the KL reference from it.
@@ -402,7 +430,7 @@ impl<B: AutodiffBackend> Trainer<B> {
         save_hf(&self.policy, &init, SaveDtype::F32).map_err(model_err)?;
         setup::copy_tokenizer_files(&self.tokenizer_dir, &init)?;
         if self.config.prm.enabled {
-            let source = self.config.prm.path.clone().unwrap_or(init);
+            let source = prm_init_dir(&self.config, &self.run_dir);
             let model = load_hf::<B>(&source, &self.device).map_err(model_err)?;
             self.prm = Some(build_prm::<B>(
                 &self.config,
@@ -488,9 +516,18 @@ impl<B: AutodiffBackend> Trainer<B> {
     }
 }
 
-/// The architecture of a model built from scratch.
-fn scratch_config(config: &TrainConfig, vocab_size: usize) -> Qwen2Config {
-    let s = &config.model.scratch;
+/// Where the run's initial PRM comes from: `prm.path`, the scratch PRM after its SFT warm-up
+/// (`init/prm`), or the initial policy (`init/policy`, the paper's choice).
+fn prm_init_dir(config: &TrainConfig, run_dir: &Path) -> PathBuf {
+    match (&config.prm.path, &config.prm.scratch) {
+        (Some(path), _) => path.clone(),
+        (None, Some(_)) => run_dir.join(files::INIT).join("prm"),
+        (None, None) => run_dir.join(files::INIT).join("policy"),
+    }
+}
+
+/// The Qwen2 architecture of a model built from scratch.
+fn qwen2_config(s: &ScratchModel, vocab_size: usize) -> Qwen2Config {
     Qwen2Config {
         vocab_size,
         hidden_size: s.hidden_size,
@@ -540,8 +577,7 @@ fn build_prm<B: AutodiffBackend>(
                 .reference
                 .path
                 .clone()
-                .or_else(|| config.prm.path.clone())
-                .unwrap_or_else(|| run_dir.join(files::INIT).join("policy"));
+                .unwrap_or_else(|| prm_init_dir(config, run_dir));
             Reference::Frozen(load_hf::<B::InnerBackend>(&dir, device).map_err(model_err)?)
         }
     };

@@ -32,6 +32,23 @@ fn train(run_dir: &Path, extra: &[&str]) -> (String, std::process::ExitStatus) {
     )
 }
 
+/// `prime-train train --resume RUN_DIR …`, which must succeed; returns its stdout.
+fn resume(run_dir: &Path, extra: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .args(["train", "--resume"])
+        .arg(run_dir)
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn last_json(stdout: &str) -> Value {
     let line = stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap();
     serde_json::from_str(line).unwrap_or_else(|e| panic!("last line is not JSON ({e}): {line}"))
@@ -145,19 +162,7 @@ fn sigkilled_run_resumes_to_the_same_metrics_and_weights() {
         "could not kill the run between checkpoint 2 and the end"
     );
 
-    let out = Command::new(BIN)
-        .arg("train")
-        .arg("--resume")
-        .arg(&resumed)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let summary = last_json(&String::from_utf8_lossy(&out.stdout));
+    let summary = last_json(&resume(&resumed, &[]));
     assert_eq!(summary["steps"], 4);
 
     let a: Vec<Value> = jsonl(&straight.join("metrics.jsonl"))
@@ -295,5 +300,55 @@ fn a_hf_checkpoint_and_a_eurus_parquet_file_run_a_step_through_the_config() {
     // The exported policy is again a Hugging Face checkpoint with the model's tokenizer.
     for f in ["config.json", "model.safetensors", "tokenizer.json"] {
         assert!(run.join("final").join(f).exists(), "{f}");
+    }
+}
+
+fn hidden_size(model_dir: &Path) -> u64 {
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(model_dir.join("config.json")).unwrap())
+            .unwrap();
+    config["hidden_size"].as_u64().unwrap()
+}
+
+/// `[prm.scratch]`: a PRM of its own size gets the SFT warm-up and is its own frozen reference.
+/// With `prm.update = "none"` it never moves, so every implicit reward is exactly 0, also after a
+/// resume; a reference of the policy's size (the default source) would give non-zero rewards.
+#[test]
+fn a_scratch_prm_of_another_size_is_warmed_up_and_is_its_own_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let scratch = [
+        "--set",
+        "prm.scratch.hidden_size=48",
+        "--set",
+        "prm.scratch.intermediate_size=96",
+        "--set",
+        "prm.scratch.num_hidden_layers=1",
+        "--set",
+        "prm.scratch.num_attention_heads=2",
+        "--set",
+        "prm.scratch.num_key_value_heads=1",
+        "--set",
+        "prm.update=none",
+        "--set",
+        "steps=2",
+    ];
+    let (_, status) = train(&run, &scratch);
+    assert!(status.success());
+    assert_eq!(hidden_size(&run.join("init/prm")), 48);
+    assert_eq!(hidden_size(&run.join("init/policy")), 32);
+    assert_eq!(hidden_size(&run.join("checkpoints/step-000002/prm")), 48);
+
+    resume(&run, &["--set", "steps=4"]);
+    let metrics = jsonl(&run.join("metrics.jsonl"));
+    assert_eq!(metrics.len(), 4);
+    for m in &metrics {
+        assert_eq!(m["process_reward_mean"].as_f64(), Some(0.0), "{m}");
+    }
+    let samples = jsonl(&run.join("samples.jsonl"));
+    assert!(!samples.is_empty());
+    for s in &samples {
+        let rewards = s["rewards"].as_array().unwrap();
+        assert!(rewards.iter().all(|r| r.as_f64() == Some(0.0)), "{s}");
     }
 }

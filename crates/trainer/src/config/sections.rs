@@ -112,6 +112,12 @@ pub struct PrmSection {
     pub enabled: bool,
     /// Initial PRM weights (HF directory); default: a copy of the initial policy.
     pub path: Option<PathBuf>,
+    /// Build the PRM from scratch with this architecture instead, and give it the policy's SFT
+    /// warm-up (same data, same settings; needs `sft.enabled`). Its frozen reference is a copy
+    /// of it after SFT. For a PRM bigger than the policy: the paper's PRM is the SFT policy
+    /// itself, but a tiny PRM cannot learn to check the built-in task's arithmetic (see the
+    /// README). Default: none.
+    pub scratch: Option<ScratchModel>,
     /// `β` of `r^p = β·q` and of the PRM loss (default 0.05).
     pub beta: f64,
     /// `ce` (default) | `dpo`.
@@ -133,6 +139,7 @@ impl Default for PrmSection {
         Self {
             enabled: true,
             path: None,
+            scratch: None,
             beta: 0.05,
             loss: "ce".into(),
             update: "after".into(),

@@ -168,3 +168,41 @@ fn base_files_are_merged_key_by_key() {
         .to_string();
     assert!(err.contains("nested bases"), "{err}");
 }
+
+#[test]
+fn a_scratch_prm_is_checked_against_the_rest_of_the_config() {
+    let scratch = "[prm.scratch]\nhidden_size = 256\nnum_hidden_layers = 4\n";
+    let sft = "[sft]\nenabled = true\nsteps = 10\nbatch_size = 4\n";
+    let c = TrainConfig::from_toml_str(&format!("{sft}{scratch}"), &[]).unwrap();
+    let back = TrainConfig::from_toml_str(&c.to_toml_string().unwrap(), &[]).unwrap();
+    assert_eq!(back, c);
+    let arch = c.prm.scratch.unwrap();
+    assert_eq!((arch.hidden_size, arch.num_hidden_layers), (256, 4));
+    // Other fields keep the scratch defaults.
+    assert_eq!(
+        arch.num_attention_heads,
+        ScratchModel::default().num_attention_heads
+    );
+
+    let err = |text: &str| {
+        TrainConfig::from_toml_str(text, &[])
+            .unwrap_err()
+            .to_string()
+    };
+    let both = err(&format!("{sft}[prm]\npath = \"/models/prm\"\n{scratch}"));
+    assert!(
+        both.contains("prm.scratch") && both.contains("not both"),
+        "{both}"
+    );
+    let no_sft = err(scratch);
+    assert!(
+        no_sft.contains("prm.scratch") && no_sft.contains("sft.enabled"),
+        "{no_sft}"
+    );
+    let heads = err(&format!(
+        "{sft}[prm.scratch]\nhidden_size = 100\nnum_attention_heads = 3\n"
+    ));
+    assert!(heads.contains("prm.scratch.hidden_size"), "{heads}");
+    // Without a PRM the section is inert (the outcome-only baseline of a scratch-PRM config).
+    TrainConfig::from_toml_str(&format!("[prm]\nenabled = false\n{scratch}"), &[]).unwrap();
+}

@@ -1,6 +1,6 @@
 //! Range and consistency checks that serde cannot express.
 
-use super::TrainConfig;
+use super::{ScratchModel, TrainConfig};
 use crate::error::ConfigError;
 
 fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
@@ -40,27 +40,32 @@ fn finite_non_negative(key: &str, value: f64) -> Result<(), ConfigError> {
     }
 }
 
+fn check_scratch(section: &str, s: &ScratchModel) -> Result<(), ConfigError> {
+    let key = |field: &str| format!("{section}.{field}");
+    positive(&key("hidden_size"), s.hidden_size)?;
+    positive(&key("num_hidden_layers"), s.num_hidden_layers)?;
+    positive(&key("num_attention_heads"), s.num_attention_heads)?;
+    positive(&key("num_key_value_heads"), s.num_key_value_heads)?;
+    if s.hidden_size % s.num_attention_heads != 0 {
+        return Err(invalid(
+            &key("hidden_size"),
+            "must be a multiple of num_attention_heads",
+        ));
+    }
+    if s.num_attention_heads % s.num_key_value_heads != 0 {
+        return Err(invalid(
+            &key("num_key_value_heads"),
+            "must divide num_attention_heads",
+        ));
+    }
+    Ok(())
+}
+
 impl TrainConfig {
     /// Checks every enumerated string, range and cross-section constraint.
     pub fn validate(&self) -> Result<(), ConfigError> {
         one_of("model.save_dtype", &self.model.save_dtype, &["f32", "bf16"])?;
-        let s = &self.model.scratch;
-        positive("model.scratch.hidden_size", s.hidden_size)?;
-        positive("model.scratch.num_hidden_layers", s.num_hidden_layers)?;
-        positive("model.scratch.num_attention_heads", s.num_attention_heads)?;
-        positive("model.scratch.num_key_value_heads", s.num_key_value_heads)?;
-        if s.hidden_size % s.num_attention_heads != 0 {
-            return Err(invalid(
-                "model.scratch.hidden_size",
-                "must be a multiple of num_attention_heads",
-            ));
-        }
-        if s.num_attention_heads % s.num_key_value_heads != 0 {
-            return Err(invalid(
-                "model.scratch.num_key_value_heads",
-                "must divide num_attention_heads",
-            ));
-        }
+        check_scratch("model.scratch", &self.model.scratch)?;
         if self.sft.enabled {
             positive("sft.steps", self.sft.steps)?;
             positive("sft.batch_size", self.sft.batch_size)?;
@@ -73,6 +78,21 @@ impl TrainConfig {
         finite_non_negative("prm.lr", self.prm.lr)?;
         finite_non_negative("prm.grad_clip", self.prm.grad_clip)?;
         positive("prm.mini_batch_size", self.prm.mini_batch_size)?;
+        if let (true, Some(scratch)) = (self.prm.enabled, &self.prm.scratch) {
+            check_scratch("prm.scratch", scratch)?;
+            if self.prm.path.is_some() {
+                return Err(invalid(
+                    "prm.scratch",
+                    "set either prm.path (load the PRM) or prm.scratch (build it), not both",
+                ));
+            }
+            if !self.sft.enabled {
+                return Err(invalid(
+                    "prm.scratch",
+                    "a PRM built from scratch needs the SFT warm-up (sft.enabled = true)",
+                ));
+            }
+        }
         self.advantage
             .validate()
             .map_err(|e| invalid("advantage", e.to_string()))?;
