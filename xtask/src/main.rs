@@ -2,13 +2,14 @@
 //!
 //! - `cargo xtask ci`    — what CI runs: fmt check, clippy with warnings denied, the test suite.
 //! - `cargo xtask train` — the built-in PRIME demo; `--config FILE` for any run (see `train.rs`).
-//! - `cargo xtask eval --run RUN_DIR`, `cargo xtask demo [--compare]`.
+//! - `cargo xtask eval --run RUN_DIR`, `cargo xtask demo [--compare [--seeds …]]`.
 //! - `cargo xtask bench [models|advantages|verifiers|data|implicit-prm|all]` — criterion benches;
 //!   `models` also prints burn/PyTorch time ratios measured in the same run.
 
 use std::process::{Command, ExitCode};
 
 mod bench;
+mod compare;
 mod train;
 
 fn main() -> ExitCode {
