@@ -161,7 +161,10 @@ pub fn compare(args: &CompareArgs) -> Result<(), String> {
     ];
 
     let mut pairs = Vec::new();
+    let runs = 2 * seeds.len();
     for (i, &seed) in seeds.iter().enumerate() {
+        let label = seed.map_or(String::new(), |s| format!(", seed {s}"));
+        eprintln!("compare: run {} of {runs}: PRIME{label}", 2 * i + 1);
         let mut prime = train_args(DEMO_CONFIG, &dir("prime", seed));
         if i > 0 {
             prime.extend(from_init.iter().cloned());
@@ -170,6 +173,10 @@ pub fn compare(args: &CompareArgs) -> Result<(), String> {
         prime.extend(args.rest.iter().cloned());
         let prime_summary = last_json(&run_trainer(&bin, &prime)?)?;
 
+        eprintln!(
+            "compare: run {} of {runs}: outcome-only RLOO{label}",
+            2 * i + 2
+        );
         let mut rloo = train_args(RLOO_CONFIG, &dir("rloo", seed));
         rloo.extend(from_init.iter().cloned());
         rloo.extend(seed_args(seed));
