@@ -6,7 +6,7 @@
 //! RL seeds the race is also run between the per-step means of each method's curves, because one
 //! seed's reach step moves by 10 steps or more with the sampling noise alone.
 //!
-//! Run layout under `runs/compare-<unix time>/`: `prime/` and `rloo/` for one seed;
+//! Run layout under `runs/compare-<unix time>/`: `prime/` and `rloo/` without `--seeds`;
 //! `prime-seed<S>/` and `rloo-seed<S>/` with `--seeds`. The first PRIME run does the SFT warm-up
 //! with the first seed; every other run starts from its `init/policy`, so seeds change RL only.
 
