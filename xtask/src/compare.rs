@@ -56,9 +56,9 @@ impl Race {
     /// One line: who reached RLOO's final accuracy when.
     fn describe(&self) -> String {
         let step =
-            |s: Option<usize>| s.map_or("not within the budget".into(), |s| format!("step {s}"));
+            |s: Option<usize>| s.map_or("not within the budget".into(), |s| format!("at step {s}"));
         format!(
-            "RLOO's final training accuracy {:.1}% (mean of its last {WINDOW} steps): PRIME reaches it at {}, RLOO itself at {} ({WINDOW}-step moving average; PRIME's final {:.1}%)",
+            "RLOO's final training accuracy {:.1}% (mean of its last {WINDOW} steps): PRIME reaches it {}, RLOO itself {} ({WINDOW}-step moving average; PRIME's final {:.1}%)",
             100.0 * self.rloo_final,
             step(self.prime_steps_to_reach),
             step(self.rloo_steps_to_reach),
