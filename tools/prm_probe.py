@@ -2,8 +2,11 @@
 
 An offline check of what bounds PRIME on the built-in arithmetic-chain task (issue 7):
 
-1. sample K responses at T = 1 per prompt from POLICY for fresh train and held-out prompts of the
-   demo task (2–3 `+`/`-` steps, operands 1–9, values 0–40) and label them (`\\boxed{answer}`);
+1. sample K responses at T = 1 per prompt from POLICY for fresh train and held-out prompts shaped
+   like the demo task's (2–3 `+`/`-` steps, operands 1–9, values 0–40) and label them
+   (`\\boxed{answer}`). The chains are rejection-sampled here, so they cover the same problems
+   as prime-data's generator (which draws among the valid operations step by step) with
+   somewhat different weights;
 2. print how well plain log-likelihoods rank them, with no training at all: the sum and the minimum
    over response tokens of log π(y_t), under PRM_INIT and under POLICY;
 3. train an implicit PRM initialised from PRM_INIT, reference = frozen PRM_INIT (or --ref), with the
