@@ -99,6 +99,11 @@ impl Chain {
     /// \boxed{15}
     /// ```
     pub fn solution(&self) -> String {
+        format!("{}\\boxed{{{}}}", self.worked_lines(), self.answer())
+    }
+
+    /// The worked lines without the boxed answer, each ending in `\n`: `7+3=10\n10*2=20\n…`.
+    pub fn worked_lines(&self) -> String {
         let mut text = String::new();
         let mut value = self.start;
         for step in &self.steps {
@@ -110,7 +115,6 @@ impl Chain {
             ));
             value = step.result;
         }
-        text.push_str(&format!("\\boxed{{{}}}", self.answer()));
         text
     }
 
@@ -131,6 +135,18 @@ impl Chain {
         skip_rate: f64,
         rng: &mut SplitMix64,
     ) -> String {
+        let (lines, value) = self.careless_lines(config, skip_rate, rng);
+        format!("{lines}\\boxed{{{value}}}")
+    }
+
+    /// The careless teacher's lines (as in [`Chain::careless_solution`]) without the boxed
+    /// answer, and the value the last line reached.
+    pub fn careless_lines(
+        &self,
+        config: &ArithmeticConfig,
+        skip_rate: f64,
+        rng: &mut SplitMix64,
+    ) -> (String, i64) {
         let guess = |rng: &mut SplitMix64| rng.range_i64(config.value_min, config.value_max);
         let mut text = String::new();
         let mut value = self.start;
@@ -165,8 +181,7 @@ impl Chain {
                 i += 1;
             }
         }
-        text.push_str(&format!("\\boxed{{{value}}}"));
-        text
+        (text, value)
     }
 }
 

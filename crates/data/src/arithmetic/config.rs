@@ -83,6 +83,13 @@ pub struct ArithmeticConfig {
     /// point at it; the outcome only says that the answer is wrong. Applies to the worked
     /// solutions only (after `sft_guess_rate` has picked them).
     pub sft_skip_rate: f64,
+    /// Independent chains per problem (1 = the plain task; the default). With `parts = n > 1`
+    /// the prompt lists n expressions separated by `, `, the worked solution works them one
+    /// after another and ends in one `\boxed{a,b,…}` holding every answer in order, and the
+    /// ground truth is that list. A response is right only if every part is, so the outcome
+    /// label does not say which part went wrong; a process reward can. With `sft_guess_rate`,
+    /// each part is guessed on its own: its lines become one line `expression=v`.
+    pub parts: usize,
 }
 
 impl Default for ArithmeticConfig {
@@ -108,6 +115,7 @@ impl ArithmeticConfig {
             instruction: DEFAULT_INSTRUCTION.into(),
             sft_guess_rate: 0.0,
             sft_skip_rate: 0.0,
+            parts: 1,
         }
     }
 
@@ -124,6 +132,7 @@ impl ArithmeticConfig {
             instruction: DEFAULT_INSTRUCTION.into(),
             sft_guess_rate: 0.0,
             sft_skip_rate: 0.0,
+            parts: 1,
         }
     }
 
@@ -140,6 +149,7 @@ impl ArithmeticConfig {
             instruction: DEFAULT_INSTRUCTION.into(),
             sft_guess_rate: 0.0,
             sft_skip_rate: 0.0,
+            parts: 1,
         }
     }
 
@@ -199,6 +209,12 @@ impl ArithmeticConfig {
                 self.sft_skip_rate
             ));
         }
+        if !(1..=MAX_PARTS).contains(&self.parts) {
+            return fail(format!(
+                "need 1 <= parts <= {MAX_PARTS}, got {}",
+                self.parts
+            ));
+        }
         Ok(())
     }
 
@@ -210,6 +226,9 @@ impl ArithmeticConfig {
             .max(self.operand_max)
     }
 }
+
+/// Most independent chains one problem may hold.
+pub const MAX_PARTS: usize = 8;
 
 /// Default text before the expression.
 pub const DEFAULT_INSTRUCTION: &str = "Compute from left to right: ";

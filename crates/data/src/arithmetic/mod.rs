@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 pub use chain::{Chain, Step};
-pub use config::{ArithmeticConfig, Op, DEFAULT_INSTRUCTION, MAX_NUMBER_TOKEN};
+pub use config::{ArithmeticConfig, Op, DEFAULT_INSTRUCTION, MAX_NUMBER_TOKEN, MAX_PARTS};
 pub use tokenizer::{arithmetic_tokenizer, save_arithmetic_tokenizer, ArithmeticTokens};
 
 use crate::error::DataError;
@@ -117,15 +117,30 @@ impl ArithmeticTask {
     }
 
     /// Chain number `index` of `split` under `seed`: a pure function of the four, so problems
-    /// can be generated in any order or in parallel.
+    /// can be generated in any order or in parallel. With `parts > 1` this is the problem's
+    /// first part.
     pub fn chain(&self, split: Split, seed: u64, index: u64) -> Result<Chain, DataError> {
-        let mut rng = SplitMix64::for_stream(seed ^ split.stream().rotate_left(40), index);
-        Chain::generate(&self.config, &mut rng)
+        Ok(self.chains(split, seed, index)?.swap_remove(0))
     }
 
-    /// The problem for one chain: a single user message `"{instruction}{expression}"`, ground
-    /// truth the answer, `extra = {split, index, solution}`.
-    pub fn problem(&self, chain: &Chain, split: Split, index: u64) -> Problem {
+    /// The `parts` chains of problem `index` of `split` under `seed`, drawn one after another
+    /// from the problem's stream (so the first is the same chain for every `parts`).
+    pub fn chains(&self, split: Split, seed: u64, index: u64) -> Result<Vec<Chain>, DataError> {
+        let mut rng = SplitMix64::for_stream(seed ^ split.stream().rotate_left(40), index);
+        (0..self.config.parts)
+            .map(|_| Chain::generate(&self.config, &mut rng))
+            .collect()
+    }
+
+    /// The problem for its chains: a single user message `"{instruction}{expressions}"` (the
+    /// parts' expressions joined by `, `), ground truth the answers joined by `,`,
+    /// `extra = {split, index, solution}`.
+    pub fn problem(&self, chains: &[Chain], split: Split, index: u64) -> Problem {
+        let expressions: Vec<String> = chains.iter().map(Chain::expression).collect();
+        let answers: Vec<String> = chains.iter().map(|c| c.answer().to_string()).collect();
+        let answer = answers.join(",");
+        let worked: String = chains.iter().map(Chain::worked_lines).collect();
+        let solution = format!("{worked}\\boxed{{{answer}}}");
         Problem {
             id: format!("arithmetic-{}-{index}", split.name()),
             data_source: ARITHMETIC_DATA_SOURCE.into(),
@@ -133,14 +148,14 @@ impl ArithmeticTask {
             messages: vec![ChatMessage::user(format!(
                 "{}{}",
                 self.config.instruction,
-                chain.expression()
+                expressions.join(", ")
             ))],
             reference: Reference {
                 ability: ARITHMETIC_ABILITY.into(),
                 data_source: ARITHMETIC_DATA_SOURCE.into(),
-                ground_truth: chain.answer().to_string(),
+                ground_truth: answer,
             },
-            extra: json!({"split": split.name(), "index": index, "solution": chain.solution()}),
+            extra: json!({"split": split.name(), "index": index, "solution": solution}),
         }
     }
 
@@ -153,13 +168,14 @@ impl ArithmeticTask {
         count: usize,
     ) -> Result<Vec<Problem>, DataError> {
         (first..first + count as u64)
-            .map(|index| Ok(self.problem(&self.chain(split, seed, index)?, split, index)))
+            .map(|index| Ok(self.problem(&self.chains(split, seed, index)?, split, index)))
             .collect()
     }
 
     /// Supervised examples `first..first + count` of the SFT split under `seed`. A share
     /// `sft_guess_rate` of them (drawn per example from `seed` and its index) gets a guess,
     /// `\boxed{v}` with `v` uniform in the value range, instead of the worked solution; with
+    /// `parts > 1` the draw is per part, and a guessed part is one line `expression=v`. With
     /// `sft_skip_rate > 0` the worked solutions skip steps ([`Chain::careless_solution`]).
     pub fn sft_examples(
         &self,
@@ -169,33 +185,50 @@ impl ArithmeticTask {
     ) -> Result<Vec<SftExample>, DataError> {
         (first..first + count as u64)
             .map(|index| {
-                let chain = self.chain(Split::Sft, seed, index)?;
-                let completion = match self.guess(seed, index) {
-                    Some(v) => format!("\\boxed{{{v}}}"),
-                    None if self.config.sft_skip_rate > 0.0 => {
-                        let mut rng = SplitMix64::for_stream(seed ^ SKIP_STREAM, index);
-                        chain.careless_solution(&self.config, self.config.sft_skip_rate, &mut rng)
+                let chains = self.chains(Split::Sft, seed, index)?;
+                let guesses = self.guesses(seed, index);
+                let completion = if let [Some(v)] = guesses.as_slice() {
+                    format!("\\boxed{{{v}}}")
+                } else {
+                    let mut skip_rng = SplitMix64::for_stream(seed ^ SKIP_STREAM, index);
+                    let mut text = String::new();
+                    let mut answers = Vec::with_capacity(chains.len());
+                    for (chain, guess) in chains.iter().zip(&guesses) {
+                        let (lines, value) = match guess {
+                            Some(v) => (format!("{}={v}\n", chain.expression()), *v),
+                            None => chain.careless_lines(
+                                &self.config,
+                                self.config.sft_skip_rate,
+                                &mut skip_rng,
+                            ),
+                        };
+                        text.push_str(&lines);
+                        answers.push(value.to_string());
                     }
-                    None => chain.solution(),
+                    format!("{text}\\boxed{{{}}}", answers.join(","))
                 };
                 Ok(SftExample {
-                    problem: self.problem(&chain, Split::Sft, index),
+                    problem: self.problem(&chains, Split::Sft, index),
                     completion,
                 })
             })
             .collect()
     }
 
-    /// The careless teacher's guess for SFT example `index` under `seed`, or `None` when the
-    /// example gets the worked solution.
-    fn guess(&self, seed: u64, index: u64) -> Option<i64> {
+    /// The careless teacher's guess for each part of SFT example `index` under `seed`: `None`
+    /// where the part gets its worked lines.
+    fn guesses(&self, seed: u64, index: u64) -> Vec<Option<i64>> {
         let config = &self.config;
         if config.sft_guess_rate <= 0.0 {
-            return None;
+            return vec![None; config.parts];
         }
         let mut rng = SplitMix64::for_stream(seed ^ GUESS_STREAM, index);
-        rng.chance(config.sft_guess_rate)
-            .then(|| rng.range_i64(config.value_min, config.value_max))
+        (0..config.parts)
+            .map(|_| {
+                rng.chance(config.sft_guess_rate)
+                    .then(|| rng.range_i64(config.value_min, config.value_max))
+            })
+            .collect()
     }
 
     /// Writes `count` problems of `split` to `path` (`.jsonl` or `.parquet`, veRL layout), so
@@ -382,6 +415,105 @@ mod tests {
                 previous = Some(c);
             }
             assert_eq!(previous.unwrap().to_string(), *truth);
+        }
+    }
+
+    #[test]
+    fn a_problem_of_three_parts_lists_the_parts_and_boxes_every_answer() {
+        let config = ArithmeticConfig {
+            parts: 3,
+            ..ArithmeticConfig::default()
+        };
+        let task = ArithmeticTask::new(config).unwrap();
+        let single = ArithmeticTask::new(ArithmeticConfig::default()).unwrap();
+        for index in 0..100 {
+            let chains = task.chains(Split::Rl, 9, index).unwrap();
+            assert_eq!(chains.len(), 3);
+            // The first part is the one-part problem's chain.
+            assert_eq!(chains[0], single.chain(Split::Rl, 9, index).unwrap());
+            let problem = task.problem(&chains, Split::Rl, index);
+            let expressions: Vec<String> = chains.iter().map(Chain::expression).collect();
+            assert_eq!(
+                problem.messages[0].content,
+                format!("{DEFAULT_INSTRUCTION}{}", expressions.join(", "))
+            );
+            let answers: Vec<String> = chains.iter().map(|c| c.answer().to_string()).collect();
+            assert_eq!(problem.reference.ground_truth, answers.join(","));
+        }
+        // Seed 1, SFT problem 0: the first part is the pinned chain, worked by hand below.
+        let example = &task.sft_examples(1, 0, 1).unwrap()[0];
+        let lines: Vec<&str> = example.completion.lines().collect();
+        assert_eq!(&lines[..3], ["9+6=15", "15+1=16", "16+6=22"]);
+        let boxed = lines.last().unwrap();
+        assert!(boxed.starts_with("\\boxed{22,"), "{boxed}");
+        assert_eq!(
+            *boxed,
+            format!("\\boxed{{{}}}", example.problem.reference.ground_truth)
+        );
+        assert_eq!(
+            example.problem.extra["solution"].as_str().unwrap(),
+            example.completion
+        );
+    }
+
+    #[test]
+    fn with_parts_each_part_is_guessed_on_its_own() {
+        let task = ArithmeticTask::new(ArithmeticConfig {
+            parts: 2,
+            sft_guess_rate: 0.5,
+            ..ArithmeticConfig::default()
+        })
+        .unwrap();
+        let (mut guessed, mut both) = (0, 0);
+        let examples = task.sft_examples(3, 0, 1000).unwrap();
+        for example in &examples {
+            let chains = task
+                .chains(
+                    Split::Sft,
+                    3,
+                    example.problem.extra["index"].as_u64().unwrap(),
+                )
+                .unwrap();
+            let mut rest = example.completion.as_str();
+            let mut values = Vec::new();
+            let mut guessed_here = 0;
+            for chain in &chains {
+                let worked = chain.worked_lines();
+                if let Some(after) = rest.strip_prefix(worked.as_str()) {
+                    rest = after;
+                    values.push(chain.answer());
+                } else {
+                    let prefix = format!("{}=", chain.expression());
+                    let after = rest
+                        .strip_prefix(prefix.as_str())
+                        .expect(&example.completion);
+                    let (value, after) = after.split_once('\n').unwrap();
+                    let value: i64 = value.parse().unwrap();
+                    assert!((0..=30).contains(&value), "{}", example.completion);
+                    values.push(value);
+                    rest = after;
+                    guessed_here += 1;
+                }
+            }
+            let listed: Vec<String> = values.iter().map(i64::to_string).collect();
+            assert_eq!(rest, format!("\\boxed{{{}}}", listed.join(",")));
+            guessed += guessed_here;
+            both += usize::from(guessed_here == 2);
+        }
+        // 2,000 parts at rate 0.5: sd 22.4, ±4.5 sd; both parts guessed: Binomial(1000, 0.25).
+        assert!((900..=1100).contains(&guessed), "{guessed} of 2000 parts");
+        assert!((190..=310).contains(&both), "{both} of 1000 examples");
+    }
+
+    #[test]
+    fn parts_outside_one_to_eight_are_rejected() {
+        for parts in [0, MAX_PARTS + 1] {
+            let config = ArithmeticConfig {
+                parts,
+                ..ArithmeticConfig::default()
+            };
+            let err = ArithmeticTask::new(config).unwrap_err().to_string();
+            assert!(err.contains("parts"), "{err}");
         }
     }
 }
