@@ -5,7 +5,9 @@
 //! model on a CPU (prompt ≈ 25 tokens, solution ≤ ~35 tokens with the task's tokenizer), and
 //! built so that mistakes happen *inside* the reasoning: each line is one fact `a{op}b=c` to
 //! recall, a wrong intermediate result propagates to the boxed answer, and per-token process
-//! rewards can point at the line that went wrong.
+//! rewards can point at the line that went wrong. With `parts > 1` a problem holds several
+//! independent chains and one boxed list of their answers, so the outcome label no longer says
+//! which part went wrong.
 //!
 //! # Verifier hook
 //!
