@@ -9,6 +9,7 @@ use burn::tensor::{activation::softmax, backend::Backend, module::attention, Ten
 
 use crate::cache::LayerCache;
 use crate::checkpoint::Checkpoint;
+use crate::linear_rows::linear_rows;
 use crate::rotary::RotaryEmbedding;
 use crate::weights::{init_linear, load_linear, save_linear, NamedTensors};
 use crate::{ModelError, Qwen2Config};
@@ -93,9 +94,9 @@ impl<B: Backend> Qwen2Attention<B> {
         let [batch, n, _] = x.dims();
         let (heads, kv_heads, dim) = (self.num_heads, self.num_kv_heads, self.head_dim);
         let split = |t: Tensor<B, 3>, h: usize| t.reshape([batch, n, h, dim]).swap_dims(1, 2);
-        let q = split(self.q_proj.forward(x.clone()), heads); // [batch, heads, n, dim]
-        let k = split(self.k_proj.forward(x.clone()), kv_heads); // [batch, kv_heads, n, dim]
-        let v = split(self.v_proj.forward(x), kv_heads);
+        let q = split(linear_rows(&self.q_proj, x.clone()), heads); // [batch, heads, n, dim]
+        let k = split(linear_rows(&self.k_proj, x.clone()), kv_heads); // [batch, kv_heads, n, dim]
+        let v = split(linear_rows(&self.v_proj, x), kv_heads);
         let q = RotaryEmbedding::apply(q, cos, sin);
         let k = RotaryEmbedding::apply(k, cos, sin);
         let (k, v) = match cache {
@@ -122,7 +123,7 @@ impl<B: Backend> Qwen2Attention<B> {
             attention(q, k, v, None, Some(mask_bias.clone()), options)
         };
         let context = context.swap_dims(1, 2).reshape([batch, n, heads * dim]);
-        self.o_proj.forward(context)
+        linear_rows(&self.o_proj, context)
     }
 }
 

@@ -24,6 +24,7 @@ mod config;
 mod decoder_layer;
 mod error;
 mod hf_io;
+mod linear_rows;
 mod log_probs;
 mod mlp;
 mod model;

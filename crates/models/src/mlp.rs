@@ -5,6 +5,7 @@ use burn::nn::Linear;
 use burn::tensor::{activation::silu, backend::Backend, Tensor};
 
 use crate::checkpoint::Checkpoint;
+use crate::linear_rows::linear_rows;
 use crate::weights::{init_linear, load_linear, save_linear, NamedTensors};
 use crate::{ModelError, Qwen2Config};
 
@@ -76,7 +77,7 @@ impl<B: Backend> Qwen2Mlp<B> {
 
     /// `x`: `[batch, seq, hidden]` → `[batch, seq, hidden]`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let gate = silu(self.gate_proj.forward(x.clone()));
-        self.down_proj.forward(gate.mul(self.up_proj.forward(x)))
+        let gate = silu(linear_rows(&self.gate_proj, x.clone()));
+        linear_rows(&self.down_proj, gate.mul(linear_rows(&self.up_proj, x)))
     }
 }

@@ -7,12 +7,12 @@
 
 use burn::module::Module;
 use burn::nn::{Embedding, Linear};
-use burn::tensor::module::linear;
 use burn::tensor::{backend::Backend, Int, Tensor, TensorData};
 
 use crate::cache::Qwen2Cache;
 use crate::checkpoint::Checkpoint;
 use crate::decoder_layer::Qwen2DecoderLayer;
+use crate::linear_rows::{linear_rows, matmul_rows};
 use crate::rms_norm::RmsNorm;
 use crate::rotary::RotaryEmbedding;
 use crate::weights::{
@@ -158,8 +158,8 @@ impl<B: Backend> Qwen2ForCausalLm<B> {
     /// Final hidden states → logits: `[batch, n, hidden]` → `[batch, n, vocab]`.
     fn project(&self, hidden: Tensor<B, 3>) -> Tensor<B, 3> {
         match &self.lm_head {
-            Some(head) => head.forward(hidden),
-            None => linear(
+            Some(head) => linear_rows(head, hidden),
+            None => matmul_rows(
                 hidden,
                 self.model.embed_tokens.weight.val().transpose(),
                 None,
