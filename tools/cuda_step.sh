@@ -9,7 +9,7 @@
 #   bash tools/cuda_step.sh target/carry/prime-train
 #
 # Usage: tools/cuda_step.sh [BINARY] [cuda|cpu] [--set key=value …]. Writes the run under $OUT
-# (or /tmp).
+# (or /tmp). Results on an H100: ARCHITECTURE.md, "The CUDA backend, measured".
 set -euo pipefail
 bin=${1:-target/release/prime-train}
 backend=${2:-cuda}
@@ -18,11 +18,19 @@ run_dir=${OUT:-/tmp}/cuda-step-$backend
 rm -rf "$run_dir"
 if [ "$backend" = cuda ]; then
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+    # burn-cuda compiles its kernels with NVRTC, loaded at run time (libnvrtc.so.13 for the
+    # CUDA 13 toolkit): add the toolkit's library folder when the loader does not know it.
+    if ! ldconfig -p 2>/dev/null | grep -q 'libnvrtc\.so'; then
+        nvrtc=$(find /usr/local/cuda*/ -name 'libnvrtc.so.*' 2>/dev/null | head -n 1 || true)
+        if [ -n "$nvrtc" ]; then
+            export LD_LIBRARY_PATH="$(dirname "$nvrtc")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+        fi
+    fi
 fi
 start=$(date +%s)
 "$bin" train --config configs/cuda-0.5b-step.toml --backend "$backend" --run-dir "$run_dir" \
     "$@" > "$run_dir.log" 2>&1 || { tail -n 40 "$run_dir.log"; exit 1; }
-echo "wall seconds (load, init, 2 steps, eval, export): $(( $(date +%s) - start ))"
+echo "wall seconds (load, init, steps, eval, export): $(( $(date +%s) - start ))"
 python3 - "$run_dir/metrics.jsonl" <<'PY'
 import json, sys
 for line in open(sys.argv[1]):
