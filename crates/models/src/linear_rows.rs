@@ -5,7 +5,9 @@
 //! is then its own vector-matrix product that reads the whole weight, and the backward pass
 //! builds a `[batch, in, out]` weight gradient before summing it over the batch. Flattening the
 //! leading dimensions makes the forward one `[batch·n, in] · [in, out]` product and the weight
-//! gradient one `xᵀ · g`. Same numbers, one kernel; the speed-up is measured in ARCHITECTURE.md.
+//! gradient one `xᵀ · g`. The same function up to the order of float sums (so seeded runs take
+//! slightly different trajectories than with burn's form); the speed-up is measured in
+//! ARCHITECTURE.md.
 
 use burn::nn::Linear;
 use burn::tensor::{backend::Backend, module::linear, Tensor};
