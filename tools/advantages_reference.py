@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Independent pure-Python reference of prime-spec.md section 9 (advantage estimators).
+"""Independent pure-Python reference of docs/algorithm.md §9 (advantage estimators).
 
-Written from the spec, not from the Rust code: float64, ragged lists, explicit sums.
+Written from docs/algorithm.md, not from the Rust code: float64, ragged lists, explicit sums.
 No dependencies beyond the standard library.
 
 Usage:
@@ -13,7 +13,7 @@ Usage:
   python3 tools/advantages_reference.py check --bin target/release/examples/advantages \
       [--cases 600] [--seed 1] [--tol 1e-5]
 
-Options (defaults from the spec): --gamma-process 1 --gamma-outcome 1 --process-coef 1
+Options (defaults from docs/algorithm.md): --gamma-process 1 --gamma-outcome 1 --process-coef 1
 --outcome-coef 1 --variant code|paper --norm batch_norm|none --granularity token|whole
 --whiten true|false (default: true for rloo, reinforce_pp, gae, prm_value; false otherwise)
 --lambda 1 --scale group|batch|none.

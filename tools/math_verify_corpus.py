@@ -3,7 +3,7 @@
 
 Each row is one (ground truth, model response) pair with two labels:
   expected     -- the "common sense" label, assigned by the generator that wrote the pair
-                  (the spec's reference behaviour: prime-spec.md, Verifiers);
+                  (the reference behaviour: docs/algorithm.md §13);
   math_verify  -- what `math_verify.verify(parse(gold), parse(response))` says.
 Rows come from templates over answer kinds (integers, fractions, radicals, π, polynomials,
 tuples, intervals, sets, percentages, degrees, text, multiple choice, equations, matrices,

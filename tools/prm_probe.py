@@ -10,9 +10,10 @@ An offline check of what bounds PRIME on the built-in arithmetic-chain task (iss
 2. print how well plain log-likelihoods rank them, with no training at all: the sum and the minimum
    over response tokens of log π(y_t), under PRM_INIT and under POLICY;
 3. train an implicit PRM initialised from PRM_INIT, reference = frozen PRM_INIT (or --ref), with the
-   PRIME loss BCE(σ(β Σ_t q_t), acc), q_t = log π_φ(y_t) − log π_ref(y_t) (spec step 7), on random
-   mini-batches of the train rollouts, and print its held-out pairwise accuracy (dpo_acc: the share
-   of (right, wrong) pairs of one prompt that Σ q orders correctly; ties count ½) as it learns.
+   PRIME loss BCE(σ(β Σ_t q_t), acc), q_t = log π_φ(y_t) − log π_ref(y_t) (docs/algorithm.md §7), on
+   random mini-batches of the train rollouts, and print its held-out pairwise accuracy (dpo_acc: the
+   share of (right, wrong) pairs of one prompt that Σ q orders correctly; ties count ½) as it
+   learns.
 
 `--params final_norm` trains only the final RMSNorm weight (`model.norm.weight`, hidden_size
 numbers): the PRM can then only sharpen or flatten its distributions per hidden dimension.

@@ -6,7 +6,7 @@ use crate::batch::RolloutBatch;
 use crate::error::AdvantageError;
 use crate::moments::Moments;
 
-/// ε under the square root of the whitening variance (prime-spec.md §9).
+/// ε under the square root of the whitening variance (docs/algorithm.md §9).
 pub const WHITEN_EPS: f64 = 1e-8;
 
 /// Per-token advantages and returns in the padded layout of the batch, `[n, width]` row-major,

@@ -61,8 +61,8 @@ pub enum CliError {
 }
 
 /// Parses `<name> [--flag value | --flag=value]…` (program name excluded) into options with
-/// `estimator = name` and the spec defaults elsewhere. Value ranges are checked when the
-/// estimator is built ([`AdvantageOptions::validate`]).
+/// `estimator = name` and the docs/algorithm.md defaults elsewhere. Value ranges are checked when
+/// the estimator is built ([`AdvantageOptions::validate`]).
 pub fn parse_args<I, S>(args: I) -> Result<AdvantageOptions, CliError>
 where
     I: IntoIterator<Item = S>,

@@ -1,7 +1,7 @@
 //! # prime-advantages
 //!
 //! Advantage estimators for RL of LLMs as pure functions over plain data, with the semantics of
-//! PRIME (Cui et al. 2025, arXiv 2502.01456; `prime-spec.md` §6, §8, §9) written down and
+//! PRIME (Cui et al. 2025, arXiv 2502.01456; `docs/algorithm.md` §6, §8, §9) written down and
 //! tested. No burn, no tensors: usable from any trainer.
 //!
 //! - In: a [`RolloutBatch`] — responses grouped by prompt, valid lengths, outcome scores
@@ -31,8 +31,8 @@
 //!
 //! ## In a trainer
 //!
-//! Options are one typed struct, [`AdvantageOptions`], with the spec defaults; it deserialises
-//! from a config section and rejects unknown keys:
+//! Options are one typed struct, [`AdvantageOptions`], with the defaults of docs/algorithm.md; it
+//! deserialises from a config section and rejects unknown keys:
 //!
 //! ```
 //! use prime_advantages::{AdvantageOptions, Registry, RolloutBatch};

@@ -1,4 +1,4 @@
-//! [`AdvantageOptions`]: one typed options struct for every estimator, defaults from the spec.
+//! [`AdvantageOptions`]: one typed options struct for every estimator, docs/algorithm.md defaults.
 
 use std::fmt;
 use std::str::FromStr;
@@ -7,11 +7,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AdvantageError;
 
-/// Options of every built-in estimator (prime-spec.md §6, §8, §9); each estimator reads the
+/// Options of every built-in estimator (docs/algorithm.md §6, §8, §9); each estimator reads the
 /// fields it needs and ignores the rest.
 ///
 /// Deserialises from a TOML / JSON table with the field names below; missing fields take the
-/// spec defaults and unknown fields are rejected (a typo is an error, not a silent default):
+/// docs/algorithm.md defaults and unknown fields are rejected (a typo is an error, not a silent
+/// default):
 ///
 /// ```toml
 /// [advantage]
@@ -151,7 +152,7 @@ macro_rules! option_enum {
 }
 
 option_enum! {
-    /// RLOO baseline of the process source (prime-spec.md §9). The outcome source has one
+    /// RLOO baseline of the process source (docs/algorithm.md §9). The outcome source has one
     /// rewarded token, where both variants are exact leave-one-out.
     RlooVariant, "rloo_variant" {
         /// Reference code (**default**): `r̃_{i,t} = K/(K−1)·r_{i,t} − S/(K−1)`, `S = Σ_j μ_j`.
@@ -162,7 +163,7 @@ option_enum! {
 }
 
 option_enum! {
-    /// Process-reward normalisation (prime-spec.md §8).
+    /// Process-reward normalisation (docs/algorithm.md §8).
     RewardNorm, "norm" {
         /// **Default**: divide every `r^p` by `max_{i,t} |Σ_{s≥t} r^p_{i,s}| + 1e-6`.
         BatchNorm = "batch_norm",
@@ -172,7 +173,7 @@ option_enum! {
 }
 
 option_enum! {
-    /// Where the process reward sits (prime-spec.md §6).
+    /// Where the process reward sits (docs/algorithm.md §6).
     Granularity, "granularity" {
         /// **Default**: a reward on every valid token.
         Token = "token",

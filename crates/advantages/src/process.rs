@@ -1,4 +1,4 @@
-//! Process-reward preprocessing shared by every estimator (prime-spec.md §6 granularity,
+//! Process-reward preprocessing shared by every estimator (docs/algorithm.md §6 granularity,
 //! §8 normalisation).
 
 use std::borrow::Cow;
@@ -7,7 +7,7 @@ use crate::batch::RolloutBatch;
 use crate::kernels::{backward_lockstep, blocks_by_length, LANES};
 use crate::options::{Granularity, RewardNorm};
 
-/// ε added to the largest absolute return-to-go in `batch_norm` (prime-spec.md §8).
+/// ε added to the largest absolute return-to-go in `batch_norm` (docs/algorithm.md §8).
 pub const BATCH_NORM_EPS: f64 = 1e-6;
 
 /// Process rewards after granularity and normalisation, without materialising the scaled copy:

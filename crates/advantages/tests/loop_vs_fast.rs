@@ -1,6 +1,7 @@
 //! Property test: on random batches and random options, every built-in estimator agrees with
-//! the straightforward loop implementation in `common/mod.rs`, and the invariants of the spec
-//! hold (padding 0, whitened mean 0 / variance 1, RLOO outcome baselines summing to zero).
+//! the straightforward loop implementation in `common/mod.rs`, and the invariants of
+//! docs/algorithm.md hold (padding 0, whitened mean 0 / variance 1, RLOO outcome baselines summing
+//! to zero).
 
 mod common;
 

@@ -1,10 +1,10 @@
-//! [`PrmConfig`]: every knob of the implicit PRM with the defaults of prime-spec.md steps 6–7.
+//! [`PrmConfig`]: every knob of the implicit PRM with the defaults of docs/algorithm.md §6–7.
 
 use serde::{Deserialize, Serialize};
 
 use crate::PrmError;
 
-/// Where the implicit reward of a response is placed (prime-spec step 6).
+/// Where the implicit reward of a response is placed (docs/algorithm.md §6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Granularity {
@@ -15,7 +15,7 @@ pub enum Granularity {
     Whole,
 }
 
-/// The PRM training objective (prime-spec step 7).
+/// The PRM training objective (docs/algorithm.md §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PrmLoss {
@@ -26,7 +26,7 @@ pub enum PrmLoss {
     Dpo,
 }
 
-/// When the PRM is updated relative to the forward that scores the batch (prime-spec step 7).
+/// When the PRM is updated relative to the forward that scores the batch (docs/algorithm.md §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum UpdateMode {

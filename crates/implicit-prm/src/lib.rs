@@ -8,7 +8,7 @@
 //!   policy's own log-probs); [`ImplicitPrm::token_rewards`] scores a [`ResponseBatch`],
 //!   [`ImplicitPrm::update`] trains on [`OutcomeLabels`], [`ImplicitPrm::step`] does both in the
 //!   configured [`UpdateMode`].
-//! - [`PrmConfig`] holds every knob with the defaults of prime-spec.md steps 6–7.
+//! - [`PrmConfig`] holds every knob with the defaults of docs/algorithm.md §6–7.
 //! - [`ProcessRewards`] are plain ragged vectors the advantage estimators consume.
 //!
 //! The crate works with any [`prime_models::CausalLm`] on any burn backend and knows nothing

@@ -1,5 +1,5 @@
 //! Response-token log-probabilities of a causal LM and the implicit log-ratio
-//! `q_{i,t} = log π_φ(y_t | x, y_<t) − log π_ref(y_t | x, y_<t)` (prime-spec step 6).
+//! `q_{i,t} = log π_φ(y_t | x, y_<t) − log π_ref(y_t | x, y_<t)` (docs/algorithm.md §6).
 
 use burn::tensor::{backend::Backend, Tensor};
 use prime_models::{token_log_probs, CausalLm, TokenBatch};

@@ -1,4 +1,4 @@
-//! The PRM objectives of prime-spec step 7, as functions of the per-sequence log-ratio sums.
+//! The PRM objectives of docs/algorithm.md §7, as functions of the per-sequence log-ratio sums.
 
 use burn::tensor::{activation::log_sigmoid, backend::Backend, Tensor};
 
@@ -62,7 +62,7 @@ impl DpoTargets {
 }
 
 /// DPO loss `mean_i −log σ(sign_i·(β Q_i − other_i))` against detached group members
-/// (prime-spec step 7, loss `dpo`; PRIME reference `compute_detach_dpo_loss_rm`).
+/// (docs/algorithm.md §7, loss `dpo`; PRIME reference `compute_detach_dpo_loss_rm`).
 ///
 /// `sequence_q`, `other`, `sign`: `[n]`. Returns a `[1]` tensor.
 pub fn dpo_loss<B: Backend>(

@@ -1,4 +1,4 @@
-//! `dpo_acc`, the PRM's pairwise accuracy within groups (prime-spec, Metrics).
+//! `dpo_acc`, the PRM's pairwise accuracy within groups (docs/algorithm.md §12).
 
 use std::collections::BTreeMap;
 
@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 ///
 /// `R_i = Σ_t r^p_{i,t}` are the sequence rewards. A tie `R_i = R_j` is never a correct
 /// prediction (sign 0 matches neither side); the reference code instead counts a tie as correct
-/// when `acc_i < acc_j`, an asymmetry this follows the spec in not copying.
+/// when `acc_i < acc_j`, an asymmetry this follows docs/algorithm.md §12 in not copying.
 ///
 /// Returns 0.5 for an empty batch. The slices must have equal lengths (checked by the caller).
 pub fn dpo_accuracy(sequence_rewards: &[f32], acc: &[f32], group_ids: &[usize]) -> f32 {

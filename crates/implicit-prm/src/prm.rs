@@ -1,5 +1,5 @@
 //! [`ImplicitPrm`]: the implicit PRM `π_φ`, its optimizer and its reference — scoring
-//! (prime-spec step 6) and the online update in the three update modes (step 7).
+//! (docs/algorithm.md §6) and the online update in the three update modes (§7).
 
 use std::ops::Range;
 
@@ -119,13 +119,13 @@ where
     }
 
     /// Per-token implicit rewards of `batch` under the current PRM, without updating it
-    /// (prime-spec step 6). Runs without autodiff, `mini_batch_size` rows at a time.
+    /// (docs/algorithm.md §6). Runs without autodiff, `mini_batch_size` rows at a time.
     pub fn token_rewards(&self, batch: &ResponseBatch<B>) -> Result<ProcessRewards, PrmError> {
         let dims = batch.dims()?;
         self.score(batch, dims)
     }
 
-    /// Trains the PRM on `batch` (prime-spec step 7): one AdamW step per mini-batch of
+    /// Trains the PRM on `batch` (docs/algorithm.md §7): one AdamW step per mini-batch of
     /// `mini_batch_size` rows, loss `ce` or `dpo`, global grad-norm clip. Ignores the update mode.
     ///
     /// The stats' rewards (`dpo_acc_before`, reward mean/std) are those of the loss forwards.

@@ -2,13 +2,13 @@
 
 use crate::Granularity;
 
-/// Per-token implicit rewards of a batch (prime-spec step 6), one row per response, each row
+/// Per-token implicit rewards of a batch (docs/algorithm.md §6), one row per response, each row
 /// exactly `L_i` long (valid response tokens only, EOS included).
 ///
 /// `q[i][t] = log π_φ(y_t | x, y_<t) − log π_ref(y_t | x, y_<t)`;
 /// `token_rewards[i][t] = β·q[i][t]` for granularity `token`, or `β·Σ_t q[i][t]` on the last
 /// valid token and 0 elsewhere for `whole`. No clamping, no normalisation (that is the
-/// advantage estimator's job, prime-spec step 8).
+/// advantage estimator's job, docs/algorithm.md §8).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ProcessRewards {
     /// Log-likelihood ratio per valid response token.

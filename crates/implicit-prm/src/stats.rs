@@ -2,7 +2,7 @@
 
 use crate::ProcessRewards;
 
-/// Metrics of one PRM phase (prime-spec, Metrics).
+/// Metrics of one PRM phase (docs/algorithm.md §12).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PrmStats {
     /// Mean training loss over the batch's sequences, each mini-batch's loss taken before its

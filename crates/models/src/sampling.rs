@@ -35,7 +35,7 @@ pub struct SamplingConfig {
 }
 
 impl Default for SamplingConfig {
-    /// The spec's rollout defaults: temperature 1, top-p 1, top-k off.
+    /// The rollout defaults of docs/algorithm.md §2: temperature 1, top-p 1, top-k off.
     fn default() -> Self {
         Self {
             max_new_tokens: 64,

@@ -1,4 +1,4 @@
-//! Held-out evaluation (spec §11): greedy pass@1 and avg@k at T > 0, per data source.
+//! Held-out evaluation (docs/algorithm.md §11): greedy pass@1 and avg@k at T > 0, per data source.
 
 use std::collections::BTreeMap;
 use std::time::Instant;

@@ -1,4 +1,5 @@
-//! The accuracy filter with refill / oversampling and the leftover prompt buffer (spec §1, §4).
+//! The accuracy filter with refill / oversampling and the leftover prompt buffer
+//! (docs/algorithm.md §1, §4).
 //!
 //! Pure logic over group accuracies: the sampler and verifier are passed in as a closure, so the
 //! bookkeeping (which prompts were drawn, which groups survived, what goes back to the buffer) is
@@ -23,7 +24,7 @@ pub enum GroupFate {
     Truncated,
 }
 
-/// The filter rule of one group, spec §4.
+/// The filter rule of one group, docs/algorithm.md §4.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupFilter {
     /// Apply the accuracy bounds at all.

@@ -4,7 +4,7 @@
 //! old log-probs → implicit PRM → advantages → PPO), SFT warm-up, evaluation, checkpoints,
 //! metrics and the HTML report, all driven by one [`TrainConfig`].
 //!
-//! - [`config`]: the TOML config, spec defaults, `--set` overrides, errors naming the key;
+//! - [`config`]: the TOML config (docs/algorithm.md defaults), `--set` overrides, key errors;
 //! - [`filter`]: the accuracy / truncation filter with refill and the prompt buffer;
 //! - [`ppo`]: the PPO-clip loss (aggregations, entropy bonus, k1/k3 KL);
 //! - [`Trainer`]: a run — SFT, the step, evaluation, checkpoints and resume;

@@ -1,6 +1,6 @@
 //! The policy side of a step: log-probs of the batch under a model without autodiff (old policy,
 //! KL reference), and the PPO update over mini-batches with gradient accumulation, global
-//! grad-norm clipping and AdamW (spec §5, §10).
+//! grad-norm clipping and AdamW (docs/algorithm.md §5, §10).
 
 use std::time::Instant;
 

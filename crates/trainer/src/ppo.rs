@@ -1,4 +1,4 @@
-//! The PPO-clip policy loss (spec §10), on burn tensors.
+//! The PPO-clip policy loss (docs/algorithm.md §10), on burn tensors.
 //!
 //! `ρ = exp(log π_θ − log π_θold)`,
 //! `loss = agg( max(−A·ρ, −A·clip(ρ, 1−ε, 1+ε)) ) − c_ent·agg(H) + c_kl·agg(KL(π_θ‖π_ref))`.

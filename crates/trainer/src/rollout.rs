@@ -1,4 +1,4 @@
-//! Sampling K responses per prompt and verifying them (spec §2–3).
+//! Sampling K responses per prompt and verifying them (docs/algorithm.md §2–3).
 
 use std::time::Instant;
 

@@ -1,4 +1,4 @@
-//! One PRIME step, in the order of prime-spec.md §1–10:
+//! One PRIME step, in the order of docs/algorithm.md §1–10:
 //! sample K per prompt → verify → accuracy filter with refill and buffer → old log-probs →
 //! implicit PRM rewards and update → advantages → PPO update → metrics.
 

@@ -1,4 +1,4 @@
-//! Picks a verifier by `data_source`, then by `ability` (prime-spec.md, Verifiers and Data).
+//! Picks a verifier by `data_source`, then by `ability` (docs/algorithm.md §13–14).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};

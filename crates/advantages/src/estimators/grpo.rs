@@ -9,7 +9,7 @@ use crate::options::{AdvantageOptions, GrpoScale};
 
 use super::{active_process, mean_and_std};
 
-/// ε added to the std in GRPO's division, so an all-equal group gives 0 (prime-spec.md §9).
+/// ε added to the std in GRPO's division, so an all-equal group gives 0 (docs/algorithm.md §9).
 pub const GRPO_STD_EPS: f64 = 1e-6;
 
 /// GRPO with the implicit PRM as a second reward source (Eq. 7):

@@ -1,5 +1,5 @@
 //! The built-in estimators, one per file, each with the equation it implements
-//! (prime-spec.md §9).
+//! (docs/algorithm.md §9).
 
 mod gae;
 mod grpo;

@@ -1,5 +1,5 @@
 //! `rloo`: RLOO applied to each reward source separately, then summed and whitened
-//! (PRIME's default; prime-spec.md §9, paper Eq. 5 and the reference code).
+//! (PRIME's default; docs/algorithm.md §9, paper Eq. 5 and the reference code).
 
 use crate::advantages::Advantages;
 use crate::batch::RolloutBatch;

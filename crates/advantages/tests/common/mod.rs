@@ -1,6 +1,6 @@
 //! Shared by the integration tests: a seeded generator of random batches and options, and a
-//! straightforward loop implementation of prime-spec.md §9 written independently of the crate's
-//! fast kernels (f64, ragged rows, explicit double sums, no shared code).
+//! straightforward loop implementation of docs/algorithm.md §9 written independently of the
+//! crate's fast kernels (f64, ragged rows, explicit double sums, no shared code).
 
 #![allow(dead_code)]
 

@@ -1,4 +1,4 @@
-//! The prompt buffer of the accuracy filter (spec step 4): surplus prompts whose groups
+//! The prompt buffer of the accuracy filter (docs/algorithm.md §4): surplus prompts whose groups
 //! survived the filter wait here and are taken first by the next step.
 
 use std::collections::VecDeque;

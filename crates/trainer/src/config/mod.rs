@@ -1,6 +1,6 @@
 //! `TrainConfig`: one TOML file describes a whole run.
 //!
-//! Every key has the default of `prime-spec.md`; unknown keys are rejected with the path of the
+//! Every key has the default of `docs/algorithm.md`; unknown keys are rejected with the path of the
 //! offending key. `--set section.key=value` overrides are applied to the TOML tree *before* it is
 //! deserialised, so they are checked exactly like keys written in the file.
 
@@ -44,7 +44,7 @@ pub struct TrainConfig {
     /// Accuracy / truncation filter.
     pub filter: FilterSection,
     /// Advantage estimator (registry name) and its options, incl. process-reward granularity
-    /// and normalisation (spec §6, §8, §9).
+    /// and normalisation (docs/algorithm.md §6, §8, §9).
     pub advantage: prime_advantages::AdvantageOptions,
     /// Policy loss.
     pub ppo: PpoSection,

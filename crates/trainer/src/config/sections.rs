@@ -1,5 +1,5 @@
-//! The sections of a training config. Every default is the one in `prime-spec.md` (the paper's
-//! full-scale run); where the spec names no default the choice is documented on the field.
+//! The sections of a training config. Every default is the one in `docs/algorithm.md` (the paper's
+//! full-scale run); where docs/algorithm.md names no default the choice is documented on the field.
 
 use std::path::PathBuf;
 
@@ -103,8 +103,8 @@ impl Default for SftSection {
     }
 }
 
-/// `[prm]`: the implicit process reward model (spec §6–8). Reward granularity and normalisation
-/// are options of the advantage estimator (`[advantage] granularity`, `norm`).
+/// `[prm]`: the implicit process reward model (docs/algorithm.md §6–8). Reward granularity and
+/// normalisation are options of the advantage estimator (`[advantage] granularity`, `norm`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PrmSection {
@@ -151,7 +151,7 @@ impl Default for PrmSection {
     }
 }
 
-/// `[reference]`: the PRM's reference model `π_ref` (spec §6).
+/// `[reference]`: the PRM's reference model `π_ref` (docs/algorithm.md §6).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReferenceSection {
@@ -212,7 +212,7 @@ impl Default for DataSection {
     }
 }
 
-/// `[rollout]`: sampling (spec §1–2).
+/// `[rollout]`: sampling (docs/algorithm.md §1–2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RolloutSection {
@@ -246,7 +246,8 @@ impl Default for RolloutSection {
     }
 }
 
-/// `[filter]`: the accuracy filter with refill, and the optional truncation filter (spec §4).
+/// `[filter]`: the accuracy filter with refill, and the optional truncation filter
+/// (docs/algorithm.md §4).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FilterSection {
@@ -259,7 +260,7 @@ pub struct FilterSection {
     /// Drop a group if any response hit `max_response_len` (off).
     pub truncation: bool,
     /// Each sampling round draws `ceil(missing groups × oversample_factor)` prompts (1.0 = none;
-    /// the spec's "oversample ×N up front" is `oversample_factor = N`, `max_refills = 0`).
+    /// §4's "oversample ×N up front" is `oversample_factor = N`, `max_refills = 0`).
     pub oversample_factor: f64,
     /// Extra sampling rounds while fewer than `B` groups survived (project default 2).
     pub max_refills: usize,
@@ -278,7 +279,7 @@ impl Default for FilterSection {
     }
 }
 
-/// `[ppo]`: the clipped policy loss (spec §10).
+/// `[ppo]`: the clipped policy loss (docs/algorithm.md §10).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PpoSection {
@@ -315,7 +316,7 @@ impl Default for PpoSection {
     }
 }
 
-/// `[optim]`: the policy's AdamW (spec §10).
+/// `[optim]`: the policy's AdamW (docs/algorithm.md §10).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OptimSection {
@@ -368,7 +369,7 @@ impl Default for ScheduleSection {
     }
 }
 
-/// `[eval]`: held-out evaluation (spec §11).
+/// `[eval]`: held-out evaluation (docs/algorithm.md §11).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EvalSection {

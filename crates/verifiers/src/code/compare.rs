@@ -1,4 +1,4 @@
-//! Output comparison: the cascade of prime-spec.md (Verifiers → Code) for stdout, and value
+//! Output comparison: the cascade of docs/algorithm.md §13 (code) for stdout, and value
 //! equality for call-based tests.
 
 use serde_json::Value;

@@ -1,4 +1,4 @@
-//! Judging test runs and scoring a problem: the partial-credit rule of prime-spec.md.
+//! Judging test runs and scoring a problem: the partial-credit rule of docs/algorithm.md §13.
 
 use serde_json::Value;
 
@@ -235,7 +235,8 @@ mod tests {
         let mut o: Vec<_> = (0..7).map(|_| pass()).collect();
         o.extend((0..3).map(|_| wrong()));
         assert_eq!(verdict(&o, 20).score, 0.7);
-        // The spec's rule taken literally: first ten pass, the 12th fails → 10/10 yet Wrong.
+        // The rule of docs/algorithm.md §13 taken literally: first ten pass, the 12th fails →
+        // 10/10 yet Wrong.
         let mut o: Vec<_> = (0..11).map(|_| pass()).collect();
         o.push(wrong());
         let v = verdict(&o, 15);

@@ -1,5 +1,5 @@
 //! The code verifier: runs the last ```` ```python ```` block of a response against the problem's
-//! tests in a sandbox (see [`sandbox`]) and scores it by prime-spec.md (Verifiers → Code).
+//! tests in a sandbox (see [`sandbox`]) and scores it by docs/algorithm.md §13 (code).
 //!
 //! One sandboxed Python process (the driver, `harness.py`) serves all tests of a response, each
 //! test in a fresh forked child under the per-test time limit; the driver never sees expected
@@ -30,8 +30,8 @@ pub use sandbox::{SandboxLimits, SandboxReport};
 use crate::{Reference, Status, Verdict, Verifier};
 use sandbox::{Sandbox, SandboxConfig};
 
-/// Settings of the code verifier. `Default` follows the spec (6 s per test) and refuses to run
-/// code unless every required sandbox layer works.
+/// Settings of the code verifier. `Default` follows docs/algorithm.md §13 (6 s per test) and
+/// refuses to run code unless every required sandbox layer works.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CodeConfig {
     /// The Python interpreter. It must be reachable by an unprivileged user when the verifier runs

@@ -10,7 +10,7 @@ use super::budget::{Budget, Exhausted};
 use super::eval::{Env, Evaluator};
 use super::value::{EvalError, ExactLimits, Num};
 
-/// Relative tolerance when a decimal literal is involved (a rounded answer), per the spec.
+/// Relative tolerance when a decimal literal is involved (a rounded answer; docs/algorithm.md §13).
 pub const DECIMAL_REL_TOL: f64 = 1e-4;
 /// Relative tolerance between two exact-looking expressions that evaluate to floats (π, roots).
 pub const SYMBOLIC_REL_TOL: f64 = 1e-9;

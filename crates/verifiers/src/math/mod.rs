@@ -1,6 +1,6 @@
 //! The math verifier: extraction → normalisation → parsing → equivalence, all bounded.
 //!
-//! Reference behaviour (prime-spec.md, Verifiers): take the last `\boxed{…}` / `\fbox{…}` or the
+//! Reference behaviour (docs/algorithm.md §13): take the last `\boxed{…}` / `\fbox{…}` or the
 //! text after the last "answer is" / "answer:"; strip `x =` prefixes; equivalent on normalised
 //! string equality, exact rational equality, numeric closeness (relative 1e-4 when a decimal is
 //! involved, ×100 and /100 for percentages), element-wise equality of tuples / intervals (brackets
