@@ -9,7 +9,7 @@
 #   bash tools/cuda_step.sh target/carry/prime-train
 #
 # Usage: tools/cuda_step.sh [BINARY] [cuda|cpu] [--set key=value …]. Writes the run under $OUT
-# (or /tmp). Results on an H100: ARCHITECTURE.md, "The CUDA backend, measured".
+# (or /tmp). Results on an H100: docs/performance.md, "GPU: one PRIME step at Qwen2.5-0.5B shapes".
 set -euo pipefail
 bin=${1:-target/release/prime-train}
 backend=${2:-cuda}
