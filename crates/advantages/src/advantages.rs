@@ -68,8 +68,8 @@ impl Advantages {
         Self::build(batch, Some(advantages), returns, whiten)
     }
 
-    /// Output of the crate's own kernels, whose padding is already 0.
-    pub(crate) fn from_kernel(
+    /// Output of the crate's own scans, whose padding is already 0.
+    pub(crate) fn from_scan(
         batch: &RolloutBatch,
         advantages: Option<Vec<f32>>,
         returns: Vec<f32>,

@@ -94,11 +94,11 @@ mod error;
 mod estimator;
 pub mod estimators;
 pub mod json;
-mod kernels;
 mod moments;
 mod options;
 mod process;
 mod registry;
+mod scans;
 #[cfg(test)]
 mod test_util;
 

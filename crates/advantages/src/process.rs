@@ -4,8 +4,8 @@
 use std::borrow::Cow;
 
 use crate::batch::RolloutBatch;
-use crate::kernels::{backward_lockstep, blocks_by_length, LANES};
 use crate::options::{Granularity, RewardNorm};
+use crate::scans::{backward_lockstep, blocks_by_length, LANES};
 
 /// ε added to the largest absolute return-to-go in `batch_norm` (docs/algorithm.md §8).
 pub const BATCH_NORM_EPS: f64 = 1e-6;

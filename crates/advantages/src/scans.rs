@@ -1,9 +1,11 @@
-//! The two per-row kernels every built-in estimator reduces to, after computing a few
-//! coefficients per response: discounted returns of an affine process reward plus a terminal
-//! outcome reward, and GAE.
+//! The CPU scans every built-in estimator reduces to, after computing a few coefficients per
+//! response: discounted returns of an affine process reward plus a terminal outcome reward, and
+//! GAE; and the interleaved backward scan over blocks of rows of similar length that both they
+//! and the process-reward preprocessing (`process.rs`) are built on.
+//!
+//! Plain slices in, plain slices out: this file depends on nothing but the batch layout.
 
 use crate::batch::RolloutBatch;
-use crate::process::ProcessRewards;
 
 /// Per-response coefficients of [`two_source_returns`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -17,10 +19,12 @@ pub(crate) struct SourceCoefs {
 }
 
 /// `G_{i,t} = Σ_{s=t}^{L_i−1} γ_p^{s−t} (a_i·r_{i,s} + b_i) + γ_o^{L_i−1−t} · o_i` for `t < L_i`,
-/// 0 in the padding; `[n, width]`. `r` is absent (treated as 0) without a process source.
+/// 0 in the padding; `[n, width]`. `process` is `r` as `[n, width]` row-major (e.g.
+/// [`ProcessRewards::flat`](crate::ProcessRewards), its scale folded into `a_i`); absent
+/// (treated as 0) without a process source.
 pub(crate) fn two_source_returns(
     batch: &RolloutBatch,
-    process: Option<&ProcessRewards<'_>>,
+    process: Option<&[f32]>,
     coefs: &[SourceCoefs],
     gamma_process: f64,
     gamma_outcome: f64,
@@ -43,8 +47,7 @@ pub(crate) fn two_source_returns(
         let mut process_to_go = [0.0f64; LANES];
         let mut outcome_to_go: [f64; LANES] = std::array::from_fn(|lane| c[lane].outcome);
         match process {
-            Some(p) => {
-                let rewards = p.flat();
+            Some(rewards) => {
                 backward_lockstep(block.lengths, |lane, t| {
                     let k = base[lane] + t;
                     let to_go = c[lane].process_gain * f64::from(rewards[k])
@@ -176,6 +179,7 @@ mod tests {
         );
     }
     use crate::options::{Granularity, RewardNorm};
+    use crate::process::ProcessRewards;
 
     #[test]
     fn two_sources_by_hand() {
@@ -200,7 +204,7 @@ mod tests {
                 outcome: -1.0,
             },
         ];
-        let g = two_source_returns(&batch, Some(&p), &coefs, 0.5, 0.5);
+        let g = two_source_returns(&batch, Some(p.flat()), &coefs, 0.5, 0.5);
         assert_eq!(g, vec![4.75, 7.5, 9.0, -1.0, 0.0, 0.0]);
         // without a process source only the shift remains: b = −1, γ_p = 0.5 → [−1.75, −1.5, −1]
         let g = two_source_returns(&batch, None, &coefs, 0.5, 0.5);

@@ -4,8 +4,9 @@ use crate::advantages::Advantages;
 use crate::batch::RolloutBatch;
 use crate::error::AdvantageError;
 use crate::estimator::AdvantageEstimator;
-use crate::kernels::{two_source_returns, SourceCoefs};
 use crate::options::{AdvantageOptions, GrpoScale};
+use crate::process::ProcessRewards;
+use crate::scans::{two_source_returns, SourceCoefs};
 
 use super::{active_process, mean_and_std};
 
@@ -82,12 +83,12 @@ impl AdvantageEstimator for Grpo {
         }
         let returns = two_source_returns(
             batch,
-            process.as_ref(),
+            process.as_ref().map(ProcessRewards::flat),
             &coefs,
             o.gamma_process,
             o.gamma_outcome,
         );
-        Advantages::from_kernel(batch, None, returns, o.whiten_or(false))
+        Advantages::from_scan(batch, None, returns, o.whiten_or(false))
     }
 }
 

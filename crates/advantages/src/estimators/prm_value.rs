@@ -4,8 +4,8 @@ use crate::advantages::Advantages;
 use crate::batch::RolloutBatch;
 use crate::error::AdvantageError;
 use crate::estimator::AdvantageEstimator;
-use crate::kernels::gae_row;
 use crate::options::AdvantageOptions;
+use crate::scans::gae_row;
 
 use super::active_process;
 
@@ -75,7 +75,7 @@ impl AdvantageEstimator for PrmValue {
                 &mut g_row[..length],
             );
         }
-        Advantages::from_kernel(batch, Some(advantages), returns, o.whiten_or(true))
+        Advantages::from_scan(batch, Some(advantages), returns, o.whiten_or(true))
     }
 }
 

@@ -4,8 +4,9 @@ use crate::advantages::Advantages;
 use crate::batch::RolloutBatch;
 use crate::error::AdvantageError;
 use crate::estimator::AdvantageEstimator;
-use crate::kernels::{two_source_returns, SourceCoefs};
 use crate::options::AdvantageOptions;
+use crate::process::ProcessRewards;
+use crate::scans::{two_source_returns, SourceCoefs};
 
 use super::active_process;
 
@@ -30,7 +31,7 @@ impl Reinforce {
 impl AdvantageEstimator for Reinforce {
     fn estimate(&self, batch: &RolloutBatch) -> Result<Advantages, AdvantageError> {
         let returns = reinforce_returns(batch, &self.options);
-        Advantages::from_kernel(batch, None, returns, self.options.whiten_or(false))
+        Advantages::from_scan(batch, None, returns, self.options.whiten_or(false))
     }
 }
 
@@ -49,7 +50,7 @@ pub(super) fn reinforce_returns(batch: &RolloutBatch, o: &AdvantageOptions) -> V
         .collect();
     two_source_returns(
         batch,
-        process.as_ref(),
+        process.as_ref().map(ProcessRewards::flat),
         &coefs,
         o.gamma_process,
         o.gamma_outcome,

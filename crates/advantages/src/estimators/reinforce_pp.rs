@@ -29,7 +29,7 @@ impl ReinforcePlusPlus {
 impl AdvantageEstimator for ReinforcePlusPlus {
     fn estimate(&self, batch: &RolloutBatch) -> Result<Advantages, AdvantageError> {
         let returns = reinforce_returns(batch, &self.options);
-        Advantages::from_kernel(batch, None, returns, self.options.whiten_or(true))
+        Advantages::from_scan(batch, None, returns, self.options.whiten_or(true))
     }
 }
 

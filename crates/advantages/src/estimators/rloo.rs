@@ -5,8 +5,9 @@ use crate::advantages::Advantages;
 use crate::batch::RolloutBatch;
 use crate::error::AdvantageError;
 use crate::estimator::AdvantageEstimator;
-use crate::kernels::{two_source_returns, SourceCoefs};
 use crate::options::{AdvantageOptions, RlooVariant};
+use crate::process::ProcessRewards;
+use crate::scans::{two_source_returns, SourceCoefs};
 
 use super::active_process;
 
@@ -79,12 +80,12 @@ impl AdvantageEstimator for Rloo {
         }
         let returns = two_source_returns(
             batch,
-            process.as_ref(),
+            process.as_ref().map(ProcessRewards::flat),
             &coefs,
             o.gamma_process,
             o.gamma_outcome,
         );
-        Advantages::from_kernel(batch, None, returns, o.whiten_or(true))
+        Advantages::from_scan(batch, None, returns, o.whiten_or(true))
     }
 }
 
