@@ -16,8 +16,10 @@
 
 #[cfg(target_os = "linux")]
 pub mod channel;
+mod error;
 #[cfg(target_os = "linux")]
 mod landlock;
+mod layers;
 mod report;
 #[cfg(target_os = "linux")]
 mod seccomp;
@@ -26,173 +28,11 @@ pub mod spawn;
 #[cfg(target_os = "linux")]
 mod uid_pool;
 
+pub use error::{SandboxError, Step};
+pub use layers::{Layers, SandboxLimits};
 pub use report::{LayerState, SandboxReport};
 
 use std::path::{Path, PathBuf};
-
-/// Resource limits of one sandbox (all processes in it together where the kernel counts so).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SandboxLimits {
-    /// `RLIMIT_AS` per process, bytes.
-    pub memory_bytes: u64,
-    /// `RLIMIT_CPU` per process, seconds (soft; the hard limit is one more).
-    pub cpu_seconds: u64,
-    /// `RLIMIT_NPROC`: processes and threads of the sandbox's uid.
-    pub processes: u64,
-    /// `RLIMIT_FSIZE`: largest file a process may write, bytes.
-    pub file_size_bytes: u64,
-    /// `RLIMIT_NOFILE`: open descriptors per process.
-    pub open_files: u64,
-    /// Size of the private tmpfs work directory, bytes.
-    pub scratch_bytes: u64,
-    /// Inodes of the private tmpfs work directory.
-    pub scratch_inodes: u64,
-}
-
-impl Default for SandboxLimits {
-    fn default() -> Self {
-        SandboxLimits {
-            memory_bytes: 2 << 30,
-            cpu_seconds: 60,
-            processes: 64,
-            file_size_bytes: 16 << 20,
-            open_files: 256,
-            scratch_bytes: 32 << 20,
-            scratch_inodes: 4096,
-        }
-    }
-}
-
-/// Why a sandbox could not be set up or started.
-#[derive(Debug, thiserror::Error)]
-pub enum SandboxError {
-    /// The platform has no sandbox implementation.
-    #[error("no code sandbox on this platform ({0})")]
-    Unsupported(&'static str),
-    /// A system call in the parent failed.
-    #[error("{call} failed: {error}")]
-    Os {
-        /// The call.
-        call: &'static str,
-        /// The OS error.
-        error: std::io::Error,
-    },
-    /// A file operation in the parent failed.
-    #[error("{what} {path}: {error}")]
-    Io {
-        /// What was being done.
-        what: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The OS error.
-        error: std::io::Error,
-    },
-    /// The child failed while setting up the sandbox before `execve`.
-    #[error("sandbox setup failed at {step:?}: {error}")]
-    ChildSetup {
-        /// The failing step (None if the child sent an unknown code).
-        step: Option<Step>,
-        /// Kernel error text.
-        error: String,
-    },
-    /// Anything else in preparing the spawn.
-    #[error("sandbox setup: {0}")]
-    Setup(String),
-}
-
-impl SandboxError {
-    #[cfg(target_os = "linux")]
-    fn os(call: &'static str) -> SandboxError {
-        SandboxError::Os {
-            call,
-            error: std::io::Error::last_os_error(),
-        }
-    }
-
-    #[cfg(target_os = "linux")]
-    fn io(what: &'static str, path: &Path, error: std::io::Error) -> SandboxError {
-        SandboxError::Io {
-            what,
-            path: path.to_path_buf(),
-            error,
-        }
-    }
-}
-
-/// Where the child's setup failed, reported to the parent through the error pipe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u32)]
-pub enum Step {
-    /// Waiting for the parent to write the id maps.
-    Sync = 1,
-    /// `setsid`.
-    Setsid,
-    /// Making mounts private.
-    MountPrivate,
-    /// Mounting the tmpfs work directory.
-    MountTmpfs,
-    /// `dup2` onto stdio.
-    Stdio,
-    /// `setresgid` / `setresuid`.
-    SetIds,
-    /// `chdir` into the work directory.
-    Chdir,
-    /// `setrlimit`.
-    Rlimit,
-    /// `prctl` (parent-death signal, no_new_privs).
-    Prctl,
-    /// Landlock rule or restriction.
-    Landlock,
-    /// Marking descriptors close-on-exec.
-    CloseFds,
-    /// Installing the seccomp filter.
-    Seccomp,
-    /// `execve` itself.
-    Exec,
-}
-
-impl Step {
-    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-    fn from_code(code: u32) -> Option<Step> {
-        use Step::*;
-        [
-            Sync,
-            Setsid,
-            MountPrivate,
-            MountTmpfs,
-            Stdio,
-            SetIds,
-            Chdir,
-            Rlimit,
-            Prctl,
-            Landlock,
-            CloseFds,
-            Seccomp,
-            Exec,
-        ]
-        .into_iter()
-        .find(|s| *s as u32 == code)
-    }
-}
-
-/// Which isolation layers a spawn uses.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Layers {
-    /// Own user namespace (id maps written by the parent).
-    pub user_namespace: bool,
-    /// Own network (and IPC, UTS) namespace.
-    pub network_namespace: bool,
-    /// Own pid namespace: the program is pid 1.
-    pub pid_namespace: bool,
-    /// Own mount namespace with a private tmpfs work directory.
-    pub mount_namespace: bool,
-    /// Runs under a host uid of its own (only possible when the verifier runs as root).
-    pub unprivileged_uid: bool,
-    /// Landlock ABI in use (0: off).
-    pub landlock_abi: u32,
-    /// seccomp filter installed.
-    pub seccomp: bool,
-}
 
 /// How to build a [`Sandbox`].
 #[derive(Debug, Clone)]
