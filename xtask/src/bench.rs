@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::{cargo, workspace_root};
+use crate::workspace::{cargo, workspace_root};
 
 /// The crates with criterion benches, by the short name `cargo xtask bench` takes.
 const CRATES: [(&str, &str); 5] = [

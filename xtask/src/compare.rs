@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::train::{build_trainer, last_json, run_trainer, DEMO_CONFIG, RLOO_CONFIG};
-use crate::workspace_root;
+use crate::prime_train::{build_trainer, last_json, run_trainer, DEMO_CONFIG, RLOO_CONFIG};
+use crate::workspace::workspace_root;
 
 /// Steps in the trailing moving average and in the "final" accuracy.
 const WINDOW: usize = 5;

@@ -6,11 +6,15 @@
 //! - `cargo xtask bench [models|advantages|verifiers|data|implicit-prm|all]` — criterion benches;
 //!   `models` also prints burn/PyTorch time ratios measured in the same run.
 
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 mod bench;
 mod compare;
+mod prime_train;
 mod train;
+mod workspace;
+
+use workspace::cargo;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -32,29 +36,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Runs `cargo` with `args` from the workspace root, failing if it fails.
-fn cargo(args: &[&str]) -> Result<(), String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    eprintln!("$ cargo {}", args.join(" "));
-    let status = Command::new(cargo)
-        .args(args)
-        .current_dir(workspace_root())
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("`cargo {}` failed ({status})", args.join(" ")))
-    }
-}
-
-fn workspace_root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives one level below the workspace root")
-        .to_path_buf()
 }
 
 /// fmt, clippy (also with the `cuda` feature), tests: the same checks as `.ci/run`.

@@ -7,51 +7,7 @@
 //! - `cargo xtask demo [--compare [--seeds S1,S2,…]]` — the demo; with `--compare`, PRIME and
 //!   outcome-only RLOO from the same SFT start and budget, one report (see `compare.rs`).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-use crate::{cargo, workspace_root};
-
-pub(crate) const DEMO_CONFIG: &str = "configs/demo.toml";
-pub(crate) const RLOO_CONFIG: &str = "configs/rloo-outcome-only.toml";
-
-/// Builds `prime-train` in release and returns its path.
-pub(crate) fn build_trainer(cuda: bool) -> Result<PathBuf, String> {
-    let mut args = vec![
-        "build",
-        "--release",
-        "-p",
-        "prime-trainer",
-        "--bin",
-        "prime-train",
-    ];
-    if cuda {
-        args.extend(["--features", "cuda"]);
-    }
-    cargo(&args)?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"));
-    Ok(target.join("release").join("prime-train"))
-}
-
-/// Runs the trainer binary with `args` from the workspace root; returns its stdout (also echoed).
-pub(crate) fn run_trainer(bin: &Path, args: &[String]) -> Result<String, String> {
-    eprintln!("$ {} {}", bin.display(), args.join(" "));
-    let output = Command::new(bin)
-        .args(args)
-        .current_dir(workspace_root())
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    print!("{stdout}");
-    if output.status.success() {
-        Ok(stdout)
-    } else {
-        Err(format!("prime-train failed ({})", output.status))
-    }
-}
+use crate::prime_train::{build_trainer, run_trainer, DEMO_CONFIG};
 
 /// `cargo xtask train …`
 pub fn train(args: &[String]) -> Result<(), String> {
@@ -108,15 +64,6 @@ fn backend_of(args: &[String]) -> Result<String, String> {
     Ok("cpu".into())
 }
 
-pub(crate) fn last_json(stdout: &str) -> Result<serde_json::Value, String> {
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("");
-    serde_json::from_str(line).map_err(|e| format!("last stdout line is not JSON ({e}): {line}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,12 +75,5 @@ mod tests {
         assert_eq!(backend_of(&a(&["--backend=cpu"])).unwrap(), "cpu");
         assert_eq!(backend_of(&a(&[])).unwrap(), "cpu");
         assert!(backend_of(&a(&["--backend"])).is_err());
-    }
-
-    #[test]
-    fn last_json_line_is_parsed() {
-        let v = last_json("hello\n{\"steps\": 3}\n\n").unwrap();
-        assert_eq!(v["steps"], 3);
-        assert!(last_json("no json").is_err());
     }
 }
