@@ -1,6 +1,7 @@
 //! Project automation, run as `cargo xtask <command>` (alias in `.cargo/config.toml`).
 //!
-//! - `cargo xtask ci`    — what CI runs: fmt check, clippy with warnings denied, the test suite.
+//! - `cargo xtask ci`    — what CI runs: fmt check, clippy with warnings denied, the import-cycle
+//!   check (`tools/import_cycles.py`), the test suite.
 //! - `cargo xtask train` — the built-in PRIME demo; `--config FILE` for any run (see `train.rs`).
 //! - `cargo xtask eval --run RUN_DIR`, `cargo xtask demo [--compare [--seeds …]]`.
 //! - `cargo xtask bench [models|advantages|verifiers|data|implicit-prm|all]` — criterion benches;
@@ -14,7 +15,7 @@ mod prime_train;
 mod train;
 mod workspace;
 
-use workspace::cargo;
+use workspace::{cargo, python3};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -38,7 +39,7 @@ fn main() -> ExitCode {
     }
 }
 
-/// fmt, clippy (also with the `cuda` feature), tests: the same checks as `.ci/run`.
+/// fmt, clippy (also with the `cuda` feature), import cycles, tests: the same checks as `.ci/run`.
 fn ci() -> Result<(), String> {
     cargo(&["fmt", "--all", "--", "--check"])?;
     cargo(&[
@@ -61,5 +62,7 @@ fn ci() -> Result<(), String> {
         "-D",
         "warnings",
     ])?;
+    python3(&["-m", "unittest", "tools/test_import_cycles.py"])?;
+    python3(&["tools/import_cycles.py"])?;
     cargo(&["test", "--workspace"])
 }

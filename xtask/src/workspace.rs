@@ -5,16 +5,25 @@ use std::process::Command;
 /// Runs `cargo` with `args` from the workspace root, failing if it fails.
 pub(crate) fn cargo(args: &[&str]) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    eprintln!("$ cargo {}", args.join(" "));
-    let status = Command::new(cargo)
+    run(&cargo, "cargo", args)
+}
+
+/// Runs `python3` with `args` from the workspace root, failing if it fails.
+pub(crate) fn python3(args: &[&str]) -> Result<(), String> {
+    run("python3", "python3", args)
+}
+
+fn run(program: &str, name: &str, args: &[&str]) -> Result<(), String> {
+    eprintln!("$ {name} {}", args.join(" "));
+    let status = Command::new(program)
         .args(args)
         .current_dir(workspace_root())
         .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
+        .map_err(|e| format!("cannot run {name}: {e}"))?;
     if status.success() {
         Ok(())
     } else {
-        Err(format!("`cargo {}` failed ({status})", args.join(" ")))
+        Err(format!("`{name} {}` failed ({status})", args.join(" ")))
     }
 }
 
