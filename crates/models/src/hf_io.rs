@@ -12,7 +12,8 @@ use crate::checkpoint::{Checkpoint, SINGLE_FILE};
 use crate::{ModelError, Qwen2Config, Qwen2ForCausalLm};
 
 /// Storage dtype of a saved checkpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SaveDtype {
     /// 32-bit floats: lossless.
     F32,

@@ -5,27 +5,18 @@
 //! All per-token tensors are `[rows, resp_len]` over response tokens, with a 0/1 float `mask`.
 
 use burn::tensor::{backend::Backend, Tensor};
+use serde::{Deserialize, Serialize};
 
 use crate::error::TrainError;
 
 /// How per-token losses become one number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Aggregation {
     /// Mean over a sequence's valid tokens, then mean over sequences (default).
     SeqMeanTokenMean,
     /// Mean over all valid tokens of the mini-batch.
     TokenMean,
-}
-
-impl std::str::FromStr for Aggregation {
-    type Err = TrainError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "seq-mean-token-mean" => Ok(Self::SeqMeanTokenMean),
-            "token-mean" => Ok(Self::TokenMean),
-            other => Err(TrainError::Config(format!("unknown aggregation `{other}`"))),
-        }
-    }
 }
 
 impl Aggregation {
@@ -57,25 +48,13 @@ impl Aggregation {
 }
 
 /// KL estimator of `KL(π_θ ‖ π_ref)` per token, with `d = log π_ref − log π_θ`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum KlEstimator {
     /// `k1 = −d = log π_θ − log π_ref`.
     K1,
     /// `k3 = exp(d) − d − 1` (non-negative, low variance).
     K3,
-}
-
-impl std::str::FromStr for KlEstimator {
-    type Err = TrainError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "k1" => Ok(Self::K1),
-            "k3" => Ok(Self::K3),
-            other => Err(TrainError::Config(format!(
-                "unknown KL estimator `{other}`"
-            ))),
-        }
-    }
 }
 
 impl KlEstimator {

@@ -1,7 +1,6 @@
 //! Learning-rate schedules over optimizer steps.
 
-use crate::config::ScheduleSection;
-use crate::error::TrainError;
+use crate::config::{ScheduleKind, ScheduleSection};
 
 /// A learning rate as a function of the step.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -29,20 +28,15 @@ pub enum LrSchedule {
 
 impl LrSchedule {
     /// The schedule of `section` with peak `base` over `total` steps.
-    pub fn from_section(
-        section: &ScheduleSection,
-        base: f64,
-        total: usize,
-    ) -> Result<Self, TrainError> {
-        match section.kind.as_str() {
-            "constant" => Ok(Self::Constant { base }),
-            "warmup_cosine" => Ok(Self::WarmupCosine {
+    pub fn from_section(section: &ScheduleSection, base: f64, total: usize) -> Self {
+        match section.kind {
+            ScheduleKind::Constant => Self::Constant { base },
+            ScheduleKind::WarmupCosine => Self::WarmupCosine {
                 base,
                 warmup: section.warmup_steps,
                 total,
                 min_ratio: section.min_lr_ratio,
-            }),
-            other => Err(TrainError::Config(format!("unknown schedule `{other}`"))),
+            },
         }
     }
 
@@ -100,10 +94,19 @@ mod tests {
     fn from_section_reads_the_kind() {
         let mut sec = ScheduleSection::default();
         assert_eq!(
-            LrSchedule::from_section(&sec, 2.0, 10).unwrap(),
+            LrSchedule::from_section(&sec, 2.0, 10),
             LrSchedule::Constant { base: 2.0 }
         );
-        sec.kind = "linear".into();
-        assert!(LrSchedule::from_section(&sec, 2.0, 10).is_err());
+        sec.kind = ScheduleKind::WarmupCosine;
+        sec.warmup_steps = 3;
+        assert_eq!(
+            LrSchedule::from_section(&sec, 2.0, 10),
+            LrSchedule::WarmupCosine {
+                base: 2.0,
+                warmup: 3,
+                total: 10,
+                min_ratio: 0.0
+            }
+        );
     }
 }

@@ -10,6 +10,7 @@ use prime_advantages::RolloutBatch;
 use prime_implicit_prm::{OutcomeLabels, PrmOutput};
 use prime_models::SamplingConfig;
 
+use crate::config::ReferenceMode;
 use crate::cursor::derive_seed;
 use crate::error::TrainError;
 use crate::filter::Collector;
@@ -151,7 +152,7 @@ impl<B: AutodiffBackend> Trainer<B> {
         let prm_out: Option<PrmOutput> = match self.prm.as_mut() {
             Some(prm) => {
                 let mut batch = response_batch::<B>(&prompts, &responses, self.pad_id, device)?;
-                if cfg.reference.mode == "policy" {
+                if cfg.reference.mode == ReferenceMode::Policy {
                     let width = batch.tokens.input_ids.dims()[1] - batch.response_start;
                     let t = tensor2(pad_rows(&old, width), old.len(), width, device);
                     batch = batch.with_reference_log_probs(t);
@@ -227,8 +228,8 @@ impl<B: AutodiffBackend> Trainer<B> {
                 clip_eps: cfg.ppo.clip_eps,
                 entropy_coef: cfg.ppo.entropy_coef,
                 kl_coef: cfg.ppo.kl_coef,
-                kl_estimator: cfg.ppo.kl_estimator.parse()?,
-                aggregation: cfg.ppo.aggregation.parse()?,
+                kl_estimator: cfg.ppo.kl_estimator,
+                aggregation: cfg.ppo.aggregation,
             },
             epochs: cfg.ppo.epochs,
             mini_batch_size: cfg.ppo.mini_batch_size,

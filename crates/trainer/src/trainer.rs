@@ -10,12 +10,12 @@ use std::time::Instant;
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use prime_advantages::AdvantageEstimator;
-use prime_implicit_prm::{ImplicitPrm, PrmConfig, PrmLoss, Reference, UpdateMode};
+use prime_implicit_prm::{ImplicitPrm, PrmConfig, Reference};
 use prime_models::{load_hf, save_hf, Qwen2Config, Qwen2ForCausalLm, SaveDtype, Tokenizer};
 use prime_verifiers::VerifyRunner;
 
 use crate::checkpoint_dir::CheckpointDir;
-use crate::config::{ScratchModel, TrainConfig};
+use crate::config::{choice_name, ReferenceMode, ScratchModel, TrainConfig};
 use crate::cursor::{derive_seed, PromptCursor};
 use crate::error::TrainError;
 use crate::eval::{evaluate, EvalSettings};
@@ -127,7 +127,7 @@ impl<B: AutodiffBackend> Trainer<B> {
 
         let runner = setup::verify_runner();
         let estimator = setup::build_estimator(&config)?;
-        let schedule = LrSchedule::from_section(&config.schedule, config.optim.lr, config.steps)?;
+        let schedule = LrSchedule::from_section(&config.schedule, config.optim.lr, config.steps);
         let weight_decay = config.optim.weight_decay as f32;
         let fresh_optimizer = || {
             prime_models::optim::adamw(weight_decay)
@@ -268,12 +268,8 @@ impl<B: AutodiffBackend> Trainer<B> {
         }
         self.progress.finish();
         if !interrupted {
-            let dtype = match self.config.model.save_dtype.as_str() {
-                "bf16" => SaveDtype::Bf16,
-                _ => SaveDtype::F32,
-            };
             let out = self.run_dir.join(files::FINAL);
-            save_hf(&self.policy, &out, dtype).map_err(model_err)?;
+            save_hf(&self.policy, &out, self.config.model.save_dtype).map_err(model_err)?;
             setup::copy_tokenizer_files(&self.tokenizer_dir, &out)?;
         }
         self.state.wall_seconds = wall(&session);
@@ -307,7 +303,11 @@ impl<B: AutodiffBackend> Trainer<B> {
             (
                 "implicit PRM".into(),
                 if c.prm.enabled {
-                    format!("on (β = {}, update {})", c.prm.beta, c.prm.update)
+                    format!(
+                        "on (β = {}, update {})",
+                        c.prm.beta,
+                        choice_name(&c.prm.update)
+                    )
                 } else {
                     "off".into()
                 },
@@ -555,24 +555,17 @@ fn build_prm<B: AutodiffBackend>(
     let prm_config = PrmConfig {
         beta: p.beta as f32,
         granularity: prime_implicit_prm::Granularity::Token,
-        loss: match p.loss.as_str() {
-            "dpo" => PrmLoss::Dpo,
-            _ => PrmLoss::Ce,
-        },
-        update: match p.update.as_str() {
-            "before" => UpdateMode::Before,
-            "none" => UpdateMode::None,
-            _ => UpdateMode::After,
-        },
+        loss: p.loss,
+        update: p.update,
         lr: p.lr,
         weight_decay: p.weight_decay as f32,
         grad_clip: p.grad_clip as f32,
         mini_batch_size: p.mini_batch_size,
         measure_after_update: false,
     };
-    let reference = match config.reference.mode.as_str() {
-        "policy" => Reference::Policy,
-        _ => {
+    let reference = match config.reference.mode {
+        ReferenceMode::Policy => Reference::Policy,
+        ReferenceMode::Freeze => {
             let dir = config
                 .reference
                 .path

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use burn::tensor::backend::AutodiffBackend;
 use clap::{Parser, Subcommand};
+use prime_trainer::config::BackendKind;
 use prime_trainer::{files, run_report, RunSummary, TrainConfig, TrainError, Trainer};
 
 #[derive(Parser)]
@@ -138,9 +139,9 @@ fn train(
         }
         eprintln!("\nCtrl-C: finishing the current step, writing a checkpoint, then exiting");
     });
-    let summary = match config.backend.kind.as_str() {
-        "cuda" => run_cuda(config, &run_dir, resume, interrupt)?,
-        _ => run_on::<prime_models::backend::CpuAutodiffBackend>(
+    let summary = match config.backend.kind {
+        BackendKind::Cuda => run_cuda(config, &run_dir, resume, interrupt)?,
+        BackendKind::Cpu => run_on::<prime_models::backend::CpuAutodiffBackend>(
             config,
             &run_dir,
             resume,

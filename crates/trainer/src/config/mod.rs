@@ -14,9 +14,10 @@ use serde::{Deserialize, Serialize};
 
 pub use overrides::apply_override;
 pub use sections::{
-    BackendSection, CheckpointSection, DataSection, EvalSection, FilterSection, LoggingSection,
-    ModelSection, OptimSection, PpoSection, PrmSection, ReferenceSection, RolloutSection,
-    ScheduleSection, ScratchModel, SftSection,
+    BackendKind, BackendSection, BuiltinTask, CheckpointSection, DataSection, EvalSection,
+    FilterSection, LoggingSection, ModelSection, OptimSection, PpoSection, PrmSection,
+    ReferenceMode, ReferenceSection, RolloutSection, ScheduleKind, ScheduleSection, ScratchModel,
+    SftSection,
 };
 
 use crate::error::ConfigError;
@@ -112,9 +113,10 @@ impl TrainConfig {
         }
         let config: Self =
             serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                // `message()`, not `to_string()`: the path names the key, on one line.
                 ConfigError::Field {
                     key: e.path().to_string(),
-                    message: e.inner().to_string(),
+                    message: e.inner().message().to_string(),
                 }
             })?;
         config.validate()?;
@@ -127,6 +129,12 @@ impl TrainConfig {
             message: e.to_string(),
         })
     }
+}
+
+/// The name a config file gives `choice` (`after`, `k3`, `warmup_cosine`, …).
+pub fn choice_name(choice: &impl Serialize) -> String {
+    let json = serde_json::to_string(choice).expect("a config choice serialises");
+    json.trim_matches('"').to_string()
 }
 
 /// Reads `path` as a TOML table, resolving `base = "…"` chains (at most 8 deep).

@@ -3,7 +3,11 @@
 
 use std::path::PathBuf;
 
+use prime_implicit_prm::{PrmLoss, UpdateMode};
+use prime_models::SaveDtype;
 use serde::{Deserialize, Serialize};
+
+use crate::ppo::{Aggregation, KlEstimator};
 
 /// `[model]`: where the policy comes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -16,8 +20,9 @@ pub struct ModelSection {
     pub tokenizer: Option<PathBuf>,
     /// Architecture of a model built from scratch (ignored when `path` is set).
     pub scratch: ScratchModel,
-    /// Precision of exported models: `f32` | `bf16` (checkpoints are always f32, for exact resume).
-    pub save_dtype: String,
+    /// Precision of exported models: `f32` (default) | `bf16` (checkpoints are always f32, for
+    /// exact resume).
+    pub save_dtype: SaveDtype,
 }
 
 impl Default for ModelSection {
@@ -26,7 +31,7 @@ impl Default for ModelSection {
             path: None,
             tokenizer: None,
             scratch: ScratchModel::default(),
-            save_dtype: "f32".into(),
+            save_dtype: SaveDtype::F32,
         }
     }
 }
@@ -121,9 +126,9 @@ pub struct PrmSection {
     /// `β` of `r^p = β·q` and of the PRM loss (default 0.05).
     pub beta: f64,
     /// `ce` (default) | `dpo`.
-    pub loss: String,
+    pub loss: PrmLoss,
     /// `after` (default, single forward) | `before` (double forward) | `none` (offline PRM).
-    pub update: String,
+    pub update: UpdateMode,
     /// AdamW learning rate (1e-6).
     pub lr: f64,
     /// AdamW weight decay (0).
@@ -141,8 +146,8 @@ impl Default for PrmSection {
             path: None,
             scratch: None,
             beta: 0.05,
-            loss: "ce".into(),
-            update: "after".into(),
+            loss: PrmLoss::Ce,
+            update: UpdateMode::After,
             lr: 1e-6,
             weight_decay: 0.0,
             grad_clip: 10.0,
@@ -151,12 +156,22 @@ impl Default for PrmSection {
     }
 }
 
+/// `reference.mode`: where the PRM's `log π_ref` comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReferenceMode {
+    /// A frozen copy of the initial PRM (default).
+    Freeze,
+    /// The policy's old log-probs `log π_θold`.
+    Policy,
+}
+
 /// `[reference]`: the PRM's reference model `π_ref` (docs/algorithm.md §6).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReferenceSection {
     /// `freeze` (default: frozen copy of the initial model) | `policy` (use `log π_θold`).
-    pub mode: String,
+    pub mode: ReferenceMode,
     /// Reference weights (HF directory); default: the initial PRM.
     pub path: Option<PathBuf>,
 }
@@ -164,10 +179,18 @@ pub struct ReferenceSection {
 impl Default for ReferenceSection {
     fn default() -> Self {
         Self {
-            mode: "freeze".into(),
+            mode: ReferenceMode::Freeze,
             path: None,
         }
     }
+}
+
+/// `data.builtin`: the built-in task used when no training files are given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BuiltinTask {
+    /// prime-data's arithmetic chains (default).
+    Arithmetic,
 }
 
 /// `[data]`: training and evaluation problems.
@@ -179,7 +202,7 @@ pub struct DataSection {
     /// Held-out files for evaluation. Empty = the built-in task's eval split.
     pub eval_files: Vec<PathBuf>,
     /// Built-in task used when `train_files` is empty (`arithmetic`).
-    pub builtin: String,
+    pub builtin: BuiltinTask,
     /// Knobs of the built-in `arithmetic` task (prime-data's `ArithmeticConfig`: steps, operand
     /// and value ranges, operators, instruction). Default: its `medium` preset.
     pub task: prime_data::arithmetic::ArithmeticConfig,
@@ -201,7 +224,7 @@ impl Default for DataSection {
         Self {
             train_files: Vec::new(),
             eval_files: Vec::new(),
-            builtin: "arithmetic".into(),
+            builtin: BuiltinTask::Arithmetic,
             task: prime_data::arithmetic::ArithmeticConfig::default(),
             train_size: 4096,
             eval_size: 256,
@@ -290,9 +313,9 @@ pub struct PpoSection {
     /// KL-to-reference coefficient (0 = no reference policy is kept).
     pub kl_coef: f64,
     /// `k1` | `k3` (default; the low-variance estimator).
-    pub kl_estimator: String,
+    pub kl_estimator: KlEstimator,
     /// `seq-mean-token-mean` (default) | `token-mean`.
-    pub aggregation: String,
+    pub aggregation: Aggregation,
     /// Passes over the batch (1).
     pub epochs: usize,
     /// Rollouts per optimizer step (256).
@@ -307,8 +330,8 @@ impl Default for PpoSection {
             clip_eps: 0.2,
             entropy_coef: 0.0,
             kl_coef: 0.0,
-            kl_estimator: "k3".into(),
-            aggregation: "seq-mean-token-mean".into(),
+            kl_estimator: KlEstimator::K3,
+            aggregation: Aggregation::SeqMeanTokenMean,
             epochs: 1,
             mini_batch_size: 256,
             micro_batch_size: 8,
@@ -347,12 +370,22 @@ impl Default for OptimSection {
     }
 }
 
+/// `schedule.kind`: the shape of the policy learning-rate schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleKind {
+    /// `optim.lr` throughout (default).
+    Constant,
+    /// Linear warm-up, then cosine decay to `min_lr_ratio · optim.lr`.
+    WarmupCosine,
+}
+
 /// `[schedule]`: the policy learning-rate schedule over RL steps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ScheduleSection {
     /// `constant` (default) | `warmup_cosine`.
-    pub kind: String,
+    pub kind: ScheduleKind,
     /// Linear warm-up steps (`warmup_cosine`).
     pub warmup_steps: usize,
     /// Final lr as a fraction of `optim.lr` (`warmup_cosine`).
@@ -362,7 +395,7 @@ pub struct ScheduleSection {
 impl Default for ScheduleSection {
     fn default() -> Self {
         Self {
-            kind: "constant".into(),
+            kind: ScheduleKind::Constant,
             warmup_steps: 0,
             min_lr_ratio: 0.0,
         }
@@ -444,12 +477,22 @@ impl Default for LoggingSection {
     }
 }
 
+/// `backend.kind`: the device family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// burn's CPU backend (default).
+    Cpu,
+    /// burn-cuda (needs the `cuda` feature).
+    Cuda,
+}
+
 /// `[backend]`: where tensors live.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BackendSection {
     /// `cpu` (default) | `cuda` (needs the `cuda` feature).
-    pub kind: String,
+    pub kind: BackendKind,
     /// CUDA device index.
     pub device: usize,
 }
@@ -457,7 +500,7 @@ pub struct BackendSection {
 impl Default for BackendSection {
     fn default() -> Self {
         Self {
-            kind: "cpu".into(),
+            kind: BackendKind::Cpu,
             device: 0,
         }
     }

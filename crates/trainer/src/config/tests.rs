@@ -15,14 +15,14 @@ fn empty_file_gives_the_spec_defaults() {
     );
     assert!(c.filter.accuracy && !c.filter.truncation);
     assert_eq!(c.prm.beta, 0.05);
-    assert_eq!(c.prm.update, "after");
-    assert_eq!(c.prm.loss, "ce");
+    assert_eq!(c.prm.update, prime_implicit_prm::UpdateMode::After);
+    assert_eq!(c.prm.loss, prime_implicit_prm::PrmLoss::Ce);
     assert_eq!(
         (c.prm.lr, c.prm.weight_decay, c.prm.grad_clip),
         (1e-6, 0.0, 10.0)
     );
     assert_eq!(c.prm.mini_batch_size, 256);
-    assert_eq!(c.reference.mode, "freeze");
+    assert_eq!(c.reference.mode, ReferenceMode::Freeze);
     assert_eq!(c.advantage.estimator, "rloo");
     assert_eq!(
         c.advantage.granularity,
@@ -31,13 +31,17 @@ fn empty_file_gives_the_spec_defaults() {
     assert_eq!(c.advantage.norm, prime_advantages::RewardNorm::BatchNorm);
     assert_eq!(c.ppo.clip_eps, 0.2);
     assert_eq!((c.ppo.entropy_coef, c.ppo.kl_coef), (0.0, 0.0));
-    assert_eq!(c.ppo.aggregation, "seq-mean-token-mean");
+    assert_eq!(c.ppo.aggregation, crate::ppo::Aggregation::SeqMeanTokenMean);
+    assert_eq!(c.ppo.kl_estimator, crate::ppo::KlEstimator::K3);
     assert_eq!((c.ppo.epochs, c.ppo.mini_batch_size), (1, 256));
     assert_eq!(
         (c.optim.lr, c.optim.weight_decay, c.optim.grad_clip),
         (5e-7, 0.01, 1.0)
     );
-    assert_eq!(c.schedule.kind, "constant");
+    assert_eq!(c.schedule.kind, ScheduleKind::Constant);
+    assert_eq!(c.model.save_dtype, prime_models::SaveDtype::F32);
+    assert_eq!(c.data.builtin, BuiltinTask::Arithmetic);
+    assert_eq!(c.backend.kind, BackendKind::Cpu);
     assert_eq!(c.eval.temperature, 0.3);
 }
 
@@ -66,13 +70,87 @@ fn wrong_type_names_the_key() {
     assert!(err.contains("rollout.n_samples"), "{err}");
 }
 
+/// An unknown value of the choice `key` (`section.field`), set in the file and by `--set`, fails
+/// at load with one line that names the key and every valid value.
+fn assert_unknown_choice_is_rejected(key: &str, valid: &[&str]) {
+    let (section, field) = key.rsplit_once('.').unwrap();
+    let from_file = TrainConfig::from_toml_str(&format!("[{section}]\n{field} = \"nope\"\n"), &[]);
+    let from_set = TrainConfig::from_toml_str("", &[format!("{key}=nope")]);
+    for err in [from_file, from_set] {
+        let err = err.unwrap_err();
+        assert!(matches!(err, ConfigError::Field { .. }), "{err:?}");
+        let err = err.to_string();
+        assert!(!err.contains('\n'), "{err}");
+        assert!(err.contains(&format!("`{key}`")), "{err}");
+        assert!(err.contains("unknown variant `nope`"), "{err}");
+        for value in valid {
+            assert!(err.contains(&format!("`{value}`")), "{err}");
+        }
+    }
+    // Every valid value loads, and survives the round trip through `config.toml`.
+    for value in valid {
+        let c = TrainConfig::from_toml_str("", &[format!("{key}={value}")]).unwrap();
+        let back = TrainConfig::from_toml_str(&c.to_toml_string().unwrap(), &[]).unwrap();
+        assert_eq!(back, c, "{key} = {value}");
+    }
+}
+
 #[test]
-fn bad_enum_value_names_key_and_choices() {
-    let err = TrainConfig::from_toml_str("[prm]\nupdate = \"sometimes\"\n", &[])
+fn unknown_model_choice_is_rejected() {
+    assert_unknown_choice_is_rejected("model.save_dtype", &["f32", "bf16"]);
+}
+
+#[test]
+fn unknown_prm_choices_are_rejected() {
+    assert_unknown_choice_is_rejected("prm.loss", &["ce", "dpo"]);
+    assert_unknown_choice_is_rejected("prm.update", &["after", "before", "none"]);
+}
+
+#[test]
+fn unknown_reference_choice_is_rejected() {
+    assert_unknown_choice_is_rejected("reference.mode", &["freeze", "policy"]);
+}
+
+#[test]
+fn unknown_data_choices_are_rejected() {
+    assert_unknown_choice_is_rejected("data.builtin", &["arithmetic"]);
+    assert_unknown_choice_is_rejected("data.on_bad_row", &["error", "skip"]);
+}
+
+#[test]
+fn unknown_advantage_choices_are_rejected() {
+    assert_unknown_choice_is_rejected("advantage.rloo_variant", &["code", "paper"]);
+    assert_unknown_choice_is_rejected("advantage.norm", &["batch_norm", "none"]);
+    assert_unknown_choice_is_rejected("advantage.granularity", &["token", "whole"]);
+    assert_unknown_choice_is_rejected("advantage.scale", &["group", "batch", "none"]);
+}
+
+#[test]
+fn unknown_ppo_choices_are_rejected() {
+    assert_unknown_choice_is_rejected("ppo.kl_estimator", &["k1", "k3"]);
+    assert_unknown_choice_is_rejected("ppo.aggregation", &["seq-mean-token-mean", "token-mean"]);
+}
+
+#[test]
+fn unknown_schedule_choice_is_rejected() {
+    assert_unknown_choice_is_rejected("schedule.kind", &["constant", "warmup_cosine"]);
+}
+
+#[test]
+fn unknown_backend_choice_is_rejected() {
+    assert_unknown_choice_is_rejected("backend.kind", &["cpu", "cuda"]);
+}
+
+#[test]
+fn the_choice_error_is_one_line_naming_key_and_values() {
+    let err = TrainConfig::from_toml_str("[prm]\nloss = \"cee\"\n", &[])
         .unwrap_err()
         .to_string();
-    assert!(err.contains("prm.update"), "{err}");
-    assert!(err.contains("after | before | none"), "{err}");
+    assert_eq!(
+        err,
+        "config key `prm.loss`: unknown variant `cee`, expected `ce` or `dpo`"
+    );
+    assert_eq!(choice_name(&ScheduleKind::WarmupCosine), "warmup_cosine");
 }
 
 #[test]

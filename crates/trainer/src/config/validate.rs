@@ -10,17 +10,6 @@ fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
     }
 }
 
-fn one_of(key: &str, value: &str, allowed: &[&str]) -> Result<(), ConfigError> {
-    if allowed.contains(&value) {
-        Ok(())
-    } else {
-        Err(invalid(
-            key,
-            format!("`{value}` is not one of {}", allowed.join(" | ")),
-        ))
-    }
-}
-
 fn positive(key: &str, value: usize) -> Result<(), ConfigError> {
     if value == 0 {
         Err(invalid(key, "must be at least 1"))
@@ -62,9 +51,8 @@ fn check_scratch(section: &str, s: &ScratchModel) -> Result<(), ConfigError> {
 }
 
 impl TrainConfig {
-    /// Checks every enumerated string, range and cross-section constraint.
+    /// Checks every range and cross-section constraint (choices are enums, checked by serde).
     pub fn validate(&self) -> Result<(), ConfigError> {
-        one_of("model.save_dtype", &self.model.save_dtype, &["f32", "bf16"])?;
         check_scratch("model.scratch", &self.model.scratch)?;
         if self.sft.enabled {
             positive("sft.steps", self.sft.steps)?;
@@ -72,8 +60,6 @@ impl TrainConfig {
             finite_non_negative("sft.lr", self.sft.lr)?;
         }
 
-        one_of("prm.loss", &self.prm.loss, &["ce", "dpo"])?;
-        one_of("prm.update", &self.prm.update, &["after", "before", "none"])?;
         finite_non_negative("prm.beta", self.prm.beta)?;
         finite_non_negative("prm.lr", self.prm.lr)?;
         finite_non_negative("prm.grad_clip", self.prm.grad_clip)?;
@@ -128,14 +114,8 @@ impl TrainConfig {
                 "the SFT warm-up uses the built-in task's worked solutions; start from an SFT checkpoint (`model.path`) for file data",
             ));
         }
-        one_of(
-            "reference.mode",
-            &self.reference.mode,
-            &["freeze", "policy"],
-        )?;
 
         if self.data.train_files.is_empty() {
-            one_of("data.builtin", &self.data.builtin, &["arithmetic"])?;
             positive("data.train_size", self.data.train_size)?;
             positive("data.eval_size", self.data.eval_size)?;
         }
@@ -177,12 +157,6 @@ impl TrainConfig {
         if !self.ppo.entropy_coef.is_finite() {
             return Err(invalid("ppo.entropy_coef", "must be finite"));
         }
-        one_of("ppo.kl_estimator", &self.ppo.kl_estimator, &["k1", "k3"])?;
-        one_of(
-            "ppo.aggregation",
-            &self.ppo.aggregation,
-            &["seq-mean-token-mean", "token-mean"],
-        )?;
         positive("ppo.epochs", self.ppo.epochs)?;
         positive("ppo.mini_batch_size", self.ppo.mini_batch_size)?;
         positive("ppo.micro_batch_size", self.ppo.micro_batch_size)?;
@@ -190,11 +164,6 @@ impl TrainConfig {
         finite_non_negative("optim.lr", self.optim.lr)?;
         finite_non_negative("optim.weight_decay", self.optim.weight_decay)?;
         finite_non_negative("optim.grad_clip", self.optim.grad_clip)?;
-        one_of(
-            "schedule.kind",
-            &self.schedule.kind,
-            &["constant", "warmup_cosine"],
-        )?;
         if !(0.0..=1.0).contains(&self.schedule.min_lr_ratio) {
             return Err(invalid("schedule.min_lr_ratio", "must lie in [0, 1]"));
         }
@@ -202,7 +171,6 @@ impl TrainConfig {
         positive("eval.micro_batch_size", self.eval.micro_batch_size)?;
         finite_non_negative("eval.temperature", self.eval.temperature)?;
         positive("checkpoint.keep_last", self.checkpoint.keep_last)?;
-        one_of("backend.kind", &self.backend.kind, &["cpu", "cuda"])?;
         Ok(())
     }
 }
