@@ -2,22 +2,20 @@
 //!
 //! ```text
 //! cargo run --release --example implicit_rewards -- <prm_dir> --ref <ref_dir> \
-//!     --prompt-ids 1,2,3 --response-ids 4,5,6 [--beta 0.05] [--granularity token|whole] [--text]
+//!     --prompt-ids 1,2,3 --response-ids 4,5,6 [--beta 0.05] [--text]
 //! ```
 //!
 //! Both directories are Hugging Face Qwen2 checkpoints (`config.json` + safetensors). Prints
 //! `{"q": [...], "token_rewards": [...]}` with one value per response token:
-//! `q_t = log π_prm(y_t | x, y_<t) − log π_ref(y_t | x, y_<t)` and the reward `β·q_t` (or, with
-//! `--granularity whole`, `β·Σ q` on the last token). With `--text`, also prints each decoded
-//! response token next to its reward, using the tokenizer in `<prm_dir>` (or `<ref_dir>`).
+//! `q_t = log π_prm(y_t | x, y_<t) − log π_ref(y_t | x, y_<t)` and the reward `β·q_t`, and the
+//! sequence reward `β·Σ q`. With `--text`, also prints each decoded response token next to its
+//! reward, using the tokenizer in `<prm_dir>` (or `<ref_dir>`).
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use prime::implicit_prm::{
-    Granularity, ImplicitPrm, PrmConfig, Reference, ResponseBatch, UpdateMode,
-};
+use prime::implicit_prm::{ImplicitPrm, PrmBatch, PrmConfig, PrmReference, UpdateMode};
 use prime::models::{backend::CpuAutodiffBackend, load_hf, Tokenizer};
 
 #[derive(Parser)]
@@ -37,42 +35,34 @@ struct Args {
     /// β of r = β·q.
     #[arg(long, default_value_t = 0.05)]
     beta: f32,
-    /// `token` (reward on every token) or `whole` (β·Σq on the last token).
-    #[arg(long, default_value = "token", value_parser = parse_granularity)]
-    granularity: Granularity,
     /// Also print the decoded tokens next to their rewards.
     #[arg(long)]
     text: bool,
-}
-
-fn parse_granularity(value: &str) -> Result<Granularity, String> {
-    match value {
-        "token" => Ok(Granularity::Token),
-        "whole" => Ok(Granularity::Whole),
-        other => Err(format!("unknown granularity `{other}` (token | whole)")),
-    }
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
     let args = Args::parse();
     let device = Default::default();
     let model = load_hf::<CpuAutodiffBackend>(&args.prm_dir, &device)?;
-    let reference = Reference::frozen_from_hf(&args.ref_dir, &device)?;
+    let reference = PrmReference::frozen_from_hf(&args.ref_dir, &device)?;
     let config = PrmConfig {
         beta: args.beta,
-        granularity: args.granularity,
         update: UpdateMode::None,
         ..PrmConfig::default()
     };
     let prm = ImplicitPrm::new(model, reference, config)?;
-    let batch = ResponseBatch::<CpuAutodiffBackend>::from_ids(
+    let batch = PrmBatch::<CpuAutodiffBackend>::from_ids(
         std::slice::from_ref(&args.prompt_ids),
         std::slice::from_ref(&args.response_ids),
         0,
         &device,
     )?;
     let rewards = prm.token_rewards(&batch)?;
-    let json = serde_json::json!({ "q": rewards.q[0], "token_rewards": rewards.token_rewards[0] });
+    let json = serde_json::json!({
+        "q": rewards.q[0],
+        "token_rewards": rewards.token_rewards[0],
+        "sequence_reward": rewards.sequence_rewards()[0],
+    });
     println!("{json}");
 
     if args.text {

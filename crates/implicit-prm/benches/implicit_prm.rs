@@ -12,11 +12,9 @@ use burn::module::AutodiffModule;
 use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::{backend::Backend, Distribution, Tensor};
 use criterion::{criterion_group, criterion_main, Criterion};
-use prime_implicit_prm::{
-    response_log_probs, ImplicitPrm, OutcomeLabels, PrmConfig, ResponseBatch,
-};
+use prime_implicit_prm::{ImplicitPrm, OutcomeLabels, PrmBatch, PrmConfig};
 use prime_models::backend::CpuAutodiffBackend as B;
-use prime_models::{optim, Qwen2Config, Qwen2ForCausalLm};
+use prime_models::{optim, response_scores, Qwen2Config, Qwen2ForCausalLm};
 
 struct Size {
     name: &'static str,
@@ -46,7 +44,7 @@ fn sizes() -> Vec<Size> {
     sizes
 }
 
-fn inputs(size: &Size) -> (ResponseBatch<B>, OutcomeLabels) {
+fn inputs(size: &Size) -> (PrmBatch<B>, OutcomeLabels) {
     let vocab = size.config.vocab_size as u32;
     let token = |i: usize| ((i * 7919 + 13) as u32) % (vocab - 1) + 1;
     let prompts: Vec<Vec<u32>> = (0..size.rows)
@@ -59,7 +57,7 @@ fn inputs(size: &Size) -> (ResponseBatch<B>, OutcomeLabels) {
             (0..len).map(|t| token(r * 1000 + 500 + t)).collect()
         })
         .collect();
-    let batch = ResponseBatch::from_ids(&prompts, &responses, 0, &Default::default()).unwrap();
+    let batch = PrmBatch::from_ids(&prompts, &responses, 0, &Default::default()).unwrap();
     let labels = OutcomeLabels {
         acc: (0..size.rows).map(|r| (r % 2) as f32).collect(),
         group_ids: (0..size.rows).map(|r| r / 4).collect(),
@@ -84,9 +82,11 @@ struct PpoStep {
 }
 
 impl PpoStep {
-    fn new(config: &Qwen2Config, batch: &ResponseBatch<B>) -> Self {
+    fn new(config: &Qwen2Config, batch: &PrmBatch<B>) -> Self {
         let model = model(config);
-        let old = response_log_probs(&model.valid(), &batch.inner()).unwrap();
+        let old = response_scores(&model.valid(), &batch.inner().responses, false)
+            .unwrap()
+            .log_probs;
         let [rows, width] = old.dims();
         let device = Default::default();
         let mask_values: Vec<f32> = batch
@@ -107,8 +107,10 @@ impl PpoStep {
         }
     }
 
-    fn step(&mut self, batch: &ResponseBatch<B>) {
-        let log_probs = response_log_probs(&self.model, batch).unwrap();
+    fn step(&mut self, batch: &PrmBatch<B>) {
+        let log_probs = response_scores(&self.model, &batch.responses, false)
+            .unwrap()
+            .log_probs;
         let ratio = log_probs.sub(self.old_log_probs.clone()).exp();
         let a = self.advantages.clone();
         let unclipped = a.clone().neg().mul(ratio.clone());

@@ -1,95 +1,34 @@
-//! The PRM's input: prompt + response token rows, where the responses start, how long they are,
-//! and the outcome labels used to train it.
+//! The PRM's input: prompt + response rows ([`ResponseBatch`]), the policy's log-probs when
+//! the reference is the policy, and the outcome labels used to train it.
 
 use std::ops::Range;
 
-use burn::tensor::{backend::AutodiffBackend, backend::Backend, Int, Tensor, TensorData};
-use prime_models::TokenBatch;
+use burn::tensor::{backend::AutodiffBackend, backend::Backend, Tensor};
+use prime_models::{ResponseBatch, ResponseDims};
 
 use crate::PrmError;
 
-/// Prompt + response rows scored by the PRM.
-///
-/// Layout of `tokens` (`[n, P + R]`): columns `0..P` hold the prompt, left-padded; columns
-/// `P..P + R` hold the response, right-padded. Row `i`'s valid response tokens are the first
-/// `response_lengths[i]` columns after `response_start = P` (`L_i`, counting an EOS token if one
-/// was generated). Padding after `L_i` never influences the rewards: the model is causal and the
-/// rewards are masked by `L_i`.
+/// What the PRM scores: the rows, and `log π_θold` of their response tokens when the reference
+/// is [`crate::PrmReference::Policy`].
 #[derive(Debug, Clone)]
-pub struct ResponseBatch<B: Backend> {
-    /// `[n, P + R]` token ids and attention mask.
-    pub tokens: TokenBatch<B>,
-    /// `P`, the first response column; at least 1 (a response needs a context to be scored).
-    pub response_start: usize,
-    /// `L_i` for each row, each at most `R`.
-    pub response_lengths: Vec<usize>,
+pub struct PrmBatch<B: Backend> {
+    /// Prompt + response rows.
+    pub responses: ResponseBatch<B>,
     /// `[n, R]` `log π_θold(y_t | x, y_<t)` of the response tokens: the PRM reference when it is
-    /// [`crate::Reference::Policy`]; ignored for a frozen reference.
+    /// [`crate::PrmReference::Policy`]; ignored for a frozen reference.
     pub reference_log_probs: Option<Tensor<B, 2>>,
 }
 
-/// The shape of a validated [`ResponseBatch`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct BatchDims {
-    /// Rows `n`.
-    pub rows: usize,
-    /// Response width `R`.
-    pub response_width: usize,
-}
-
-impl<B: Backend> ResponseBatch<B> {
-    /// Builds a batch from token id lists: prompts left-padded to the longest prompt, responses
-    /// right-padded to the longest response, `pad_id` under padding (mask 0).
-    ///
-    /// Errors if the lists differ in length, the batch is empty or a prompt is empty.
-    pub fn from_ids(
-        prompts: &[Vec<u32>],
-        responses: &[Vec<u32>],
+impl<B: Backend> PrmBatch<B> {
+    /// Builds a batch from token id lists (see [`ResponseBatch::from_ids`]), without reference
+    /// log-probs.
+    pub fn from_ids<P: AsRef<[u32]>, R: AsRef<[u32]>>(
+        prompts: &[P],
+        responses: &[R],
         pad_id: u32,
         device: &B::Device,
     ) -> Result<Self, PrmError> {
-        if prompts.len() != responses.len() {
-            return Err(PrmError::Batch(format!(
-                "{} prompts but {} responses",
-                prompts.len(),
-                responses.len()
-            )));
-        }
-        if prompts.is_empty() {
-            return Err(PrmError::Batch("the batch has no rows".to_string()));
-        }
-        if let Some(row) = prompts.iter().position(Vec::is_empty) {
-            return Err(PrmError::Batch(format!("prompt of row {row} is empty")));
-        }
-        let prompt_width = prompts.iter().map(Vec::len).max().unwrap_or(0);
-        let response_width = responses.iter().map(Vec::len).max().unwrap_or(0);
-        let width = prompt_width + response_width;
-        let rows = prompts.len();
-        let mut ids = vec![pad_id as i64; rows * width];
-        let mut mask = vec![0i64; rows * width];
-        for (row, (prompt, response)) in prompts.iter().zip(responses).enumerate() {
-            let base = row * width;
-            let prompt_from = base + prompt_width - prompt.len();
-            for (k, &id) in prompt.iter().enumerate() {
-                ids[prompt_from + k] = id as i64;
-                mask[prompt_from + k] = 1;
-            }
-            for (k, &id) in response.iter().enumerate() {
-                ids[base + prompt_width + k] = id as i64;
-                mask[base + prompt_width + k] = 1;
-            }
-        }
-        let input_ids = Tensor::from_data(TensorData::new(ids, [rows, width]), device);
-        let attention_mask = Tensor::from_data(TensorData::new(mask, [rows, width]), device);
-        Ok(Self {
-            tokens: TokenBatch {
-                input_ids,
-                attention_mask,
-            },
-            response_start: prompt_width,
-            response_lengths: responses.iter().map(Vec::len).collect(),
-            reference_log_probs: None,
-        })
+        Ok(ResponseBatch::from_ids(prompts, responses, pad_id, device)?.into())
     }
 
     /// Attaches `log π_θold` of the response tokens (`[n, R]`) for a policy reference.
@@ -100,102 +39,51 @@ impl<B: Backend> ResponseBatch<B> {
 
     /// Number of rows `n`.
     pub fn num_rows(&self) -> usize {
-        self.response_lengths.len()
+        self.responses.num_rows()
     }
 
     /// Checks the invariants and returns `n` and `R`.
-    pub(crate) fn dims(&self) -> Result<BatchDims, PrmError> {
-        let [rows, width] = self.tokens.input_ids.dims();
-        let mask_dims = self.tokens.attention_mask.dims();
-        if mask_dims != [rows, width] {
-            return Err(PrmError::Batch(format!(
-                "attention_mask is {mask_dims:?} but input_ids is {:?}",
-                [rows, width]
-            )));
-        }
-        if rows == 0 {
-            return Err(PrmError::Batch("the batch has no rows".to_string()));
-        }
-        if self.response_lengths.len() != rows {
-            return Err(PrmError::Batch(format!(
-                "{} response_lengths for {rows} rows",
-                self.response_lengths.len()
-            )));
-        }
-        if self.response_start == 0 || self.response_start > width {
-            return Err(PrmError::Batch(format!(
-                "response_start {} must lie in 1..={width}",
-                self.response_start
-            )));
-        }
-        let response_width = width - self.response_start;
-        if let Some((row, len)) = self
-            .response_lengths
-            .iter()
-            .enumerate()
-            .find(|(_, &len)| len > response_width)
-        {
-            return Err(PrmError::Batch(format!(
-                "response_lengths[{row}] = {len} exceeds the response width {response_width}"
-            )));
-        }
+    pub(crate) fn dims(&self) -> Result<ResponseDims, PrmError> {
+        let dims = self.responses.dims()?;
         if let Some(log_probs) = &self.reference_log_probs {
-            if log_probs.dims() != [rows, response_width] {
+            if log_probs.dims() != [dims.rows, dims.response_width] {
                 return Err(PrmError::Batch(format!(
-                    "reference_log_probs is {:?}, expected [{rows}, {response_width}]",
-                    log_probs.dims()
+                    "reference_log_probs is {:?}, expected [{}, {}]",
+                    log_probs.dims(),
+                    dims.rows,
+                    dims.response_width
                 )));
             }
         }
-        Ok(BatchDims {
-            rows,
-            response_width,
-        })
+        Ok(dims)
     }
 
     /// Rows `range` as a batch of their own (the same columns).
     pub(crate) fn rows(&self, range: Range<usize>) -> Self {
-        let width = self.tokens.input_ids.dims()[1];
-        let slice_ids = |t: &Tensor<B, 2, Int>| t.clone().slice([range.clone(), 0..width]);
         Self {
-            tokens: TokenBatch {
-                input_ids: slice_ids(&self.tokens.input_ids),
-                attention_mask: slice_ids(&self.tokens.attention_mask),
-            },
-            response_start: self.response_start,
-            response_lengths: self.response_lengths[range.clone()].to_vec(),
+            responses: self.responses.rows(range.clone()),
             reference_log_probs: self.reference_log_probs.as_ref().map(|t| {
                 let r = t.dims()[1];
-                t.clone().slice([range.clone(), 0..r])
+                t.clone().slice([range, 0..r])
             }),
         }
     }
+}
 
-    /// `[n, R]` response mask `m_{i,t} = 1[t < L_i]` as floats.
-    pub(crate) fn response_mask(&self, response_width: usize) -> Tensor<B, 2> {
-        let rows = self.response_lengths.len();
-        let values: Vec<f32> = self
-            .response_lengths
-            .iter()
-            .flat_map(|&len| (0..response_width).map(move |t| if t < len { 1.0 } else { 0.0 }))
-            .collect();
-        Tensor::from_data(
-            TensorData::new(values, [rows, response_width]),
-            &self.tokens.input_ids.device(),
-        )
+impl<B: Backend> From<ResponseBatch<B>> for PrmBatch<B> {
+    fn from(responses: ResponseBatch<B>) -> Self {
+        Self {
+            responses,
+            reference_log_probs: None,
+        }
     }
 }
 
-impl<B: AutodiffBackend> ResponseBatch<B> {
+impl<B: AutodiffBackend> PrmBatch<B> {
     /// The same batch on the inner (non-autodiff) backend, for inference forwards.
-    pub fn inner(&self) -> ResponseBatch<B::InnerBackend> {
-        ResponseBatch {
-            tokens: TokenBatch {
-                input_ids: self.tokens.input_ids.clone().inner(),
-                attention_mask: self.tokens.attention_mask.clone().inner(),
-            },
-            response_start: self.response_start,
-            response_lengths: self.response_lengths.clone(),
+    pub fn inner(&self) -> PrmBatch<B::InnerBackend> {
+        PrmBatch {
+            responses: self.responses.inner(),
             reference_log_probs: self.reference_log_probs.clone().map(Tensor::inner),
         }
     }

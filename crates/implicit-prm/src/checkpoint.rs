@@ -5,32 +5,32 @@ use std::path::Path;
 
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
-use prime_models::{load_hf, optim_state, save_hf, CausalLm, Qwen2ForCausalLm, SaveDtype};
+use prime_models::{optim_state, CausalLm, PretrainedLm, SaveDtype, TrainableLm};
 
-use crate::{ImplicitPrm, PrmConfig, PrmError, Reference};
+use crate::{ImplicitPrm, PrmConfig, PrmError, PrmReference};
 
 /// File name (without the `.mpk` extension) of the AdamW state inside a PRM checkpoint directory.
 pub const OPTIMIZER_FILE: &str = "prm_optimizer";
 
-impl<B: AutodiffBackend> ImplicitPrm<B, Qwen2ForCausalLm<B>> {
+impl<B: AutodiffBackend, M: TrainableLm<B>> ImplicitPrm<B, M> {
     /// Writes the PRM to `dir`: its weights as a Hugging Face checkpoint (`config.json` +
     /// `model.safetensors`, f32, loadable by `transformers`) and its AdamW state as
     /// `prm_optimizer.mpk` next to them. The reference is not written (a frozen reference is the
     /// initial checkpoint, which the caller already has).
     pub fn save(&self, dir: &Path) -> Result<(), PrmError> {
-        save_hf(self.model(), dir, SaveDtype::F32)?;
+        self.model().save_pretrained(dir, SaveDtype::F32)?;
         self.save_optimizer(&dir.join(OPTIMIZER_FILE))
     }
 
-    /// Restores a PRM written by [`Self::save`] (or any Hugging Face Qwen2 checkpoint): weights
-    /// from `dir`, AdamW state from `dir/prm_optimizer.mpk` when present, else a fresh one.
+    /// Restores a PRM written by [`Self::save`] (or any Hugging Face checkpoint of the family):
+    /// weights from `dir`, AdamW state from `dir/prm_optimizer.mpk` when present, else a fresh one.
     pub fn load(
         dir: &Path,
-        reference: Reference<B, Qwen2ForCausalLm<B>>,
+        reference: PrmReference<B, M>,
         config: PrmConfig,
         device: &B::Device,
     ) -> Result<Self, PrmError> {
-        let model = load_hf::<B>(dir, device)?;
+        let model = M::load_pretrained(dir, device)?;
         let mut prm = Self::new(model, reference, config)?;
         let optimizer = dir.join(OPTIMIZER_FILE);
         if optimizer.with_extension("mpk").exists() {
@@ -40,10 +40,12 @@ impl<B: AutodiffBackend> ImplicitPrm<B, Qwen2ForCausalLm<B>> {
     }
 }
 
-impl<B: AutodiffBackend> Reference<B, Qwen2ForCausalLm<B>> {
+impl<B: AutodiffBackend, M: TrainableLm<B>> PrmReference<B, M> {
     /// A frozen reference read from a Hugging Face checkpoint directory (inference backend).
     pub fn frozen_from_hf(dir: &Path, device: &B::Device) -> Result<Self, PrmError> {
-        Ok(Reference::Frozen(load_hf::<B::InnerBackend>(dir, device)?))
+        Ok(PrmReference::Frozen(M::InnerModule::load_pretrained(
+            dir, device,
+        )?))
     }
 }
 
@@ -91,7 +93,7 @@ mod tests {
 
     use super::*;
     use crate::test_model::TinyLm;
-    use crate::{OutcomeLabels, PrmConfig, Reference, ResponseBatch};
+    use crate::{OutcomeLabels, PrmBatch, PrmConfig, PrmReference};
 
     type B = Autodiff<Flex>;
 
@@ -134,7 +136,7 @@ mod tests {
         tiny(999).map(&mut Fill(values(source).into_iter()))
     }
 
-    fn batch() -> (ResponseBatch<B>, OutcomeLabels) {
+    fn batch() -> (PrmBatch<B>, OutcomeLabels) {
         let prompts = vec![vec![1, 2], vec![3, 4], vec![5, 1], vec![2, 2]];
         let responses = vec![vec![6, 7, 8], vec![9, 10], vec![11, 3, 4], vec![5]];
         let labels = OutcomeLabels {
@@ -142,7 +144,7 @@ mod tests {
             group_ids: vec![0, 0, 1, 1],
         };
         (
-            ResponseBatch::from_ids(&prompts, &responses, 0, &Default::default()).unwrap(),
+            PrmBatch::from_ids(&prompts, &responses, 0, &Default::default()).unwrap(),
             labels,
         )
     }
@@ -155,7 +157,7 @@ mod tests {
             mini_batch_size: 2,
             ..PrmConfig::default()
         };
-        let reference = Reference::Frozen(tiny(1).valid());
+        let reference = PrmReference::Frozen(tiny(1).valid());
         let mut original = ImplicitPrm::new(tiny(1), reference.clone(), config.clone()).unwrap();
         original.update(&batch, &labels).unwrap();
         original.update(&batch, &labels).unwrap();

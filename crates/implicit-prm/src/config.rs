@@ -4,17 +4,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::PrmError;
 
-/// Where the implicit reward of a response is placed (docs/algorithm.md §6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Granularity {
-    /// `r_t = β·q_t` on every valid response token (**default**).
-    #[default]
-    Token,
-    /// `β·Σ_t q_t` on the last valid token, 0 elsewhere.
-    Whole,
-}
-
 /// The PRM training objective (docs/algorithm.md §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -46,8 +35,6 @@ pub enum UpdateMode {
 pub struct PrmConfig {
     /// `β` of `r = β·q` and of the loss `σ(β Σ q)`. Default 0.05.
     pub beta: f32,
-    /// Token-level or whole-sequence reward placement. Default `token`.
-    pub granularity: Granularity,
     /// Training objective. Default `ce`.
     pub loss: PrmLoss,
     /// Update order. Default `after`.
@@ -69,7 +56,6 @@ impl Default for PrmConfig {
     fn default() -> Self {
         Self {
             beta: 0.05,
-            granularity: Granularity::Token,
             loss: PrmLoss::Ce,
             update: UpdateMode::After,
             lr: 1e-6,
@@ -119,7 +105,6 @@ mod tests {
     fn defaults_follow_the_spec() {
         let c = PrmConfig::default();
         assert_eq!(c.beta, 0.05);
-        assert_eq!(c.granularity, Granularity::Token);
         assert_eq!(c.loss, PrmLoss::Ce);
         assert_eq!(c.update, UpdateMode::After);
         assert_eq!(c.lr, 1e-6);
@@ -131,12 +116,9 @@ mod tests {
 
     #[test]
     fn parses_lowercase_names_and_fills_defaults() {
-        let c: PrmConfig = serde_json::from_str(
-            r#"{"beta": 0.1, "granularity": "whole", "loss": "dpo", "update": "before"}"#,
-        )
-        .unwrap();
+        let c: PrmConfig =
+            serde_json::from_str(r#"{"beta": 0.1, "loss": "dpo", "update": "before"}"#).unwrap();
         assert_eq!(c.beta, 0.1);
-        assert_eq!(c.granularity, Granularity::Whole);
         assert_eq!(c.loss, PrmLoss::Dpo);
         assert_eq!(c.update, UpdateMode::Before);
         assert_eq!(c.mini_batch_size, 256);

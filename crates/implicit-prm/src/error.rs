@@ -19,7 +19,7 @@ pub enum PrmError {
         /// Why it was rejected.
         reason: String,
     },
-    /// `Reference::Policy` was chosen but the batch carries no `reference_log_probs`.
+    /// `PrmReference::Policy` was chosen but the batch carries no `reference_log_probs`.
     #[error(
         "the PRM reference is the policy, but the batch carries no `reference_log_probs` \
          (log π_θold of the response tokens)"

@@ -7,31 +7,29 @@ use burn::module::AutodiffModule;
 use burn::optim::{adaptor::OptimizerAdaptor, AdamW, GradientsParams, Optimizer};
 use burn::tensor::TensorData;
 use burn::tensor::{backend::AutodiffBackend, backend::Backend, ElementConversion, Tensor};
-use prime_models::{optim, CausalLm};
+use prime_models::{optim, response_scores, CausalLm, ResponseDims};
 
-use crate::batch::BatchDims;
-use crate::log_ratio::masked_response_log_probs;
 use crate::loss::{ce_loss, dpo_loss, DpoTargets};
 use crate::metrics::dpo_accuracy;
 use crate::{
-    OutcomeLabels, PrmConfig, PrmError, PrmLoss, PrmOutput, PrmStats, ProcessRewards,
-    ResponseBatch, UpdateMode,
+    ImplicitRewards, OutcomeLabels, PrmBatch, PrmConfig, PrmError, PrmLoss, PrmOutput, PrmStats,
+    UpdateMode,
 };
 
 /// The reference `π_ref` of the log-ratio `q = log π_φ − log π_ref`.
-pub enum Reference<B: AutodiffBackend, M: AutodiffModule<B>> {
+pub enum PrmReference<B: AutodiffBackend, M: AutodiffModule<B>> {
     /// A frozen model, run without autodiff (**default**: a copy of the initial PRM).
     Frozen(M::InnerModule),
     /// The policy that sampled the batch: the caller passes `log π_θold` of the response tokens
-    /// in [`ResponseBatch::reference_log_probs`]; no extra model.
+    /// in [`PrmBatch::reference_log_probs`]; no extra model.
     Policy,
 }
 
-impl<B: AutodiffBackend, M: AutodiffModule<B>> Clone for Reference<B, M> {
+impl<B: AutodiffBackend, M: AutodiffModule<B>> Clone for PrmReference<B, M> {
     fn clone(&self) -> Self {
         match self {
-            Reference::Frozen(model) => Reference::Frozen(model.clone()),
-            Reference::Policy => Reference::Policy,
+            PrmReference::Frozen(model) => PrmReference::Frozen(model.clone()),
+            PrmReference::Policy => PrmReference::Policy,
         }
     }
 }
@@ -49,14 +47,14 @@ where
 {
     model: M,
     optimizer: OptimizerAdaptor<AdamW, M, B>,
-    reference: Reference<B, M>,
+    reference: PrmReference<B, M>,
     config: PrmConfig,
 }
 
 /// What the update over all mini-batches yields.
 struct TrainOutcome {
     /// Rewards from the loss forwards: mini-batch `k` scored by the PRM after `k − 1` steps.
-    rewards: ProcessRewards,
+    rewards: ImplicitRewards,
     /// Row-weighted mean loss.
     loss: f32,
     /// Mean pre-clip gradient norm.
@@ -73,7 +71,11 @@ where
 {
     /// A PRM `model` with the given reference and a fresh AdamW state
     /// (`β₁ = 0.9, β₂ = 0.999, ε = 1e-8` as in PyTorch, weight decay from `config`).
-    pub fn new(model: M, reference: Reference<B, M>, config: PrmConfig) -> Result<Self, PrmError> {
+    pub fn new(
+        model: M,
+        reference: PrmReference<B, M>,
+        config: PrmConfig,
+    ) -> Result<Self, PrmError> {
         config.validate()?;
         let optimizer = optim::adamw(config.weight_decay).init::<B, M>();
         Ok(Self {
@@ -86,7 +88,7 @@ where
 
     /// A PRM whose reference is a frozen copy of `model` as it is now (the default).
     pub fn with_frozen_reference(model: M, config: PrmConfig) -> Result<Self, PrmError> {
-        let reference = Reference::Frozen(model.valid());
+        let reference = PrmReference::Frozen(model.valid());
         Self::new(model, reference, config)
     }
 
@@ -101,7 +103,7 @@ where
     }
 
     /// The reference.
-    pub fn reference(&self) -> &Reference<B, M> {
+    pub fn reference(&self) -> &PrmReference<B, M> {
         &self.reference
     }
 
@@ -120,7 +122,7 @@ where
 
     /// Per-token implicit rewards of `batch` under the current PRM, without updating it
     /// (docs/algorithm.md §6). Runs without autodiff, `mini_batch_size` rows at a time.
-    pub fn token_rewards(&self, batch: &ResponseBatch<B>) -> Result<ProcessRewards, PrmError> {
+    pub fn token_rewards(&self, batch: &PrmBatch<B>) -> Result<ImplicitRewards, PrmError> {
         let dims = batch.dims()?;
         self.score(batch, dims)
     }
@@ -131,7 +133,7 @@ where
     /// The stats' rewards (`dpo_acc_before`, reward mean/std) are those of the loss forwards.
     pub fn update(
         &mut self,
-        batch: &ResponseBatch<B>,
+        batch: &PrmBatch<B>,
         labels: &OutcomeLabels,
     ) -> Result<PrmStats, PrmError> {
         let dims = batch.dims()?;
@@ -153,7 +155,7 @@ where
     /// - `none`: a forward only (the labels serve the `dpo_acc` metric).
     pub fn step(
         &mut self,
-        batch: &ResponseBatch<B>,
+        batch: &PrmBatch<B>,
         labels: &OutcomeLabels,
     ) -> Result<PrmOutput, PrmError> {
         let dims = batch.dims()?;
@@ -188,13 +190,13 @@ where
         }
     }
 
-    fn dpo_acc(&self, rewards: &ProcessRewards, labels: &OutcomeLabels) -> f32 {
+    fn dpo_acc(&self, rewards: &ImplicitRewards, labels: &OutcomeLabels) -> f32 {
         dpo_accuracy(&rewards.sequence_rewards(), &labels.acc, &labels.group_ids)
     }
 
     fn stats(
         &self,
-        rewards: &ProcessRewards,
+        rewards: &ImplicitRewards,
         labels: &OutcomeLabels,
         outcome: Option<&TrainOutcome>,
         dpo_acc_after: Option<f32>,
@@ -214,39 +216,34 @@ where
     /// `[m, R]` reference log-probs of a chunk on the inner backend.
     fn reference_log_probs(
         &self,
-        chunk: &ResponseBatch<B::InnerBackend>,
-        dims: BatchDims,
+        chunk: &PrmBatch<B::InnerBackend>,
+        dims: ResponseDims,
     ) -> Result<Tensor<B::InnerBackend, 2>, PrmError> {
         match &self.reference {
-            Reference::Frozen(model) => Ok(masked_response_log_probs(model, chunk, dims)),
-            Reference::Policy => chunk
+            PrmReference::Frozen(model) => log_probs(model, chunk),
+            PrmReference::Policy => chunk
                 .reference_log_probs
                 .clone()
-                .map(|log_probs| log_probs.mul(chunk.response_mask(dims.response_width)))
+                .map(|log_probs| log_probs.mul(chunk.responses.response_mask(dims.response_width)))
                 .ok_or(PrmError::MissingPolicyLogProbs),
         }
     }
 
     /// Inference forward of the current PRM over the whole batch, chunk by chunk.
-    fn score(&self, batch: &ResponseBatch<B>, dims: BatchDims) -> Result<ProcessRewards, PrmError> {
+    fn score(&self, batch: &PrmBatch<B>, dims: ResponseDims) -> Result<ImplicitRewards, PrmError> {
         let prm = self.model.valid();
         let inner = batch.inner();
         let mut q_rows = Vec::with_capacity(dims.rows);
         for range in mini_batches(dims.rows, self.config.mini_batch_size) {
             let chunk = inner.rows(range.clone());
-            let chunk_dims = BatchDims {
+            let chunk_dims = ResponseDims {
                 rows: range.len(),
                 response_width: dims.response_width,
             };
-            let q = masked_response_log_probs(&prm, &chunk, chunk_dims)
-                .sub(self.reference_log_probs(&chunk, chunk_dims)?);
-            q_rows.extend(ragged_rows(q, &chunk.response_lengths)?);
+            let q = log_probs(&prm, &chunk)?.sub(self.reference_log_probs(&chunk, chunk_dims)?);
+            q_rows.extend(ragged_rows(q, &chunk.responses.response_lengths)?);
         }
-        Ok(ProcessRewards::from_log_ratios(
-            q_rows,
-            self.config.beta,
-            self.config.granularity,
-        ))
+        Ok(ImplicitRewards::from_log_ratios(q_rows, self.config.beta))
     }
 
     /// The training loss of one mini-batch under `model` (`[1]`, differentiable w.r.t. `model`
@@ -256,14 +253,14 @@ where
     pub(crate) fn mini_batch_loss(
         &self,
         model: &M,
-        chunk: &ResponseBatch<B>,
-        dims: BatchDims,
+        chunk: &PrmBatch<B>,
+        dims: ResponseDims,
         acc: &[f32],
         dpo: Option<(&[f32], &[f32])>,
     ) -> Result<(Tensor<B, 1>, Tensor<B, 2>), PrmError> {
-        let device = chunk.tokens.input_ids.device();
+        let device = chunk.responses.tokens.input_ids.device();
         let beta = self.config.beta;
-        let log_probs = masked_response_log_probs(model, chunk, dims);
+        let log_probs = log_probs(model, chunk)?;
         let reference = self.reference_log_probs(&chunk.inner(), dims)?;
         let q = log_probs.sub(Tensor::from_inner(reference)); // [m, R]
         let sequence_q = q.clone().sum_dim(1).squeeze_dim::<1>(1); // [m]
@@ -282,9 +279,9 @@ where
     /// One optimizer step per mini-batch; returns the rewards of the loss forwards.
     fn train(
         &mut self,
-        batch: &ResponseBatch<B>,
+        batch: &PrmBatch<B>,
         labels: &OutcomeLabels,
-        dims: BatchDims,
+        dims: ResponseDims,
     ) -> Result<TrainOutcome, PrmError> {
         let beta = self.config.beta;
         let dpo_targets = match self.config.loss {
@@ -306,7 +303,7 @@ where
         let (mut loss_sum, mut norm_sum, mut steps) = (0.0f64, 0.0f64, 0usize);
         for (index, range) in mini_batches(dims.rows, self.config.mini_batch_size).enumerate() {
             let chunk = batch.rows(range.clone());
-            let chunk_dims = BatchDims {
+            let chunk_dims = ResponseDims {
                 rows: range.len(),
                 response_width: dims.response_width,
             };
@@ -317,7 +314,10 @@ where
                 &labels.acc[range.clone()],
                 dpo_targets.as_ref().map(|t| t.rows(range.clone())),
             )?;
-            q_rows.extend(ragged_rows(q.detach().inner(), &chunk.response_lengths)?);
+            q_rows.extend(ragged_rows(
+                q.detach().inner(),
+                &chunk.responses.response_lengths,
+            )?);
             let loss_value = loss.clone().inner().into_scalar().elem::<f32>();
             if !loss_value.is_finite() {
                 return Err(PrmError::NonFinite {
@@ -345,12 +345,20 @@ where
             steps += 1;
         }
         Ok(TrainOutcome {
-            rewards: ProcessRewards::from_log_ratios(q_rows, beta, self.config.granularity),
+            rewards: ImplicitRewards::from_log_ratios(q_rows, beta),
             loss: (loss_sum / dims.rows as f64) as f32,
             grad_norm: (norm_sum / steps.max(1) as f64) as f32,
             steps,
         })
     }
+}
+
+/// `[n, R]` response log-probs of `batch` under `model`, 0 after `L_i`.
+fn log_probs<B: Backend, M: CausalLm<B>>(
+    model: &M,
+    batch: &PrmBatch<B>,
+) -> Result<Tensor<B, 2>, PrmError> {
+    Ok(response_scores(model, &batch.responses, false)?.log_probs)
 }
 
 /// Row ranges of at most `size` rows covering `0..rows`.

@@ -1,37 +1,26 @@
-//! [`ProcessRewards`]: the implicit process rewards of a batch as plain, ragged vectors.
-
-use crate::Granularity;
+//! [`ImplicitRewards`]: the implicit process rewards of a batch as plain, ragged vectors.
 
 /// Per-token implicit rewards of a batch (docs/algorithm.md §6), one row per response, each row
 /// exactly `L_i` long (valid response tokens only, EOS included).
 ///
 /// `q[i][t] = log π_φ(y_t | x, y_<t) − log π_ref(y_t | x, y_<t)`;
-/// `token_rewards[i][t] = β·q[i][t]` for granularity `token`, or `β·Σ_t q[i][t]` on the last
-/// valid token and 0 elsewhere for `whole`. No clamping, no normalisation (that is the
-/// advantage estimator's job, docs/algorithm.md §8).
+/// `token_rewards[i][t] = β·q[i][t]`. No clamping, no normalisation and no moving of rewards
+/// to the last token (granularity `whole`): all of that is the advantage estimator's job
+/// (docs/algorithm.md §8).
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct ProcessRewards {
+pub struct ImplicitRewards {
     /// Log-likelihood ratio per valid response token.
     pub q: Vec<Vec<f32>>,
     /// Process reward per valid response token.
     pub token_rewards: Vec<Vec<f32>>,
 }
 
-impl ProcessRewards {
+impl ImplicitRewards {
     /// Builds the rewards from the log-ratios `q` (one row per response, `L_i` long).
-    pub fn from_log_ratios(q: Vec<Vec<f32>>, beta: f32, granularity: Granularity) -> Self {
+    pub fn from_log_ratios(q: Vec<Vec<f32>>, beta: f32) -> Self {
         let token_rewards = q
             .iter()
-            .map(|row| match granularity {
-                Granularity::Token => row.iter().map(|&v| beta * v).collect(),
-                Granularity::Whole => {
-                    let mut rewards = vec![0.0; row.len()];
-                    if let Some(last) = rewards.last_mut() {
-                        *last = beta * row.iter().sum::<f32>();
-                    }
-                    rewards
-                }
-            })
+            .map(|row| row.iter().map(|&v| beta * v).collect())
             .collect();
         Self { q, token_rewards }
     }
@@ -51,7 +40,7 @@ impl ProcessRewards {
         self.q.iter().map(Vec::len).collect()
     }
 
-    /// `R_i = Σ_t r_{i,t}`, the sequence-level implicit reward (the same for both granularities).
+    /// `R_i = Σ_t r_{i,t}`, the sequence-level implicit reward .
     pub fn sequence_rewards(&self) -> Vec<f32> {
         self.token_rewards
             .iter()
@@ -60,7 +49,7 @@ impl ProcessRewards {
     }
 
     /// Appends the rows of `other` after these rows.
-    pub fn extend(&mut self, other: ProcessRewards) {
+    pub fn extend(&mut self, other: ImplicitRewards) {
         self.q.extend(other.q);
         self.token_rewards.extend(other.token_rewards);
     }
@@ -84,37 +73,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn token_granularity_scales_every_token_by_beta() {
-        let r = ProcessRewards::from_log_ratios(
-            vec![vec![1.0, -2.0, 0.5], vec![]],
-            0.5,
-            Granularity::Token,
-        );
+    fn every_token_is_scaled_by_beta() {
+        let r = ImplicitRewards::from_log_ratios(vec![vec![1.0, -2.0, 0.5], vec![]], 0.5);
         assert_eq!(r.token_rewards, vec![vec![0.5, -1.0, 0.25], vec![]]);
+        assert_eq!(r.q[0], vec![1.0, -2.0, 0.5]);
         assert_eq!(r.sequence_rewards(), vec![-0.25, 0.0]);
         assert_eq!(r.lengths(), vec![3, 0]);
     }
 
     #[test]
-    fn whole_granularity_puts_the_sum_on_the_last_token() {
-        let r = ProcessRewards::from_log_ratios(
-            vec![vec![1.0, -2.0, 0.5], vec![4.0]],
-            0.5,
-            Granularity::Whole,
-        );
-        assert_eq!(r.token_rewards, vec![vec![0.0, 0.0, -0.25], vec![2.0]]);
-        assert_eq!(r.q[0], vec![1.0, -2.0, 0.5]);
-        assert_eq!(r.sequence_rewards(), vec![-0.25, 2.0]);
-    }
-
-    #[test]
     fn mean_and_std_are_over_valid_tokens() {
         // Tokens 1, 3 and 5 (β = 1): mean 3, population variance (4 + 0 + 4) / 3.
-        let r = ProcessRewards::from_log_ratios(
-            vec![vec![1.0, 3.0], vec![5.0]],
-            1.0,
-            Granularity::Token,
-        );
+        let r = ImplicitRewards::from_log_ratios(vec![vec![1.0, 3.0], vec![5.0]], 1.0);
         let (mean, std) = r.token_reward_mean_std();
         assert!((mean - 3.0).abs() < 1e-6);
         assert!((std - (8.0f32 / 3.0).sqrt()).abs() < 1e-6);

@@ -1,6 +1,6 @@
 //! [`PrmStats`] and [`PrmOutput`]: what one PRM phase reports.
 
-use crate::ProcessRewards;
+use crate::ImplicitRewards;
 
 /// Metrics of one PRM phase (docs/algorithm.md §12).
 #[derive(Debug, Clone, PartialEq)]
@@ -29,7 +29,7 @@ pub struct PrmStats {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PrmOutput {
     /// The process rewards to feed the advantage estimator.
-    pub rewards: ProcessRewards,
+    pub rewards: ImplicitRewards,
     /// The phase's metrics.
     pub stats: PrmStats,
 }

@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 
 use burn::backend::{Autodiff, Flex};
-use prime_implicit_prm::{ImplicitPrm, OutcomeLabels, PrmConfig, Reference, ResponseBatch};
+use prime_implicit_prm::{ImplicitPrm, OutcomeLabels, PrmBatch, PrmConfig, PrmReference};
 use prime_models::load_hf;
 
 type B = Autodiff<Flex>;
@@ -21,7 +21,7 @@ fn fixture() -> PathBuf {
 #[test]
 fn one_update_on_a_labelled_pair_moves_rewards_with_the_labels() {
     let device = Default::default();
-    let reference = Reference::frozen_from_hf(&fixture(), &device).unwrap();
+    let reference = PrmReference::frozen_from_hf(&fixture(), &device).unwrap();
     let model = load_hf::<B>(&fixture(), &device).unwrap();
     let config = PrmConfig {
         lr: 1e-4,
@@ -29,7 +29,7 @@ fn one_update_on_a_labelled_pair_moves_rewards_with_the_labels() {
     };
     let mut prm = ImplicitPrm::new(model, reference.clone(), config.clone()).unwrap();
     let prompt = vec![11, 12, 13];
-    let batch = ResponseBatch::<B>::from_ids(
+    let batch = PrmBatch::<B>::from_ids(
         &[prompt.clone(), prompt.clone()],
         &[vec![40, 41, 42, 43], vec![50, 51, 52]],
         0,

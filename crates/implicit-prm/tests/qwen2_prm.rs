@@ -5,7 +5,7 @@ use burn::backend::{Autodiff, Flex};
 use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
 use burn::tensor::{backend::Backend, Tensor};
 use prime_implicit_prm::{
-    dpo_accuracy, ImplicitPrm, OutcomeLabels, PrmConfig, ProcessRewards, Reference, ResponseBatch,
+    dpo_accuracy, ImplicitPrm, ImplicitRewards, OutcomeLabels, PrmBatch, PrmConfig, PrmReference,
     UpdateMode,
 };
 use prime_models::{Qwen2Config, Qwen2ForCausalLm};
@@ -51,10 +51,7 @@ const MARKER: u32 = 7;
 
 /// `groups` prompts × 4 responses of 6 tokens from `2..32 \ {7}`; about half of the responses
 /// carry the marker at a random position. Label: "contains the marker".
-fn marker_batch(
-    rng: &mut Rng,
-    groups: usize,
-) -> (ResponseBatch<B>, OutcomeLabels, Vec<Option<usize>>) {
+fn marker_batch(rng: &mut Rng, groups: usize) -> (PrmBatch<B>, OutcomeLabels, Vec<Option<usize>>) {
     let plain = |rng: &mut Rng| loop {
         let token = 2 + rng.below(30) as u32;
         if token != MARKER {
@@ -78,11 +75,11 @@ fn marker_batch(
             marker_at.push(position);
         }
     }
-    let batch = ResponseBatch::from_ids(&prompts, &responses, 0, &device()).unwrap();
+    let batch = PrmBatch::from_ids(&prompts, &responses, 0, &device()).unwrap();
     (batch, OutcomeLabels { acc, group_ids }, marker_at)
 }
 
-fn all_zero(rewards: &ProcessRewards) -> bool {
+fn all_zero(rewards: &ImplicitRewards) -> bool {
     rewards
         .q
         .iter()
@@ -179,7 +176,7 @@ fn save_and_load_resume_the_prm_exactly() {
         mini_batch_size: 4,
         ..PrmConfig::default()
     };
-    let reference = Reference::Frozen(tiny_qwen2(2).valid());
+    let reference = PrmReference::Frozen(tiny_qwen2(2).valid());
     let mut original = ImplicitPrm::new(tiny_qwen2(2), reference.clone(), config.clone()).unwrap();
     original.update(&batch, &labels).unwrap();
     let dir = std::env::temp_dir().join(format!("prime-prm-qwen2-{}", std::process::id()));

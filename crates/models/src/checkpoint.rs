@@ -8,7 +8,7 @@ use safetensors::tensor::{Metadata, TensorInfo};
 use safetensors::{Dtype, SafeTensors};
 use serde::Deserialize;
 
-use crate::weights::HostTensor;
+use crate::host_tensor::HostTensor;
 use crate::ModelError;
 
 /// Name of the single-file checkpoint.

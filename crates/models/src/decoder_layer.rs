@@ -7,9 +7,10 @@ use burn::tensor::{backend::Backend, Tensor};
 use crate::attention::Qwen2Attention;
 use crate::cache::LayerCache;
 use crate::checkpoint::Checkpoint;
+use crate::host_tensor::HostTensor;
 use crate::mlp::Qwen2Mlp;
 use crate::rms_norm::RmsNorm;
-use crate::weights::{HostTensor, NamedTensors};
+use crate::weights::NamedTensors;
 use crate::{ModelError, Qwen2Config};
 
 /// HF `Qwen2DecoderLayer`.

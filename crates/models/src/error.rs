@@ -81,6 +81,9 @@ pub enum ModelError {
         /// What went wrong.
         reason: String,
     },
+    /// A batch of token rows is malformed (lengths disagree, a row is empty, …).
+    #[error("invalid batch: {0}")]
+    Batch(String),
     /// A tokenizer could not be loaded or used, or its chat template failed (the
     /// [`crate::TokenizerError`] names the file).
     #[error(transparent)]

@@ -6,50 +6,115 @@
 //! differentiable under an autodiff backend and computed from a max-shifted log-softmax, so
 //! large logits neither overflow nor lose precision.
 
-use burn::tensor::{activation::log_softmax, backend::Backend, Tensor};
+use burn::tensor::{activation::log_softmax, backend::Backend, Int, Tensor};
 
-use crate::TokenBatch;
+use crate::{CausalLm, ModelError, ResponseBatch, TokenBatch};
 
 /// `log p(input_ids[t+1] | input_ids[..=t])` for every `t < seq − 1`, 0 on padded targets.
 ///
 /// `logits`: `[batch, seq, vocab]` from [`crate::CausalLm::forward`] on `batch`.
 /// Returns `[batch, seq − 1]`. Target ids under padding are ignored (they may be any value).
 pub fn token_log_probs<B: Backend>(logits: Tensor<B, 3>, batch: &TokenBatch<B>) -> Tensor<B, 2> {
-    let [rows, seq, vocab] = logits.dims();
-    if seq < 2 {
-        return Tensor::zeros([rows, 0], &logits.device());
-    }
-    let log_p = log_softmax(logits.slice([0..rows, 0..seq - 1, 0..vocab]), 2);
-    let target_mask = batch.attention_mask.clone().slice([0..rows, 1..seq]);
-    // Pads point at id 0 so that the gather stays in range whatever id they store.
-    let targets = batch
-        .input_ids
-        .clone()
-        .slice([0..rows, 1..seq])
-        .mul(target_mask.clone())
-        .unsqueeze_dim::<3>(2); // [batch, seq − 1, 1]
-    let picked = log_p.gather(2, targets).squeeze_dim::<2>(2);
-    picked.mul(target_mask.float())
+    next_token_scores(logits, batch, false).0
 }
 
 /// Entropy `H_t = −Σ_v p_t(v) log p_t(v)` of the distribution predicting token `t + 1`, in nats.
 ///
 /// Same alignment and masking as [`token_log_probs`]: `[batch, seq − 1]`.
 pub fn entropy<B: Backend>(logits: Tensor<B, 3>, batch: &TokenBatch<B>) -> Tensor<B, 2> {
+    let [rows, _, _] = logits.dims();
+    let device = logits.device();
+    next_token_scores(logits, batch, true)
+        .1
+        .unwrap_or_else(|| Tensor::zeros([rows, 0], &device))
+}
+
+/// Per-token scores of the response tokens of a [`ResponseBatch`], `[n, R]` each, 0 after `L_i`.
+#[derive(Debug, Clone)]
+pub struct ResponseScores<B: Backend> {
+    /// `log π(y_t | x, y_<t)`.
+    pub log_probs: Tensor<B, 2>,
+    /// Entropy (nats) of the distribution that predicts `y_t`, when asked for.
+    pub entropy: Option<Tensor<B, 2>>,
+    /// The response mask `m_{i,t} = 1[t < L_i]`.
+    pub mask: Tensor<B, 2>,
+}
+
+/// One forward of `model` on `batch` and the scores of its response tokens: the one function
+/// every consumer (old and new policy log-probs, the implicit PRM and its reference, SFT) uses.
+///
+/// Column `t` is `log π(y_t | x, y_<t)`: the logits at column `P + t − 1` scored against the
+/// token at `P + t`. Only the `R` response positions go through the log-softmax. Differentiable
+/// under an autodiff backend.
+pub fn response_scores<B: Backend, M: CausalLm<B>>(
+    model: &M,
+    batch: &ResponseBatch<B>,
+    with_entropy: bool,
+) -> Result<ResponseScores<B>, ModelError> {
+    let dims = batch.dims()?;
+    let (rows, start) = (dims.rows, batch.response_start);
+    let width = start + dims.response_width;
+    let logits = model.forward(&batch.tokens); // [n, P + R, V]
+    let vocab = logits.dims()[2];
+    // The logits at P − 1 + t predict response token t: the R + 1 columns P − 1 ..= P + R − 1
+    // seen as a sequence of their own give exactly the R response scores.
+    let columns = start - 1..width;
+    let window = TokenBatch {
+        input_ids: batch
+            .tokens
+            .input_ids
+            .clone()
+            .slice([0..rows, columns.clone()]),
+        attention_mask: batch
+            .tokens
+            .attention_mask
+            .clone()
+            .slice([0..rows, columns.clone()]),
+    };
+    let logits = logits.slice([0..rows, columns, 0..vocab]); // [n, R + 1, V]
+    let mask = batch.response_mask(dims.response_width);
+    let (log_probs, entropy) = next_token_scores(logits, &window, with_entropy);
+    Ok(ResponseScores {
+        log_probs: log_probs.mul(mask.clone()),
+        entropy: entropy.map(|h| h.mul(mask.clone())),
+        mask,
+    })
+}
+
+/// Log-prob of each next token and (optionally) the entropy of its distribution, from one
+/// max-shifted log-softmax: `[batch, seq − 1]` each, 0 where the target is padding.
+fn next_token_scores<B: Backend>(
+    logits: Tensor<B, 3>,
+    batch: &TokenBatch<B>,
+    with_entropy: bool,
+) -> (Tensor<B, 2>, Option<Tensor<B, 2>>) {
     let [rows, seq, vocab] = logits.dims();
     if seq < 2 {
-        return Tensor::zeros([rows, 0], &logits.device());
+        let zeros = || Tensor::zeros([rows, 0], &logits.device());
+        return (zeros(), with_entropy.then(zeros));
     }
-    let log_p = log_softmax(logits.slice([0..rows, 0..seq - 1, 0..vocab]), 2);
-    let entropy = log_p
+    let log_p = log_softmax(logits.slice([0..rows, 0..seq - 1, 0..vocab]), 2); // [b, s − 1, V]
+    let target_mask: Tensor<B, 2, Int> = batch.attention_mask.clone().slice([0..rows, 1..seq]);
+    let target_mask_f = target_mask.clone().float();
+    let entropy = with_entropy.then(|| {
+        log_p
+            .clone()
+            .exp()
+            .mul(log_p.clone())
+            .sum_dim(2)
+            .squeeze_dim::<2>(2)
+            .neg()
+            .mul(target_mask_f.clone())
+    });
+    // Pads point at id 0 so that the gather stays in range whatever id they store.
+    let targets = batch
+        .input_ids
         .clone()
-        .exp()
-        .mul(log_p)
-        .sum_dim(2)
-        .squeeze_dim::<2>(2)
-        .neg();
-    let target_mask = batch.attention_mask.clone().slice([0..rows, 1..seq]);
-    entropy.mul(target_mask.float())
+        .slice([0..rows, 1..seq])
+        .mul(target_mask)
+        .unsqueeze_dim::<3>(2); // [b, s − 1, 1]
+    let picked = log_p.gather(2, targets).squeeze_dim::<2>(2);
+    (picked.mul(target_mask_f), entropy)
 }
 
 #[cfg(test)]

@@ -12,12 +12,11 @@ use burn::tensor::{backend::Backend, Int, Tensor, TensorData};
 use crate::cache::Qwen2Cache;
 use crate::checkpoint::Checkpoint;
 use crate::decoder_layer::Qwen2DecoderLayer;
+use crate::host_tensor::HostTensor;
 use crate::linear_rows::{linear_rows, matmul_rows};
 use crate::rms_norm::RmsNorm;
 use crate::rotary::RotaryEmbedding;
-use crate::weights::{
-    init_linear, load_linear, normal_param, save_linear, HostTensor, NamedTensors,
-};
+use crate::weights::{init_linear, load_linear, normal_param, save_linear, NamedTensors};
 use crate::{CausalLm, ModelError, Qwen2Config, TokenBatch};
 
 /// Added to the attention score of a masked (future or padding) key: large enough that its

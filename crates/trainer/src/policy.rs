@@ -8,13 +8,14 @@ use burn::module::AutodiffModule;
 use burn::optim::{GradientsAccumulator, GradientsParams, Optimizer};
 use burn::tensor::{backend::AutodiffBackend, backend::Backend, Tensor};
 use prime_data::SplitMix64;
-use prime_implicit_prm::ResponseBatch;
-use prime_models::{optim::clip_grad_norm, CausalLm, Qwen2ForCausalLm};
+use prime_models::{
+    optim::clip_grad_norm, response_scores, CausalLm, Qwen2ForCausalLm, ResponseBatch,
+};
 
 use crate::cursor::derive_seed;
 use crate::error::TrainError;
 use crate::ppo::{policy_loss, PolicyLossConfig, PolicyLossInputs};
-use crate::tensors::{pad_rows, response_scores, tensor2, to_ragged};
+use crate::tensors::{pad_rows, tensor2, to_ragged};
 use prime_models::optim_state::AdamWOf;
 
 /// One response prepared for the policy update.
@@ -39,9 +40,7 @@ pub fn response_batch<B: Backend>(
     pad_id: u32,
     device: &B::Device,
 ) -> Result<ResponseBatch<B>, TrainError> {
-    let p: Vec<Vec<u32>> = prompts.iter().map(|x| x.to_vec()).collect();
-    let r: Vec<Vec<u32>> = responses.iter().map(|x| x.to_vec()).collect();
-    ResponseBatch::from_ids(&p, &r, pad_id, device).map_err(|e| TrainError::Prm(e.to_string()))
+    ResponseBatch::from_ids(prompts, responses, pad_id, device).map_err(model_err)
 }
 
 /// `log π(y_t)` of every response under `model` (no autodiff), `rows_per_forward` at a time;
@@ -60,7 +59,7 @@ pub fn log_probs_of<B: Backend, M: CausalLm<B>>(
         let end = (start + step).min(prompts.len());
         let batch =
             response_batch::<B>(&prompts[start..end], &responses[start..end], pad_id, device)?;
-        let scores = response_scores(model, &batch, false);
+        let scores = response_scores(model, &batch, false).map_err(model_err)?;
         out.extend(to_ragged(scores.log_probs, &batch.response_lengths));
     }
     Ok(out)
@@ -154,7 +153,7 @@ pub fn ppo_update<B: AutodiffBackend>(
                         micro.iter().map(|&i| f(&rows[i]).to_vec()).collect();
                     tensor2(pad_rows(&ragged, width), n, width, device)
                 };
-                let scores = response_scores(&model, &batch, need_entropy);
+                let scores = response_scores(&model, &batch, need_entropy).map_err(model_err)?;
                 let ref_log_probs = if need_ref {
                     let ragged: Option<Vec<Vec<f32>>> = micro
                         .iter()
@@ -251,4 +250,8 @@ pub fn inference_copy<B: AutodiffBackend>(
     model: &Qwen2ForCausalLm<B>,
 ) -> Qwen2ForCausalLm<B::InnerBackend> {
     model.valid()
+}
+
+fn model_err(e: prime_models::ModelError) -> TrainError {
+    TrainError::Model(e.to_string())
 }

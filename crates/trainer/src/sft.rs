@@ -10,7 +10,6 @@ use prime_models::{optim::clip_grad_norm, Qwen2ForCausalLm};
 use crate::error::TrainError;
 use crate::policy::response_batch;
 use crate::schedule::LrSchedule;
-use crate::tensors::response_scores;
 use prime_models::optim_state::AdamWOf;
 
 /// One supervised example as token ids: the prompt (chat template up to the assistant turn) and
@@ -70,7 +69,8 @@ pub fn supervised_warmup<B: AutodiffBackend>(
         let completions: Vec<&[u32]> = pairs.iter().map(|p| p.completion.as_slice()).collect();
         let batch = response_batch::<B>(&prompts, &completions, settings.pad_id, device)?;
         let tokens: usize = completions.iter().map(|c| c.len()).sum();
-        let scores = response_scores(&model, &batch, false);
+        let scores = prime_models::response_scores(&model, &batch, false)
+            .map_err(|e| TrainError::Model(e.to_string()))?;
         let loss = scores
             .log_probs
             .sum()

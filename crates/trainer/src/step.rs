@@ -7,7 +7,7 @@ use std::time::Instant;
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use prime_advantages::RolloutBatch;
-use prime_implicit_prm::{OutcomeLabels, PrmOutput};
+use prime_implicit_prm::{OutcomeLabels, PrmBatch, PrmOutput};
 use prime_models::SamplingConfig;
 
 use crate::config::ReferenceMode;
@@ -151,9 +151,11 @@ impl<B: AutodiffBackend> Trainer<B> {
         let group_ids: Vec<usize> = rows.iter().map(|r| r.group).collect();
         let prm_out: Option<PrmOutput> = match self.prm.as_mut() {
             Some(prm) => {
-                let mut batch = response_batch::<B>(&prompts, &responses, self.pad_id, device)?;
+                let mut batch: PrmBatch<B> =
+                    response_batch::<B>(&prompts, &responses, self.pad_id, device)?.into();
                 if cfg.reference.mode == ReferenceMode::Policy {
-                    let width = batch.tokens.input_ids.dims()[1] - batch.response_start;
+                    let width =
+                        batch.responses.tokens.input_ids.dims()[1] - batch.responses.response_start;
                     let t = tensor2(pad_rows(&old, width), old.len(), width, device);
                     batch = batch.with_reference_log_probs(t);
                 }

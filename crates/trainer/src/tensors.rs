@@ -1,9 +1,8 @@
 //! Moving ragged host data in and out of `[rows, width]` tensors, and the policy's per-token
 //! scores of response tokens.
 
-use burn::tensor::{activation::log_softmax, backend::Backend, Int, Tensor, TensorData};
-use prime_implicit_prm::ResponseBatch;
-use prime_models::{CausalLm, TokenBatch};
+use burn::tensor::{backend::Backend, Int, Tensor, TensorData};
+use prime_models::TokenBatch;
 
 /// Pads ragged rows with 0 to `width`, row-major `[rows.len(), width]`.
 pub fn pad_rows(rows: &[Vec<f32>], width: usize) -> Vec<f32> {
@@ -76,57 +75,6 @@ pub fn left_padded<B: Backend>(
             TensorData::new(mask, [rows, width]),
             device,
         ),
-    }
-}
-
-/// Per-token scores of the response tokens of `batch` under `model`, `[n, R]` each, 0 after `L_i`.
-pub struct ResponseScores<B: Backend> {
-    /// `log π(y_t | x, y_<t)`.
-    pub log_probs: Tensor<B, 2>,
-    /// Entropy of the distribution that predicts `y_t` (when asked for).
-    pub entropy: Option<Tensor<B, 2>>,
-    /// The response mask `m_{i,t}`.
-    pub mask: Tensor<B, 2>,
-}
-
-/// One forward of `model` on `batch`; only the `R` response positions go through the softmax.
-pub fn response_scores<B: Backend, M: CausalLm<B>>(
-    model: &M,
-    batch: &ResponseBatch<B>,
-    with_entropy: bool,
-) -> ResponseScores<B> {
-    let [rows, width] = batch.tokens.input_ids.dims();
-    let start = batch.response_start;
-    let device = batch.tokens.input_ids.device();
-    let logits = model.forward(&batch.tokens); // [n, P + R, V]
-    let vocab = logits.dims()[2];
-    let logits = logits.slice([0..rows, start - 1..width - 1, 0..vocab]); // [n, R, V]
-    let targets = batch
-        .tokens
-        .input_ids
-        .clone()
-        .slice([0..rows, start..width])
-        .unsqueeze_dim::<3>(2); // [n, R, 1]
-    let log_p = log_softmax(logits, 2); // [n, R, V]
-    let mask = length_mask::<B>(&batch.response_lengths, width - start, &device);
-    let entropy = with_entropy.then(|| {
-        log_p
-            .clone()
-            .exp()
-            .mul(log_p.clone())
-            .sum_dim(2)
-            .squeeze_dim::<2>(2)
-            .neg()
-            .mul(mask.clone())
-    });
-    let log_probs = log_p
-        .gather(2, targets)
-        .squeeze_dim::<2>(2)
-        .mul(mask.clone());
-    ResponseScores {
-        log_probs,
-        entropy,
-        mask,
     }
 }
 

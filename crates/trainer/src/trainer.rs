@@ -10,7 +10,7 @@ use std::time::Instant;
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use prime_advantages::AdvantageEstimator;
-use prime_implicit_prm::{ImplicitPrm, PrmConfig, Reference};
+use prime_implicit_prm::{ImplicitPrm, PrmConfig, PrmReference};
 use prime_models::{load_hf, save_hf, Qwen2Config, Qwen2ForCausalLm, SaveDtype, Tokenizer};
 use prime_verifiers::VerifyRunner;
 
@@ -554,7 +554,6 @@ fn build_prm<B: AutodiffBackend>(
     let p = &config.prm;
     let prm_config = PrmConfig {
         beta: p.beta as f32,
-        granularity: prime_implicit_prm::Granularity::Token,
         loss: p.loss,
         update: p.update,
         lr: p.lr,
@@ -564,14 +563,14 @@ fn build_prm<B: AutodiffBackend>(
         measure_after_update: false,
     };
     let reference = match config.reference.mode {
-        ReferenceMode::Policy => Reference::Policy,
+        ReferenceMode::Policy => PrmReference::Policy,
         ReferenceMode::Freeze => {
             let dir = config
                 .reference
                 .path
                 .clone()
                 .unwrap_or_else(|| prm_init_dir(config, run_dir));
-            Reference::Frozen(load_hf::<B::InnerBackend>(&dir, device).map_err(model_err)?)
+            PrmReference::Frozen(load_hf::<B::InnerBackend>(&dir, device).map_err(model_err)?)
         }
     };
     ImplicitPrm::new(model, reference, prm_config).map_err(|e| TrainError::Prm(e.to_string()))

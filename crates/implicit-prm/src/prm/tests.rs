@@ -5,7 +5,7 @@ use burn::tensor::{backend::Backend, Distribution, ElementConversion, Tensor};
 
 use super::*;
 use crate::test_model::{ForwardEvent, ForwardLog, Instrumented, TinyLm};
-use crate::{response_log_probs, Granularity};
+use prime_models::response_scores;
 
 type B = Autodiff<Flex>;
 type Inner = Flex;
@@ -23,7 +23,7 @@ fn tiny(seed: u64) -> TinyLm<B> {
 
 /// Three groups of two rows; row `i` starts with token `i + 1` (a row tag), responses of
 /// different lengths.
-fn toy_batch() -> (ResponseBatch<B>, OutcomeLabels) {
+fn toy_batch() -> (PrmBatch<B>, OutcomeLabels) {
     let prompts: Vec<Vec<u32>> = (0..6).map(|i| vec![i + 1, 9, 10]).collect();
     let responses = vec![
         vec![3, 4, 5, 2],
@@ -33,7 +33,7 @@ fn toy_batch() -> (ResponseBatch<B>, OutcomeLabels) {
         vec![5, 6, 7, 8],
         vec![12, 13, 14],
     ];
-    let batch = ResponseBatch::from_ids(&prompts, &responses, 0, &device()).unwrap();
+    let batch = PrmBatch::from_ids(&prompts, &responses, 0, &device()).unwrap();
     let labels = OutcomeLabels {
         acc: vec![1.0, 0.0, 0.0, 1.0, 0.5, 1.0],
         group_ids: vec![0, 0, 1, 1, 2, 2],
@@ -68,9 +68,11 @@ fn prm_equal_to_reference_gives_exactly_zero_rewards() {
     }
     // The policy as reference: passing the PRM's own log-probs gives zero too.
     let model = tiny(2);
-    let old = response_log_probs(&model.valid(), &batch.inner()).unwrap();
+    let old = response_scores(&model.valid(), &batch.inner().responses, false)
+        .unwrap()
+        .log_probs;
     let batch = batch.with_reference_log_probs(Tensor::from_inner(old));
-    let prm = ImplicitPrm::new(model, Reference::Policy, config(UpdateMode::None)).unwrap();
+    let prm = ImplicitPrm::new(model, PrmReference::Policy, config(UpdateMode::None)).unwrap();
     let rewards = prm.token_rewards(&batch).unwrap();
     assert!(rewards.q.iter().flatten().all(|&q| q == 0.0));
 }
@@ -78,7 +80,7 @@ fn prm_equal_to_reference_gives_exactly_zero_rewards() {
 #[test]
 fn policy_reference_without_log_probs_is_an_error() {
     let (batch, _) = toy_batch();
-    let prm = ImplicitPrm::new(tiny(1), Reference::Policy, config(UpdateMode::None)).unwrap();
+    let prm = ImplicitPrm::new(tiny(1), PrmReference::Policy, config(UpdateMode::None)).unwrap();
     assert!(matches!(
         prm.token_rewards(&batch),
         Err(PrmError::MissingPolicyLogProbs)
@@ -87,21 +89,20 @@ fn policy_reference_without_log_probs_is_an_error() {
 
 #[test]
 fn rewards_are_the_log_ratio_of_two_models() {
-    // q computed by hand from the two models' log-probs, then β and both granularities.
+    // q computed by hand from the two models' log-probs, then β.
     let (batch, _) = toy_batch();
     let (prm_model, ref_model) = (tiny(3), tiny(4));
-    let prm_lp = response_log_probs(&prm_model.valid(), &batch.inner()).unwrap();
-    let ref_lp = response_log_probs(&ref_model.valid(), &batch.inner()).unwrap();
+    let prm_lp = response_scores(&prm_model.valid(), &batch.inner().responses, false)
+        .unwrap()
+        .log_probs;
+    let ref_lp = response_scores(&ref_model.valid(), &batch.inner().responses, false)
+        .unwrap()
+        .log_probs;
     let expected = prm_lp.sub(ref_lp).into_data().to_vec::<f32>().unwrap();
     let width = 4;
     let mut cfg = config(UpdateMode::None);
     cfg.beta = 0.25;
-    let prm = ImplicitPrm::new(
-        prm_model.clone(),
-        Reference::Frozen(ref_model.valid()),
-        cfg.clone(),
-    )
-    .unwrap();
+    let prm = ImplicitPrm::new(prm_model, PrmReference::Frozen(ref_model.valid()), cfg).unwrap();
     let rewards = prm.token_rewards(&batch).unwrap();
     for (row, q) in rewards.q.iter().enumerate() {
         for (t, &value) in q.iter().enumerate() {
@@ -110,17 +111,6 @@ fn rewards_are_the_log_ratio_of_two_models() {
         }
     }
     assert!(rewards.q.iter().flatten().any(|&q| q != 0.0));
-    cfg.granularity = Granularity::Whole;
-    let whole = ImplicitPrm::new(prm_model, Reference::Frozen(ref_model.valid()), cfg)
-        .unwrap()
-        .token_rewards(&batch)
-        .unwrap();
-    for (row, q) in whole.q.iter().enumerate() {
-        let sum: f32 = q.iter().sum();
-        let last = whole.token_rewards[row].len() - 1;
-        assert!((whole.token_rewards[row][last] - 0.25 * sum).abs() < 1e-6);
-        assert!(whole.token_rewards[row][..last].iter().all(|&r| r == 0.0));
-    }
 }
 
 /// Adds `scale · direction[k]` to the k-th float parameter.
@@ -150,7 +140,7 @@ fn ce_gradient_matches_finite_differences() {
         beta: 3.0,
         ..config(UpdateMode::After)
     };
-    let prm = ImplicitPrm::new(tiny(5), Reference::Frozen(tiny(6).valid()), cfg).unwrap();
+    let prm = ImplicitPrm::new(tiny(5), PrmReference::Frozen(tiny(6).valid()), cfg).unwrap();
     let dims = batch.dims().unwrap();
     let loss_of = |model: &TinyLm<B>| {
         prm.mini_batch_loss(model, &batch, dims, &labels.acc, None)
@@ -260,7 +250,7 @@ fn instrumented(update: UpdateMode) -> (ImplicitPrm<B, Instrumented<B>>, Forward
         log: log.clone(),
         tag: "prm",
     };
-    let prm = ImplicitPrm::new(model, Reference::Frozen(reference), config(update)).unwrap();
+    let prm = ImplicitPrm::new(model, PrmReference::Frozen(reference), config(update)).unwrap();
     // Fingerprint of the initial PRM from one logged inference forward.
     let (batch, _) = toy_batch();
     prm.token_rewards(&batch).unwrap();
