@@ -11,7 +11,7 @@ use crate::prime_train::{build_trainer, run_trainer, DEMO_CONFIG};
 
 /// `cargo xtask train …`
 pub fn train(args: &[String]) -> Result<(), String> {
-    let cuda = backend_of(args)? == "cuda";
+    let cuda = wants_cuda(args)?;
     let mut forwarded: Vec<String> = vec!["train".into()];
     forwarded.extend(args.iter().cloned());
     let has = |flag: &str| {
@@ -49,19 +49,26 @@ pub fn demo(args: &[String]) -> Result<(), String> {
     train(&rest)
 }
 
-fn backend_of(args: &[String]) -> Result<String, String> {
+/// Whether `--backend` asks for CUDA (then the trainer is built with the `cuda` feature); an
+/// unknown value fails here, with the message `backend.kind` gives in a config.
+fn wants_cuda(args: &[String]) -> Result<bool, String> {
+    let mut kind = "cpu";
     for (i, a) in args.iter().enumerate() {
         if let Some(v) = a.strip_prefix("--backend=") {
-            return Ok(v.to_string());
-        }
-        if a == "--backend" {
-            return args
+            kind = v;
+        } else if a == "--backend" {
+            kind = args
                 .get(i + 1)
-                .cloned()
-                .ok_or_else(|| "--backend needs cpu or cuda".to_string());
+                .ok_or_else(|| "--backend needs cpu or cuda".to_string())?;
         }
     }
-    Ok("cpu".into())
+    match kind {
+        "cpu" => Ok(false),
+        "cuda" => Ok(true),
+        other => Err(format!(
+            "--backend: unknown variant `{other}`, expected `cpu` or `cuda`"
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -71,9 +78,14 @@ mod tests {
     #[test]
     fn backend_flag_forms() {
         let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(backend_of(&a(&["--backend", "cuda"])).unwrap(), "cuda");
-        assert_eq!(backend_of(&a(&["--backend=cpu"])).unwrap(), "cpu");
-        assert_eq!(backend_of(&a(&[])).unwrap(), "cpu");
-        assert!(backend_of(&a(&["--backend"])).is_err());
+        assert!(wants_cuda(&a(&["--backend", "cuda"])).unwrap());
+        assert!(!wants_cuda(&a(&["--backend=cpu"])).unwrap());
+        assert!(!wants_cuda(&a(&[])).unwrap());
+        assert!(wants_cuda(&a(&["--backend"])).is_err());
+        let err = wants_cuda(&a(&["--backend=gpu"])).unwrap_err();
+        assert!(
+            err.contains("`gpu`") && err.contains("`cpu` or `cuda`"),
+            "{err}"
+        );
     }
 }
