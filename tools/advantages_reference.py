@@ -5,7 +5,7 @@ Written from docs/algorithm.md, not from the Rust code: float64, ragged lists, e
 No dependencies beyond the standard library.
 
 Usage:
-  # the same interface as examples/advantages.rs
+  # the same interface as the `advantages` example (examples/advantages/)
   python3 tools/advantages_reference.py estimate <name> [options] < batch.json > out.json
 
   # held-out check of the example binary on random batches (exit 1 on any mismatch)

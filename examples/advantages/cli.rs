@@ -1,7 +1,9 @@
-//! Command-line options of `examples/advantages.rs`: `<name> [--flag value]…` onto
+//! Command-line options of the `advantages` example: `<name> [--flag value]…` onto
 //! [`AdvantageOptions`].
 
-use crate::options::AdvantageOptions;
+use std::fmt;
+
+use prime_advantages::AdvantageOptions;
 
 /// Usage text of the example.
 pub const USAGE: &str = "\
@@ -34,22 +36,18 @@ pub const FLAGS: &[&str] = &[
 ];
 
 /// A command line that cannot be understood.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CliError {
     /// No estimator name was given.
-    #[error("missing estimator name\n{USAGE}")]
     MissingEstimator,
     /// An argument that is not a known flag.
-    #[error("unknown option `{flag}`; valid options: {}", FLAGS.join(" "))]
     UnknownFlag {
         /// The argument as given.
         flag: String,
     },
     /// A flag without its value.
-    #[error("option `{0}` needs a value")]
     MissingValue(String),
     /// A value that does not parse.
-    #[error("option `{flag}`: cannot use `{value}`: {reason}")]
     BadValue {
         /// The flag.
         flag: String,
@@ -59,6 +57,29 @@ pub enum CliError {
         reason: String,
     },
 }
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::MissingEstimator => write!(f, "missing estimator name\n{USAGE}"),
+            CliError::UnknownFlag { flag } => {
+                write!(
+                    f,
+                    "unknown option `{flag}`; valid options: {}",
+                    FLAGS.join(" ")
+                )
+            }
+            CliError::MissingValue(flag) => write!(f, "option `{flag}` needs a value"),
+            CliError::BadValue {
+                flag,
+                value,
+                reason,
+            } => write!(f, "option `{flag}`: cannot use `{value}`: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for CliError {}
 
 /// Parses `<name> [--flag value | --flag=value]…` (program name excluded) into options with
 /// `estimator = name` and the docs/algorithm.md defaults elsewhere. Value ranges are checked when
@@ -131,7 +152,7 @@ fn apply(options: &mut AdvantageOptions, flag: &str, value: &str) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::options::{Granularity, GrpoScale, RewardNorm, RlooVariant};
+    use prime_advantages::{Granularity, GrpoScale, RewardNorm, RlooVariant};
 
     #[test]
     fn defaults_without_flags() {

@@ -1,4 +1,4 @@
-//! The JSON schema of `examples/advantages.rs`: ragged per-response lists in and out.
+//! The JSON schema of the `advantages` example: ragged per-response lists in and out.
 //!
 //! ```text
 //! in:  {"group": [0,0,0,0,1,1,1,1], "lengths": [5,3,…], "acc": [1.0,0.0,…],
@@ -11,11 +11,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::advantages::Advantages;
-use crate::batch::RolloutBatch;
-use crate::error::AdvantageError;
+use prime_advantages::{AdvantageError, Advantages, RolloutBatch};
 
-/// A batch as ragged lists (the input of `examples/advantages.rs`).
+/// A batch as ragged lists (the input of the example).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JsonBatch {
@@ -33,7 +31,7 @@ pub struct JsonBatch {
     pub values: Option<Vec<Vec<f32>>>,
 }
 
-/// Advantages and returns as ragged lists (the output of `examples/advantages.rs`).
+/// Advantages and returns as ragged lists (the output of the example).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JsonAdvantages {
@@ -54,31 +52,6 @@ impl JsonBatch {
             self.values.as_deref(),
         )
     }
-
-    /// The ragged form of a batch (padding dropped).
-    pub fn from_batch(batch: &RolloutBatch) -> Self {
-        let process = batch.process().is_some().then(|| {
-            batch
-                .responses()
-                .flat_map(|r| r.process)
-                .map(<[f32]>::to_vec)
-                .collect()
-        });
-        let values = batch.values().is_some().then(|| {
-            batch
-                .responses()
-                .flat_map(|r| r.values)
-                .map(<[f32]>::to_vec)
-                .collect()
-        });
-        Self {
-            group: batch.group_ids().to_vec(),
-            lengths: batch.lengths().to_vec(),
-            acc: batch.acc().to_vec(),
-            process,
-            values,
-        }
-    }
 }
 
 impl From<&Advantages> for JsonAdvantages {
@@ -95,6 +68,31 @@ impl From<&Advantages> for JsonAdvantages {
 mod tests {
     use super::*;
 
+    /// The ragged form of a batch (padding dropped): the inverse of `into_batch`.
+    fn from_batch(batch: &RolloutBatch) -> JsonBatch {
+        let process = batch.process().is_some().then(|| {
+            batch
+                .responses()
+                .flat_map(|r| r.process)
+                .map(<[f32]>::to_vec)
+                .collect()
+        });
+        let values = batch.values().is_some().then(|| {
+            batch
+                .responses()
+                .flat_map(|r| r.values)
+                .map(<[f32]>::to_vec)
+                .collect()
+        });
+        JsonBatch {
+            group: batch.group_ids().to_vec(),
+            lengths: batch.lengths().to_vec(),
+            acc: batch.acc().to_vec(),
+            process,
+            values,
+        }
+    }
+
     #[test]
     fn parses_the_documented_schema() {
         let text = r#"{"group": [0, 0], "lengths": [2, 1], "acc": [1.0, 0.0],
@@ -104,7 +102,7 @@ mod tests {
         assert_eq!(batch.width(), 2);
         assert_eq!(batch.process(), Some(&[0.5, -0.5, 0.25, 0.0][..]));
         assert!(batch.values().is_none());
-        assert_eq!(JsonBatch::from_batch(&batch), json);
+        assert_eq!(from_batch(&batch), json);
     }
 
     #[test]

@@ -4,16 +4,31 @@
 //! cargo run --release --example advantages -- rloo --gamma-process 0.99 < batch.json
 //! ```
 //!
-//! `<name>` is one of `rloo grpo reinforce reinforce_pp gae prm_value`; the options and the JSON
-//! schema (ragged per-response lists in, `{"advantages", "returns"}` out) are documented in
-//! `prime_advantages::json` and `prime_advantages::cli`. Errors go to stderr with exit code 1.
+//! `<name>` is one of `rloo grpo reinforce reinforce_pp gae prm_value`. The input is a
+//! [`json::JsonBatch`], the output a [`json::JsonAdvantages`]:
+//!
+//! ```text
+//! in:  {"group": [0,0,0,0,1,1,1,1], "lengths": [5,3,…], "acc": [1.0,0.0,…],
+//!       "process": [[…], …] (optional), "values": [[…], …] (optional, gae)}
+//! out: {"advantages": [[…], …], "returns": [[…], …]}
+//! ```
+//!
+//! Per-token lists are ragged, each exactly `lengths[i]` long. The options
+//! (`--gamma-process G --gamma-outcome G --process-coef C --outcome-coef C --variant code|paper
+//! --norm batch_norm|none --granularity token|whole --whiten true|false --lambda L
+//! --scale group|batch|none`) map one to one onto `AdvantageOptions` ([`cli::parse_args`]).
+//! Malformed JSON, inconsistent lengths or a bad option give a message on stderr and exit code 1.
 
 use std::io::Read;
 use std::process::ExitCode;
 
-use prime_advantages::cli::{parse_args, USAGE};
-use prime_advantages::json::{JsonAdvantages, JsonBatch};
 use prime_advantages::Registry;
+
+use cli::{parse_args, USAGE};
+use json::{JsonAdvantages, JsonBatch};
+
+mod cli;
+mod json;
 
 fn run() -> Result<String, String> {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -1,16 +1,18 @@
-//! The JSONL protocol of `examples/verify.rs`: one item per input line
+//! The JSONL protocol of the `verify` example: one item per input line
 //! `{"response": str, "ground_truth": str, "ability"?: str, "data_source"?: str}`, one verdict
 //! per output line `{"score": f, "status": str, "reason": str, "micros": n}`, in input order.
 //! A line that is not a valid item yields an `error` verdict naming the line, so the output
 //! always has exactly one line per input line.
 
+use std::fmt;
 use std::io::{BufRead, Write};
 use std::str::FromStr;
 use std::time::Duration;
 
+use prime::verifiers::{
+    BatchResult, Reference, RunnerConfig, StatusCounts, Verdict, VerifyItem, VerifyRunner,
+};
 use serde::{Deserialize, Serialize};
-
-use crate::{Reference, RunnerConfig, StatusCounts, Verdict, VerifyItem, VerifyRunner};
 
 /// Which verifier the items go to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,9 +27,14 @@ pub enum Mode {
 }
 
 /// An unknown mode name.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown mode `{0}` (expected math, code or auto)")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownMode(pub String);
+
+impl fmt::Display for UnknownMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown mode `{}` (expected math, code or auto)", self.0)
+    }
+}
 
 impl FromStr for Mode {
     type Err = UnknownMode;
@@ -43,10 +50,9 @@ impl FromStr for Mode {
 }
 
 /// Errors of the JSONL protocol.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 pub enum JsonlError {
     /// A line is not a valid item.
-    #[error("line {line}: {message}")]
     BadLine {
         /// 1-based line number.
         line: usize,
@@ -54,8 +60,22 @@ pub enum JsonlError {
         message: String,
     },
     /// Reading input or writing output failed.
-    #[error("i/o: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
+}
+
+impl fmt::Display for JsonlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JsonlError::BadLine { line, message } => write!(f, "line {line}: {message}"),
+            JsonlError::Io(e) => write!(f, "i/o: {e}"),
+        }
+    }
+}
+
+impl From<std::io::Error> for JsonlError {
+    fn from(e: std::io::Error) -> Self {
+        JsonlError::Io(e)
+    }
 }
 
 /// One input line.
@@ -184,7 +204,7 @@ pub fn run(
             .iter()
             .filter_map(|p| p.as_ref().ok().cloned())
             .collect();
-        let mut results = runner.run(good).verdicts_with_micros().into_iter();
+        let mut results = verdicts_with_micros(runner.run(good)).into_iter();
         for p in pending.drain(..) {
             let (verdict, micros) = match p {
                 Ok(_) => results
@@ -216,11 +236,9 @@ pub fn run(
     Ok(counts)
 }
 
-impl crate::BatchResult {
-    /// Verdicts paired with their wall-clock microseconds, in order.
-    pub fn verdicts_with_micros(self) -> Vec<(Verdict, u64)> {
-        self.verdicts.into_iter().zip(self.micros).collect()
-    }
+/// Verdicts paired with their wall-clock microseconds, in order.
+fn verdicts_with_micros(batch: BatchResult) -> Vec<(Verdict, u64)> {
+    batch.verdicts.into_iter().zip(batch.micros).collect()
 }
 
 #[cfg(test)]
@@ -228,7 +246,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::{Router, RunnerConfig, Status};
+    use prime::verifiers::{Router, Status};
 
     fn run_text(input: &str, mode: Mode) -> (Vec<VerdictLine>, StatusCounts) {
         let runner = VerifyRunner::new(Arc::new(Router::default()), RunnerConfig::default());

@@ -14,8 +14,9 @@ use std::io::{self, BufWriter};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use prime::verifiers::jsonl;
 use prime::verifiers::{Router, VerifyRunner};
+
+mod jsonl;
 
 fn main() -> ExitCode {
     let (mode, config) = match jsonl::parse_args(std::env::args().skip(1)) {

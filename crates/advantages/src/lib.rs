@@ -68,32 +68,19 @@
 //! rewards (`benches/advantages.rs`) the default `rloo` costs about 12 ms of CPU with a warm
 //! allocator; fresh output pages add page-fault time on top.
 //!
-//! ## The JSON schema of `examples/advantages.rs`
+//! ## From the command line
 //!
-//! `cargo run --release --example advantages -- <name> [options] < batch.json` reads a
-//! [`json::JsonBatch`] and writes a [`json::JsonAdvantages`]:
-//!
-//! ```text
-//! in:  {"group": [0,0,0,0,1,1,1,1], "lengths": [5,3,…], "acc": [1.0,0.0,…],
-//!       "process": [[…], …] (optional), "values": [[…], …] (optional, gae)}
-//! out: {"advantages": [[…], …], "returns": [[…], …]}
-//! ```
-//!
-//! Per-token lists are ragged, each exactly `lengths[i]` long. The options
-//! (`--gamma-process G --gamma-outcome G --process-coef C --outcome-coef C --variant code|paper
-//! --norm batch_norm|none --granularity token|whole --whiten true|false --lambda L
-//! --scale group|batch|none`) map one to one onto [`AdvantageOptions`] ([`cli::parse_args`]).
-//! Malformed JSON, inconsistent lengths or a bad option give a message and a non-zero exit.
+//! `cargo run --release --example advantages -- <name> [options] < batch.json` runs any
+//! estimator on a JSON batch (`examples/advantages/` in the workspace: the schema, the options
+//! and the command-line parsing live there, not in this crate).
 
 #![warn(missing_docs)]
 
 mod advantages;
 mod batch;
-pub mod cli;
 mod error;
 mod estimator;
 pub mod estimators;
-pub mod json;
 mod moments;
 mod options;
 mod process;

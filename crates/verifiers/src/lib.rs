@@ -25,7 +25,6 @@
 #![warn(missing_docs)]
 
 pub mod code;
-pub mod jsonl;
 pub mod math;
 mod reference;
 mod router;
