@@ -32,7 +32,7 @@ pub enum SandboxError {
     #[error("sandbox setup failed at {step:?}: {error}")]
     ChildSetup {
         /// The failing step (None if the child sent an unknown code).
-        step: Option<Step>,
+        step: Option<SetupStep>,
         /// Kernel error text.
         error: String,
     },
@@ -63,7 +63,7 @@ impl SandboxError {
 /// Where the child's setup failed, reported to the parent through the error pipe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u32)]
-pub enum Step {
+pub enum SetupStep {
     /// Waiting for the parent to write the id maps.
     Sync = 1,
     /// `setsid`.
@@ -92,10 +92,10 @@ pub enum Step {
     Exec,
 }
 
-impl Step {
+impl SetupStep {
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-    pub(super) fn from_code(code: u32) -> Option<Step> {
-        use Step::*;
+    pub(super) fn from_code(code: u32) -> Option<SetupStep> {
+        use SetupStep::*;
         [
             Sync,
             Setsid,

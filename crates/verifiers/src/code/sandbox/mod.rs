@@ -28,7 +28,7 @@ pub mod spawn;
 #[cfg(target_os = "linux")]
 mod uid_pool;
 
-pub use error::{SandboxError, Step};
+pub use error::{SandboxError, SetupStep};
 pub use layers::{Layers, SandboxLimits};
 pub use report::{LayerState, SandboxReport};
 
@@ -232,12 +232,14 @@ fn degrade(layers: &mut Layers, error: &SandboxError, is_root: bool) -> bool {
             ..
         } if layers.unprivileged_uid => layers.unprivileged_uid = false,
         SandboxError::ChildSetup { step, .. } => match step {
-            Some(Step::MountPrivate) | Some(Step::MountTmpfs) if layers.mount_namespace => {
+            Some(SetupStep::MountPrivate) | Some(SetupStep::MountTmpfs)
+                if layers.mount_namespace =>
+            {
                 layers.mount_namespace = false
             }
-            Some(Step::Landlock) if layers.landlock_abi > 0 => layers.landlock_abi = 0,
-            Some(Step::Seccomp) if layers.seccomp => layers.seccomp = false,
-            Some(Step::SetIds) if layers.unprivileged_uid => layers.unprivileged_uid = false,
+            Some(SetupStep::Landlock) if layers.landlock_abi > 0 => layers.landlock_abi = 0,
+            Some(SetupStep::Seccomp) if layers.seccomp => layers.seccomp = false,
+            Some(SetupStep::SetIds) if layers.unprivileged_uid => layers.unprivileged_uid = false,
             _ => return false,
         },
         _ => return false,
@@ -270,13 +272,13 @@ mod tests {
             error: "EPERM".into(),
         };
         let mut layers = full();
-        assert!(degrade(&mut layers, &setup(Step::Landlock), true));
+        assert!(degrade(&mut layers, &setup(SetupStep::Landlock), true));
         assert_eq!(layers.landlock_abi, 0);
-        assert!(degrade(&mut layers, &setup(Step::MountTmpfs), true));
+        assert!(degrade(&mut layers, &setup(SetupStep::MountTmpfs), true));
         assert!(!layers.mount_namespace);
         // Nothing left to turn off for this step: stop probing.
-        assert!(!degrade(&mut layers, &setup(Step::Landlock), true));
-        assert!(!degrade(&mut layers, &setup(Step::Exec), true));
+        assert!(!degrade(&mut layers, &setup(SetupStep::Landlock), true));
+        assert!(!degrade(&mut layers, &setup(SetupStep::Exec), true));
         let clone_failed = SandboxError::Os {
             call: "clone",
             error: std::io::Error::from_raw_os_error(libc::EPERM),

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::landlock;
 use super::uid_pool::UidLease;
-use super::{Layers, SandboxError, SandboxLimits, Step};
+use super::{Layers, SandboxError, SandboxLimits, SetupStep};
 
 /// The uid and gid a sandboxed program has inside its user namespace.
 pub const INNER_ID: u32 = 1000;
@@ -54,7 +54,7 @@ fn errno() -> i32 {
 }
 
 /// Reports `step` and errno to the parent and exits. Async-signal-safe.
-unsafe fn fail(plan: &ChildPlan, step: Step) -> ! {
+unsafe fn fail(plan: &ChildPlan, step: SetupStep) -> ! {
     let mut msg = [0u8; 8];
     msg[..4].copy_from_slice(&(step as u32).to_ne_bytes());
     msg[4..].copy_from_slice(&errno().to_ne_bytes());
@@ -76,7 +76,7 @@ unsafe fn child_main(plan: &ChildPlan) -> ! {
             if n < 0 && errno() == libc::EINTR {
                 continue;
             }
-            fail(plan, Step::Sync);
+            fail(plan, SetupStep::Sync);
         }
     }
     for signal in 1..32 {
@@ -88,7 +88,7 @@ unsafe fn child_main(plan: &ChildPlan) -> ! {
     libc::sigemptyset(&mut empty);
     libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
     if libc::setsid() < 0 {
-        fail(plan, Step::Setsid);
+        fail(plan, SetupStep::Setsid);
     }
     if plan.mount_tmpfs {
         let root = c"/".as_ptr();
@@ -101,18 +101,18 @@ unsafe fn child_main(plan: &ChildPlan) -> ! {
             std::ptr::null(),
         ) < 0
         {
-            fail(plan, Step::MountPrivate);
+            fail(plan, SetupStep::MountPrivate);
         }
         let tmpfs = c"tmpfs".as_ptr();
         let flags = libc::MS_NOSUID | libc::MS_NODEV;
         let data = plan.tmpfs_options.cast();
         if libc::mount(tmpfs, plan.workdir, tmpfs, flags, data) < 0 {
-            fail(plan, Step::MountTmpfs);
+            fail(plan, SetupStep::MountTmpfs);
         }
     }
     for (target, &fd) in plan.stdio.iter().enumerate() {
         if libc::dup2(fd, target as i32) < 0 {
-            fail(plan, Step::Stdio);
+            fail(plan, SetupStep::Stdio);
         }
     }
     // Raw syscalls, not the libc wrappers: glibc's set*id broadcast the change to every thread
@@ -127,21 +127,21 @@ unsafe fn child_main(plan: &ChildPlan) -> ! {
         if libc::syscall(libc::SYS_setresgid, gid, gid, gid) < 0
             || libc::syscall(libc::SYS_setresuid, uid, uid, uid) < 0
         {
-            fail(plan, Step::SetIds);
+            fail(plan, SetupStep::SetIds);
         }
     }
     if libc::chdir(plan.workdir) < 0 {
-        fail(plan, Step::Chdir);
+        fail(plan, SetupStep::Chdir);
     }
     for (resource, limit) in &plan.rlimits {
         if libc::setrlimit(*resource, limit) < 0 {
-            fail(plan, Step::Rlimit);
+            fail(plan, SetupStep::Rlimit);
         }
     }
     if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) < 0
         || libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0
     {
-        fail(plan, Step::Prctl);
+        fail(plan, SetupStep::Prctl);
     }
     if plan.landlock_ruleset >= 0 {
         let dir = libc::open(plan.workdir, libc::O_PATH | libc::O_CLOEXEC);
@@ -149,7 +149,7 @@ unsafe fn child_main(plan: &ChildPlan) -> ! {
             || landlock::add_rule_raw(plan.landlock_ruleset, dir, plan.landlock_workdir_rights) < 0
             || landlock::restrict_self_raw(plan.landlock_ruleset) < 0
         {
-            fail(plan, Step::Landlock);
+            fail(plan, SetupStep::Landlock);
         }
         libc::close(dir);
         libc::close(plan.landlock_ruleset);
@@ -170,11 +170,11 @@ unsafe fn child_main(plan: &ChildPlan) -> ! {
     for i in 0..plan.seccomp_count {
         let prog = plan.seccomp.add(i);
         if libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, prog, 0, 0) < 0 {
-            fail(plan, Step::Seccomp);
+            fail(plan, SetupStep::Seccomp);
         }
     }
     libc::execve(plan.program, plan.argv, plan.envp);
-    fail(plan, Step::Exec)
+    fail(plan, SetupStep::Exec)
 }
 
 /// A pipe whose two ends are close-on-exec.
@@ -412,7 +412,7 @@ pub fn spawn(request: &SpawnRequest<'_>) -> Result<Spawned, SandboxError> {
     if n == msg.len() {
         let step = u32::from_ne_bytes([msg[0], msg[1], msg[2], msg[3]]);
         let code = i32::from_ne_bytes([msg[4], msg[5], msg[6], msg[7]]);
-        let step = Step::from_code(step);
+        let step = SetupStep::from_code(step);
         return Err(SandboxError::ChildSetup {
             step,
             error: std::io::Error::from_raw_os_error(code).to_string(),
