@@ -360,9 +360,8 @@ def is_ignored_file(path: Path) -> bool:
 class Crate:
     """The module tree of one crate root with the uses and path references of each module."""
 
-    def __init__(self, root: Path, src_dir: Path):
+    def __init__(self, root: Path):
         self.root = root
-        self.src_dir = src_dir
         self.modules: dict[tuple[str, ...], Module] = {}
         self.warnings: list[str] = []
         self._load_file(root, (), mod_rs=True)
@@ -371,7 +370,7 @@ class Crate:
         toks = tokenize(path.read_text(encoding="utf-8"))
         # `#![cfg(test)]` at the top of the file: the whole module is test code.
         i = 0
-        while i < len(toks) and toks[i].text == "#" and i + 1 < len(toks) and toks[i + 1].text == "!":
+        while i + 2 < len(toks) and toks[i].text == "#" and toks[i + 1].text == "!" and toks[i + 2].text == "[":
             end = _attr_end(toks, i)
             if _is_test_cfg(toks[i + 3 : end - 1]):
                 return
@@ -393,13 +392,14 @@ class Crate:
             body_depth, cur, cur_dir = stack[-1]
             module = self.modules[cur]
             at_module_level = depth == body_depth
-            if t.kind == "punct" and t.text == "#":
+            inner = i + 1 < n and toks[i + 1].text == "!"
+            opens = i + (2 if inner else 1)
+            if t.kind == "punct" and t.text == "#" and opens < n and toks[opens].text == "[":
                 end = _attr_end(toks, i)
-                inner = i + 1 < n and toks[i + 1].text == "!"
                 attr = toks[i + (3 if inner else 2) : end - 1]
                 if _is_test_cfg(attr):
                     j = end
-                    while j < n and toks[j].text == "#":  # further attributes
+                    while j + 1 < n and toks[j].text == "#" and toks[j + 1].text == "[":  # more attributes
                         j = _attr_end(toks, j)
                     i = _skip_item(toks, j)
                     continue
@@ -710,7 +710,7 @@ class Report:
 
 
 def analyse(root: Path) -> Report:
-    crate = Crate(root, root.parent)
+    crate = Crate(root)
     edges = Resolver(crate).edges()
     succ: dict[Path, set[Path]] = {}
     for e in edges:

@@ -154,6 +154,14 @@ class ImportCycleTests(CrateTest):
         })
         self.assertEqual(self.edges(), {("y.rs", "impls/x.rs")})
 
+    def test_a_hash_that_is_no_attribute_hides_nothing(self) -> None:
+        self.write({
+            "lib.rs": "mod a;\nmod b;\nmacro_rules! m { ($($t:tt)*) => { $(#)* }; }\n",
+            "a.rs": "pub fn f() { crate::b::g() }\n",
+            "b.rs": "pub fn g() { crate::a::f() }\n",
+        })
+        self.assertEqual(self.cycles(), [["a.rs", "b.rs"]])
+
 
 class WorkspaceTests(unittest.TestCase):
     def test_crate_roots(self) -> None:
