@@ -156,7 +156,7 @@ class ImportCycleTests(CrateTest):
 
     def test_a_hash_that_is_no_attribute_hides_nothing(self) -> None:
         self.write({
-            "lib.rs": "mod a;\nmod b;\nmacro_rules! m { ($($t:tt)*) => { $(#)* }; }\n",
+            "lib.rs": "macro_rules! m { ($($t:tt)*) => { $(#)* }; }\nmod a;\nmod b;\n",
             "a.rs": "pub fn f() { crate::b::g() }\n",
             "b.rs": "pub fn g() { crate::a::f() }\n",
         })
