@@ -89,15 +89,7 @@ impl PpoStep {
             .log_probs;
         let [rows, width] = old.dims();
         let device = Default::default();
-        let mask_values: Vec<f32> = batch
-            .response_lengths
-            .iter()
-            .flat_map(|&l| (0..width).map(move |t| if t < l { 1.0 } else { 0.0 }))
-            .collect();
-        let mask = Tensor::from_data(
-            burn::tensor::TensorData::new(mask_values, [rows, width]),
-            &device,
-        );
+        let mask = batch.responses.response_mask(width);
         Self {
             model,
             optimizer: optim::adamw(0.01).init(),

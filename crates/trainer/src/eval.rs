@@ -4,12 +4,14 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use burn::tensor::backend::Backend;
+use prime_data::prompts::PromptDataset;
 use prime_models::{CausalLm, SamplingConfig, Tokenizer};
 use prime_verifiers::VerifyRunner;
 
 use crate::error::TrainError;
 use crate::metrics::{EvalRecord, SourceScore};
-use crate::rollout::{PromptItem, RolloutTally, SampledGroup, Sampler};
+use crate::rollout::{RolloutTally, SampledGroup, Sampler};
+use crate::seeds::{seed_for, EVAL_GREEDY, EVAL_SAMPLED};
 
 /// How to evaluate.
 #[derive(Debug, Clone)]
@@ -26,14 +28,14 @@ pub struct EvalSettings {
     pub stop_token_ids: Vec<u32>,
     /// Padding id.
     pub pad_token_id: u32,
-    /// Seed for avg@k sampling.
+    /// The run seed (evaluation draws derive from it and the step).
     pub seed: u64,
 }
 
 /// Evaluates `model` on every prompt. `step` is recorded in the result.
 pub fn evaluate<B: Backend, M: CausalLm<B>>(
     model: &M,
-    prompts: &[PromptItem],
+    prompts: &PromptDataset,
     tokenizer: &Tokenizer,
     runner: &VerifyRunner,
     settings: &EvalSettings,
@@ -63,7 +65,7 @@ pub fn evaluate<B: Backend, M: CausalLm<B>>(
         model,
         prompts,
         &indices,
-        &[settings.seed, 0xE7A1, step as u64],
+        seed_for(settings.seed, EVAL_GREEDY, &[step as u64]),
         device,
         &mut tally,
     )?;
@@ -83,7 +85,7 @@ pub fn evaluate<B: Backend, M: CausalLm<B>>(
             model,
             prompts,
             &indices,
-            &[settings.seed, 0xE7A2, step as u64],
+            seed_for(settings.seed, EVAL_SAMPLED, &[step as u64]),
             device,
             &mut tally,
         )?)
@@ -104,7 +106,7 @@ fn mean_score(g: &SampledGroup) -> f64 {
 }
 
 fn summarise(
-    prompts: &[PromptItem],
+    prompts: &PromptDataset,
     greedy: &[SampledGroup],
     sampled: Option<&[SampledGroup]>,
     step: usize,
@@ -114,7 +116,7 @@ fn summarise(
     let mut by_source: BTreeMap<String, (usize, f64, f64)> = BTreeMap::new();
     let mut length_sum = 0usize;
     for (i, g) in greedy.iter().enumerate() {
-        let source = prompts[g.prompt].problem.data_source.clone();
+        let source = prompts.problem(g.prompt).data_source.clone();
         let entry = by_source.entry(source).or_default();
         entry.0 += 1;
         entry.1 += mean_score(g);
@@ -142,43 +144,4 @@ fn summarise(
         response_length: length_sum as f64 / n,
         seconds,
     }
-}
-
-/// Evaluates the latest checkpoint of the run in `run_dir` (its `config`) on the eval split.
-pub fn evaluate_run<B: Backend>(
-    config: &crate::TrainConfig,
-    run_dir: &std::path::Path,
-    device: &B::Device,
-) -> Result<EvalRecord, TrainError> {
-    use crate::checkpoint_dir::CheckpointDir;
-    use crate::setup;
-    let (step, dir) = CheckpointDir::new(run_dir, config.checkpoint.keep_last)
-        .latest()?
-        .ok_or_else(|| TrainError::Config(format!("{} has no checkpoint", run_dir.display())))?;
-    let (tokenizer, _) = setup::load_tokenizer(config, run_dir)?;
-    let eos = tokenizer
-        .eos_token_id()
-        .ok_or_else(|| TrainError::Model("the tokenizer names no eos token".into()))?;
-    let mut stop = tokenizer.stop_token_ids().to_vec();
-    if !stop.contains(&eos) {
-        stop.push(eos);
-    }
-    let (_, eval) = setup::load_problems(config)?;
-    let (eval, _) = setup::tokenize_prompts(eval, &tokenizer, config.data.max_prompt_len)?;
-    let model = prime_models::load_hf::<B>(&dir.join("policy"), device)
-        .map_err(|e| TrainError::Model(e.to_string()))?;
-    let settings = EvalSettings {
-        k: config.eval.k,
-        temperature: config.eval.temperature,
-        max_response_len: config
-            .eval
-            .max_response_len
-            .unwrap_or(config.rollout.max_response_len),
-        prompts_per_call: config.eval.micro_batch_size,
-        stop_token_ids: stop,
-        pad_token_id: tokenizer.pad_token_id().unwrap_or(eos),
-        seed: crate::cursor::derive_seed(config.seed, &[0xE7A1]),
-    };
-    let runner = setup::verify_runner();
-    evaluate(&model, &eval, &tokenizer, &runner, &settings, step, device)
 }

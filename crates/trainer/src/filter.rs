@@ -5,8 +5,7 @@
 //! bookkeeping (which prompts were drawn, which groups survived, what goes back to the buffer) is
 //! tested without a model.
 
-use std::collections::VecDeque;
-
+use prime_data::prompts::PromptBatcher;
 use serde::{Deserialize, Serialize};
 
 use crate::config::FilterSection;
@@ -83,6 +82,35 @@ pub trait ScoredGroup {
     fn prompt(&self) -> &Self::Prompt;
 }
 
+/// Where a step's prompts come from: the leftovers of earlier steps first, then fresh ones.
+pub trait PromptSource {
+    /// How a prompt is named (a dataset index).
+    type Prompt;
+    /// Up to `n` prompts, buffered ones first; fewer only when every source is dry.
+    fn next_prompts(&mut self, n: usize) -> Vec<Self::Prompt>;
+    /// Prompts waiting in the buffer.
+    fn buffered(&self) -> usize;
+    /// Puts a prompt whose group survived but was not needed at the back of the buffer.
+    fn push_leftover(&mut self, prompt: Self::Prompt);
+}
+
+/// prime-data's prompt pipeline: its buffer, then its seeded epochs.
+impl PromptSource for PromptBatcher {
+    type Prompt = usize;
+
+    fn next_prompts(&mut self, n: usize) -> Vec<usize> {
+        self.next_indices(n)
+    }
+
+    fn buffered(&self) -> usize {
+        self.buffer().len()
+    }
+
+    fn push_leftover(&mut self, prompt: usize) {
+        self.push_leftovers([prompt]);
+    }
+}
+
 /// Counts of one step's collection, for the metrics.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FilterStats {
@@ -132,37 +160,28 @@ impl Collector {
 
     /// Runs the rounds of one step.
     ///
-    /// Each round draws prompts — from `buffer` first, then from `next_prompt` — and calls
-    /// `sample(prompts)`, which must return one scored group per prompt in order. Survivors are
-    /// kept in order up to `target`; surviving prompts beyond it go to the back of `buffer`.
-    /// Rounds stop once `target` groups survived, after `1 + max_refills` rounds, or when both
-    /// sources are empty. Returns the kept groups (possibly fewer than `target`) and the counts.
-    pub fn collect<G, E>(
+    /// Each round draws prompts from `source` (its buffer first) and calls `sample(prompts)`,
+    /// which must return one scored group per prompt in order. Survivors are kept in order up to
+    /// `target`; surviving prompts beyond it go back to the source's buffer. Rounds stop once
+    /// `target` groups survived, after `1 + max_refills` rounds, or when the source is dry.
+    /// Returns the kept groups (possibly fewer than `target`) and the counts.
+    pub fn collect<G, S, E>(
         &self,
-        buffer: &mut VecDeque<G::Prompt>,
-        mut next_prompt: impl FnMut() -> Option<G::Prompt>,
+        source: &mut S,
         mut sample: impl FnMut(Vec<G::Prompt>) -> Result<Vec<G>, E>,
     ) -> Result<(Vec<G>, FilterStats), E>
     where
         G: ScoredGroup,
         G::Prompt: Clone,
+        S: PromptSource<Prompt = G::Prompt>,
     {
         let mut kept = Vec::new();
         let mut stats = FilterStats::default();
         while stats.rounds <= self.max_refills && kept.len() < self.target {
             let missing = self.target - kept.len();
             let want = ((missing as f64) * self.oversample_factor).ceil() as usize;
-            let mut prompts = Vec::with_capacity(want);
-            while prompts.len() < want {
-                if let Some(p) = buffer.pop_front() {
-                    stats.taken_from_buffer += 1;
-                    prompts.push(p);
-                } else if let Some(p) = next_prompt() {
-                    prompts.push(p);
-                } else {
-                    break;
-                }
-            }
+            stats.taken_from_buffer += source.buffered().min(want);
+            let prompts = source.next_prompts(want);
             if prompts.is_empty() {
                 break;
             }
@@ -176,7 +195,7 @@ impl Collector {
                             kept.push(group);
                         } else {
                             stats.returned_to_buffer += 1;
-                            buffer.push_back(group.prompt().clone());
+                            source.push_leftover(group.prompt().clone());
                         }
                     }
                     GroupFate::TooEasy => stats.too_easy += 1,
@@ -193,6 +212,35 @@ impl Collector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::VecDeque;
+
+    /// A buffer in front of a (possibly finite) stream of fresh prompts.
+    struct Source<I: Iterator<Item = u32>> {
+        buffer: VecDeque<u32>,
+        fresh: I,
+    }
+
+    fn source<I: Iterator<Item = u32>>(fresh: I) -> Source<I> {
+        Source {
+            buffer: VecDeque::new(),
+            fresh,
+        }
+    }
+
+    impl<I: Iterator<Item = u32>> PromptSource for Source<I> {
+        type Prompt = u32;
+        fn next_prompts(&mut self, n: usize) -> Vec<u32> {
+            let mut out: Vec<u32> = self.buffer.drain(..n.min(self.buffer.len())).collect();
+            out.extend(self.fresh.by_ref().take(n - out.len()));
+            out
+        }
+        fn buffered(&self) -> usize {
+            self.buffer.len()
+        }
+        fn push_leftover(&mut self, prompt: u32) {
+            self.buffer.push_back(prompt);
+        }
+    }
 
     #[derive(Debug, Clone, PartialEq)]
     struct G {
@@ -270,9 +318,8 @@ mod tests {
             max_refills: 5,
             filter: filter(),
         };
-        let mut source = 0u32..;
-        let mut buffer = VecDeque::new();
-        let (kept, stats) = c.collect(&mut buffer, || source.next(), score).unwrap();
+        let mut source = source(0u32..);
+        let (kept, stats) = c.collect(&mut source, score).unwrap();
         // Round 1 draws 0,1,2 → keeps 1. Round 2 draws 3,4 → keeps 4. Round 3 draws 5 → none.
         // Round 4 draws 6 → none. Round 5 draws 7 → keeps 7.
         assert_eq!(
@@ -284,7 +331,7 @@ mod tests {
         assert_eq!(stats.too_easy, 3); // 0, 3, 6
         assert_eq!(stats.too_hard, 2); // 2, 5
         assert_eq!(stats.groups_kept, 3);
-        assert!(buffer.is_empty());
+        assert!(source.buffer.is_empty());
     }
 
     #[test]
@@ -295,9 +342,8 @@ mod tests {
             max_refills: 0,
             filter: filter(),
         };
-        let mut source = 0u32..;
-        let mut buffer = VecDeque::new();
-        let (kept, stats) = c.collect(&mut buffer, || source.next(), score).unwrap();
+        let mut source = source(0u32..);
+        let (kept, stats) = c.collect(&mut source, score).unwrap();
         // Draws 0..8 → survivors 1, 4, 7 → keep 1, 4; 7 back to the buffer.
         assert_eq!(
             kept.iter().map(|g| g.prompt).collect::<Vec<_>>(),
@@ -305,18 +351,14 @@ mod tests {
         );
         assert_eq!(stats.groups_survived, 3);
         assert_eq!(stats.returned_to_buffer, 1);
-        assert_eq!(buffer, VecDeque::from(vec![7]));
+        assert_eq!(source.buffer, VecDeque::from(vec![7]));
         // Next step: 7 first, then 8.. from the source.
         let mut drawn = Vec::new();
         let (kept, stats) = c
-            .collect(
-                &mut buffer,
-                || source.next(),
-                |p: Vec<u32>| {
-                    drawn.extend(p.iter().copied());
-                    score(p)
-                },
-            )
+            .collect(&mut source, |p: Vec<u32>| {
+                drawn.extend(p.iter().copied());
+                score(p)
+            })
             .unwrap();
         assert_eq!(drawn, vec![7, 8, 9, 10, 11, 12, 13, 14]);
         assert_eq!(stats.taken_from_buffer, 1);
@@ -324,7 +366,7 @@ mod tests {
             kept.iter().map(|g| g.prompt).collect::<Vec<_>>(),
             vec![7, 10]
         );
-        assert_eq!(buffer, VecDeque::from(vec![13]));
+        assert_eq!(source.buffer, VecDeque::from(vec![13]));
     }
 
     #[test]
@@ -335,9 +377,8 @@ mod tests {
             max_refills: 1,
             filter: filter(),
         };
-        let mut source = [0u32, 3, 6, 9, 12, 15, 18, 21].into_iter();
-        let mut buffer = VecDeque::new();
-        let (kept, stats) = c.collect(&mut buffer, || source.next(), score).unwrap();
+        let mut source = source([0u32, 3, 6, 9, 12, 15, 18, 21].into_iter());
+        let (kept, stats) = c.collect(&mut source, score).unwrap();
         assert!(kept.is_empty());
         assert_eq!(stats.rounds, 2);
         assert_eq!(stats.groups_sampled, 8);
@@ -352,14 +393,12 @@ mod tests {
             max_refills: 3,
             filter: filter(),
         };
-        let mut source = [1u32, 4].into_iter();
-        let mut buffer = VecDeque::new();
-        let (kept, stats) = c.collect(&mut buffer, || source.next(), score).unwrap();
+        let mut dry = source([1u32, 4].into_iter());
+        let (kept, stats) = c.collect(&mut dry, score).unwrap();
         assert_eq!(kept.len(), 2);
         assert_eq!(stats.rounds, 1);
         let failing = c.collect(
-            &mut buffer,
-            || Some(1u32),
+            &mut source(std::iter::repeat(1u32)),
             |_p: Vec<u32>| -> Result<Vec<G>, &str> { Err("sampler failed") },
         );
         assert_eq!(failing.unwrap_err(), "sampler failed");

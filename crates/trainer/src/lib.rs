@@ -4,36 +4,46 @@
 //! old log-probs → implicit PRM → advantages → PPO), SFT warm-up, evaluation, checkpoints,
 //! metrics and the HTML report, all driven by one [`TrainConfig`].
 //!
-//! - [`config`]: the TOML config (docs/algorithm.md defaults), `--set` overrides, key errors;
-//! - [`filter`]: the accuracy / truncation filter with refill and the prompt buffer;
-//! - [`ppo`]: the PPO-clip loss (aggregations, entropy bonus, k1/k3 KL);
-//! - [`Trainer`]: a run — SFT, the step, evaluation, checkpoints and resume;
+//! - [`train`]: run a config (backend and model family picked from it) with [`RunOptions`];
+//! - [`Extensions`]: a program's own advantage estimators and verifiers, by name;
+//! - [`Trainer`]: a run, generic over the backend and the model family (any
+//!   [`prime_models::TrainableLm`]) — SFT, the step phase by phase, evaluation, checkpoints;
+//! - [`config`]: the TOML config, typed choices, `--set` overrides, errors naming the key;
+//! - [`filter`]: the accuracy / truncation filter with refill over prime-data's prompt pipeline;
+//! - [`policy_loss`] and [`ppo_update`]: the PPO-clip loss and the update that minimises it;
 //! - [`report`]: the self-contained `report.html`.
 
 #![warn(missing_docs)]
 
 pub mod checkpoint_dir;
 pub mod config;
-pub mod cursor;
 mod error;
 pub mod eval;
+mod extensions;
 pub mod filter;
+mod launch;
 pub mod metrics;
-pub mod policy;
-pub mod ppo;
+mod models;
+pub mod policy_loss;
+pub mod ppo_update;
 mod progress;
+pub mod ragged;
 pub mod report;
 pub mod rollout;
+mod run_files;
 pub mod schedule;
+pub mod seeds;
 pub mod setup;
 pub mod sft;
 pub mod state;
 mod step;
-pub mod tensors;
 mod trainer;
 
 pub use config::TrainConfig;
 pub use error::{ConfigError, TrainError};
-pub use eval::evaluate_run;
+pub use extensions::Extensions;
+pub use launch::{evaluate_run, model_family, train};
+pub use models::RunModels;
+pub use run_files::{files, run_report, RunLogs};
 pub use state::{RunState, RunSummary};
-pub use trainer::{files, run_report, Prm, Trainer};
+pub use trainer::{RunOptions, Trainer};

@@ -3,23 +3,13 @@
 use std::time::Instant;
 
 use burn::tensor::backend::Backend;
-use prime_data::Problem;
+use prime_data::prompts::PromptDataset;
 use prime_models::{generate, CausalLm, FinishReason, SamplingConfig, Tokenizer};
 use prime_verifiers::{Status, StatusCounts, VerifyItem, VerifyRunner};
 
-use crate::cursor::derive_seed;
 use crate::error::TrainError;
 use crate::filter::ScoredGroup;
-use crate::tensors::left_padded;
-
-/// A training or evaluation prompt, tokenised once.
-#[derive(Debug, Clone)]
-pub struct PromptItem {
-    /// The problem (messages and reference).
-    pub problem: Problem,
-    /// Chat-template token ids, ending with the assistant turn's opening.
-    pub ids: Vec<u32>,
-}
+use crate::seeds::derive_seed;
 
 /// One sampled, verified response.
 #[derive(Debug, Clone)]
@@ -106,34 +96,34 @@ pub struct Sampler<'a> {
 
 impl Sampler<'_> {
     /// Samples `samples_per_prompt` responses for each of `indices` (into `prompts`) and
-    /// verifies them. `seed` is `[run seed, coordinates…]`: the draws are a pure function of it.
+    /// verifies them. The draws are a pure function of `seed` (chunk `c` samples with
+    /// `derive_seed(seed, [c])`).
     pub fn sample<B: Backend, M: CausalLm<B>>(
         &self,
         model: &M,
-        prompts: &[PromptItem],
+        prompts: &PromptDataset,
         indices: &[usize],
-        seed: &[u64],
+        seed: u64,
         device: &B::Device,
         tally: &mut RolloutTally,
     ) -> Result<Vec<SampledGroup>, TrainError> {
         let k = self.samples_per_prompt;
         let mut groups = Vec::with_capacity(indices.len());
         for (chunk_no, chunk) in indices.chunks(self.prompts_per_call.max(1)).enumerate() {
-            let mut rows: Vec<&[u32]> = Vec::with_capacity(chunk.len() * k);
-            for &p in chunk {
-                let item = prompts.get(p).ok_or_else(|| {
-                    TrainError::Data(format!("prompt index {p} out of range ({})", prompts.len()))
-                })?;
-                for _ in 0..k {
-                    rows.push(&item.ids);
-                }
+            if let Some(&p) = chunk.iter().find(|&&p| p >= prompts.len()) {
+                return Err(TrainError::Data(format!(
+                    "prompt index {p} out of range ({})",
+                    prompts.len()
+                )));
             }
+            let rows: Vec<usize> = chunk
+                .iter()
+                .flat_map(|&p| std::iter::repeat_n(p, k))
+                .collect();
             let started = Instant::now();
-            let batch = left_padded::<B>(&rows, self.sampling.pad_token_id, device);
-            let mut parts = seed.get(1..).unwrap_or_default().to_vec();
-            parts.push(chunk_no as u64);
-            let base = seed.first().copied().unwrap_or_default();
-            let generation = generate(model, &batch, &self.sampling, derive_seed(base, &parts));
+            let batch = prompts.batch(&rows).to_token_batch::<B>(device);
+            let chunk_seed = derive_seed(seed, &[chunk_no as u64]);
+            let generation = generate(model, &batch, &self.sampling, chunk_seed);
             tally.rollout_seconds += started.elapsed().as_secs_f64();
 
             let started = Instant::now();
@@ -145,7 +135,7 @@ impl Sampler<'_> {
                     .tokenizer
                     .decode(ids, true)
                     .map_err(|e| TrainError::Model(e.to_string()))?;
-                let problem = &prompts[chunk[row / k]].problem;
+                let problem = prompts.problem(chunk[row / k]);
                 items.push(VerifyItem {
                     response: text.clone(),
                     reference: problem.reference.clone(),

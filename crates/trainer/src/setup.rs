@@ -1,58 +1,116 @@
-//! Everything a run needs before its first step: tokenizer, prompts, verifier runner, and the
-//! estimator, built from the config.
+//! Everything a run needs before its first step: the tokenizer and its special ids, the
+//! problems, their tokenised prompts (prime-data's prompt pipeline) and the SFT examples.
 
 use std::path::{Path, PathBuf};
 
-use prime_advantages::{AdvantageEstimator, Registry};
 use prime_data::arithmetic::{save_arithmetic_tokenizer, ArithmeticTask, Split};
+use prime_data::prompts::{prompt_token_ids, PromptDataset, PromptOptions};
 use prime_data::{read_problems, Problem, ReadOptions};
 use prime_models::Tokenizer;
-use prime_verifiers::{Router, RunnerConfig, VerifyRunner};
 
 use crate::config::TrainConfig;
 use crate::error::TrainError;
-use crate::rollout::PromptItem;
 use crate::sft::SftPair;
 
-/// Where the tokenizer comes from: the model directory, an explicit file, or (built-in task
-/// without a model) the task's own tokenizer written into `<run_dir>/tokenizer`.
-pub fn load_tokenizer(
-    config: &TrainConfig,
-    run_dir: &Path,
-) -> Result<(Tokenizer, PathBuf), TrainError> {
-    let model_err = |e: prime_models::TokenizerError| TrainError::Model(e.to_string());
-    if let Some(file) = &config.model.tokenizer {
-        let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
-        return Ok((Tokenizer::from_file(file).map_err(model_err)?, dir));
-    }
-    if let Some(dir) = &config.model.path {
-        return Ok((Tokenizer::from_dir(dir).map_err(model_err)?, dir.clone()));
-    }
-    let dir = run_dir.join("tokenizer");
-    save_arithmetic_tokenizer(&dir, &config.data.task)
-        .map_err(|e| TrainError::Data(e.to_string()))?;
-    Ok((Tokenizer::from_dir(&dir).map_err(model_err)?, dir))
+/// The run's tokenizer, where its files live, and the ids sampling needs.
+#[derive(Debug, Clone)]
+pub struct Vocabulary {
+    /// The tokenizer (with its chat template).
+    pub tokenizer: Tokenizer,
+    /// The directory holding `tokenizer.json` and friends, copied next to every saved model.
+    pub dir: PathBuf,
+    /// End of sequence.
+    pub eos_id: u32,
+    /// Written under padding: the pad token, else `eos_id`.
+    pub pad_id: u32,
+    /// Ids that end a response: the tokenizer's stop tokens and `eos_id`.
+    pub stop_ids: Vec<u32>,
 }
 
-/// Copies the tokenizer files found in `from` into `to` (so a saved model directory loads on its
-/// own in `transformers`).
-pub fn copy_tokenizer_files(from: &Path, to: &Path) -> Result<(), TrainError> {
-    for name in [
-        "tokenizer.json",
-        "tokenizer_config.json",
-        "generation_config.json",
-        "special_tokens_map.json",
-    ] {
-        let src = from.join(name);
-        if src.is_file() {
-            let dst = to.join(name);
-            std::fs::copy(&src, &dst).map_err(|e| TrainError::io(&dst, e))?;
+impl Vocabulary {
+    /// The tokenizer of `model.tokenizer`, else of `model.path`, else (built-in task without a
+    /// model) the task's own tokenizer, written into `<run_dir>/tokenizer`.
+    pub fn load(config: &TrainConfig, run_dir: &Path) -> Result<Self, TrainError> {
+        let model_err = |e: prime_models::TokenizerError| TrainError::Model(e.to_string());
+        let (tokenizer, dir) = if let Some(file) = &config.model.tokenizer {
+            let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+            (Tokenizer::from_file(file).map_err(model_err)?, dir)
+        } else if let Some(dir) = &config.model.path {
+            (Tokenizer::from_dir(dir).map_err(model_err)?, dir.clone())
+        } else {
+            let dir = run_dir.join("tokenizer");
+            save_arithmetic_tokenizer(&dir, &config.data.task)
+                .map_err(|e| TrainError::Data(e.to_string()))?;
+            (Tokenizer::from_dir(&dir).map_err(model_err)?, dir)
+        };
+        let eos_id = tokenizer
+            .eos_token_id()
+            .ok_or_else(|| TrainError::Model("the tokenizer names no eos token".into()))?;
+        let pad_id = tokenizer.pad_token_id().unwrap_or(eos_id);
+        let mut stop_ids = tokenizer.stop_token_ids().to_vec();
+        if !stop_ids.contains(&eos_id) {
+            stop_ids.push(eos_id);
         }
+        Ok(Self {
+            tokenizer,
+            dir,
+            eos_id,
+            pad_id,
+            stop_ids,
+        })
     }
-    Ok(())
+
+    /// Copies the tokenizer files into `to`, so a saved model directory loads on its own in
+    /// `transformers`.
+    pub fn copy_files_to(&self, to: &Path) -> Result<(), TrainError> {
+        for name in [
+            "tokenizer.json",
+            "tokenizer_config.json",
+            "generation_config.json",
+            "special_tokens_map.json",
+        ] {
+            let src = self.dir.join(name);
+            if src.is_file() {
+                let dst = to.join(name);
+                std::fs::copy(&src, &dst).map_err(|e| TrainError::io(&dst, e))?;
+            }
+        }
+        Ok(())
+    }
 }
 
-/// The training and evaluation problems.
+/// The training and evaluation prompts, tokenised once through the chat template; prompts longer
+/// than `data.max_prompt_len` tokens are dropped (and logged).
+pub fn prompt_datasets(
+    config: &TrainConfig,
+    tokenizer: &Tokenizer,
+) -> Result<(PromptDataset, PromptDataset), TrainError> {
+    let (train, eval) = load_problems(config)?;
+    let options = PromptOptions {
+        system_prompt: None,
+        max_prompt_len: config.data.max_prompt_len,
+    };
+    let dataset = |problems: Vec<Problem>| {
+        PromptDataset::new(problems, tokenizer, &options)
+            .map_err(|e| TrainError::Data(e.to_string()))
+    };
+    let (train, eval) = (dataset(train)?, dataset(eval)?);
+    if train.is_empty() {
+        return Err(TrainError::Data(
+            "no training prompt fits data.max_prompt_len".into(),
+        ));
+    }
+    tracing::info!(
+        train = train.len(),
+        eval = eval.len(),
+        dropped_train = train.dropped_too_long(),
+        dropped_eval = eval.dropped_too_long(),
+        "prompts ready"
+    );
+    Ok((train, eval))
+}
+
+/// The training and evaluation problems: the built-in task's splits, or the data files.
 pub fn load_problems(config: &TrainConfig) -> Result<(Vec<Problem>, Vec<Problem>), TrainError> {
     let data = &config.data;
     if data.train_files.is_empty() {
@@ -97,33 +155,10 @@ pub fn load_problems(config: &TrainConfig) -> Result<(Vec<Problem>, Vec<Problem>
     Ok((train, eval))
 }
 
-/// Renders and tokenises every prompt with the chat template; prompts longer than
-/// `max_prompt_len` tokens are dropped. Returns the kept items and the number dropped.
-pub fn tokenize_prompts(
-    problems: Vec<Problem>,
-    tokenizer: &Tokenizer,
-    max_prompt_len: usize,
-) -> Result<(Vec<PromptItem>, usize), TrainError> {
-    let mut items = Vec::with_capacity(problems.len());
-    let mut dropped = 0;
-    for problem in problems {
-        let ids = tokenizer
-            .encode_chat(&problem.messages, true)
-            .map_err(|e| TrainError::Model(format!("prompt {}: {e}", problem.id)))?;
-        if ids.is_empty() || ids.len() > max_prompt_len {
-            dropped += 1;
-            continue;
-        }
-        items.push(PromptItem { problem, ids });
-    }
-    Ok((items, dropped))
-}
-
 /// Supervised pairs of the built-in task, examples `first..first + count` of the SFT split.
 pub fn sft_pairs(
     config: &TrainConfig,
-    tokenizer: &Tokenizer,
-    eos: u32,
+    vocabulary: &Vocabulary,
     first: u64,
     count: usize,
 ) -> Result<Vec<SftPair>, TrainError> {
@@ -132,32 +167,17 @@ pub fn sft_pairs(
     let examples = task
         .sft_examples(config.seed, first, count)
         .map_err(|e| TrainError::Data(e.to_string()))?;
+    let tokenizer = &vocabulary.tokenizer;
     examples
         .into_iter()
         .map(|ex| {
-            let prompt = tokenizer
-                .encode_chat(&ex.problem.messages, true)
-                .map_err(|e| TrainError::Model(e.to_string()))?;
+            let prompt = prompt_token_ids(&ex.problem, tokenizer, None)
+                .map_err(|e| TrainError::Data(e.to_string()))?;
             let mut completion = tokenizer
                 .encode(&ex.completion, false)
                 .map_err(|e| TrainError::Model(e.to_string()))?;
-            completion.push(eos);
+            completion.push(vocabulary.eos_id);
             Ok(SftPair { prompt, completion })
         })
         .collect()
-}
-
-/// The parallel verifier over the default router (math, code, built-in tasks).
-pub fn verify_runner() -> VerifyRunner {
-    VerifyRunner::new(
-        std::sync::Arc::new(Router::default()),
-        RunnerConfig::default(),
-    )
-}
-
-/// The estimator named by `[advantage] estimator`.
-pub fn build_estimator(config: &TrainConfig) -> Result<Box<dyn AdvantageEstimator>, TrainError> {
-    Registry::with_builtins()
-        .build_from_options(&config.advantage)
-        .map_err(|e| TrainError::Advantage(e.to_string()))
 }

@@ -3,12 +3,12 @@
 
 use std::time::Instant;
 
+use burn::module::AutodiffModule;
 use burn::optim::{GradientsParams, Optimizer};
 use burn::tensor::backend::AutodiffBackend;
-use prime_models::{optim::clip_grad_norm, Qwen2ForCausalLm};
+use prime_models::{optim::clip_grad_norm, response_scores, CausalLm, ResponseBatch};
 
 use crate::error::TrainError;
-use crate::policy::response_batch;
 use crate::schedule::LrSchedule;
 use prime_models::optim_state::AdamWOf;
 
@@ -50,14 +50,14 @@ pub struct SftSettings {
 
 /// Runs the warm-up: step `s` trains on `examples(s)` (the caller decides where examples come
 /// from, so the stream is reproducible). `on_step(step, loss)` is called after every step.
-pub fn supervised_warmup<B: AutodiffBackend>(
-    mut model: Qwen2ForCausalLm<B>,
-    optimizer: &mut AdamWOf<Qwen2ForCausalLm<B>, B>,
+pub fn supervised_warmup<B: AutodiffBackend, M: CausalLm<B> + AutodiffModule<B>>(
+    mut model: M,
+    optimizer: &mut AdamWOf<M, B>,
     settings: &SftSettings,
     mut examples: impl FnMut(usize) -> Result<Vec<SftPair>, TrainError>,
     device: &B::Device,
     mut on_step: impl FnMut(usize, f64),
-) -> Result<(Qwen2ForCausalLm<B>, SftReport), TrainError> {
+) -> Result<(M, SftReport), TrainError> {
     let started = Instant::now();
     let mut report = SftReport::default();
     for step in 0..settings.steps {
@@ -67,10 +67,11 @@ pub fn supervised_warmup<B: AutodiffBackend>(
         }
         let prompts: Vec<&[u32]> = pairs.iter().map(|p| p.prompt.as_slice()).collect();
         let completions: Vec<&[u32]> = pairs.iter().map(|p| p.completion.as_slice()).collect();
-        let batch = response_batch::<B>(&prompts, &completions, settings.pad_id, device)?;
-        let tokens: usize = completions.iter().map(|c| c.len()).sum();
-        let scores = prime_models::response_scores(&model, &batch, false)
+        let batch = ResponseBatch::<B>::from_ids(&prompts, &completions, settings.pad_id, device)
             .map_err(|e| TrainError::Model(e.to_string()))?;
+        let tokens: usize = completions.iter().map(|c| c.len()).sum();
+        let scores =
+            response_scores(&model, &batch, false).map_err(|e| TrainError::Model(e.to_string()))?;
         let loss = scores
             .log_probs
             .sum()

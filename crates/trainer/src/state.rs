@@ -2,19 +2,16 @@
 
 use std::path::PathBuf;
 
+use prime_data::prompts::BatcherState;
 use serde::{Deserialize, Serialize};
-
-use crate::cursor::PromptCursor;
 
 /// The resumable state of a run (`state.json` in every checkpoint).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunState {
     /// RL steps completed.
     pub step: usize,
-    /// Position in the training prompts.
-    pub cursor: PromptCursor,
-    /// Prompts waiting in the filter's buffer, in order.
-    pub buffer: Vec<usize>,
+    /// Position in the training prompts and the filter's buffer of leftover prompts.
+    pub prompts: BatcherState,
     /// Steps skipped so far (non-finite values or no surviving group).
     pub skipped_total: usize,
     /// Greedy eval accuracy before RL (after SFT).

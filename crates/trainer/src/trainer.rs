@@ -1,94 +1,101 @@
 //! [`Trainer`]: one run — setup or resume, SFT warm-up, the RL loop with evaluations and
-//! checkpoints, the report and the final summary.
+//! checkpoints, the report and the final summary. Generic over the backend `B` and the model
+//! family `M` (any [`TrainableLm`]); [`crate::train`] picks both from the config.
 
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
 use prime_advantages::AdvantageEstimator;
-use prime_implicit_prm::{ImplicitPrm, PrmConfig, PrmReference};
-use prime_models::{load_hf, save_hf, Qwen2Config, Qwen2ForCausalLm, SaveDtype, Tokenizer};
+use prime_data::prompts::{PromptBatcher, PromptDataset};
+use prime_models::{SaveDtype, TrainableLm};
 use prime_verifiers::VerifyRunner;
 
 use crate::checkpoint_dir::CheckpointDir;
-use crate::config::{choice_name, ReferenceMode, ScratchModel, TrainConfig};
-use crate::cursor::{derive_seed, PromptCursor};
+use crate::config::{choice_name, TrainConfig};
 use crate::error::TrainError;
 use crate::eval::{evaluate, EvalSettings};
-use crate::metrics::{read_jsonl, EvalRecord, JsonlWriter, SampleRecord, StepMetrics};
+use crate::extensions::Extensions;
+use crate::metrics::EvalRecord;
+use crate::models::{model_err, prm_init_dir, scratch, RunModels};
 use crate::progress::Progress;
-use crate::report::{Report, ReportRun};
-use crate::rollout::PromptItem;
+use crate::report::Report;
+use crate::run_files::{files, run_report, RunLogs};
 use crate::schedule::LrSchedule;
-use crate::setup;
+use crate::seeds::{seed_for, PROMPT_ORDER, SCRATCH_PRM};
+use crate::setup::{prompt_datasets, sft_pairs, Vocabulary};
 use crate::sft::{supervised_warmup, SftSettings};
 use crate::state::{RunState, RunSummary};
-use prime_models::optim_state::{load_adamw, save_adamw, AdamWOf};
 
-/// The implicit PRM as the trainer holds it.
-pub type Prm<B> = ImplicitPrm<B, Qwen2ForCausalLm<B>>;
+/// How a run is opened besides its config: resume or start over, the Ctrl-C flag, and the
+/// extensions (estimators, verifiers) it may use.
+pub struct RunOptions {
+    /// Continue from the latest checkpoint of the run directory, if there is one.
+    pub resume: bool,
+    /// Polled between steps; when set, the run writes a checkpoint and stops.
+    pub interrupt: Arc<AtomicBool>,
+    /// Registered estimators and verifiers.
+    pub extensions: Extensions,
+}
 
-/// Files of a run directory.
-pub mod files {
-    /// Per-step metrics.
-    pub const METRICS: &str = "metrics.jsonl";
-    /// Evaluations.
-    pub const EVAL: &str = "eval.jsonl";
-    /// Sample responses with token rewards.
-    pub const SAMPLES: &str = "samples.jsonl";
-    /// The config the run uses.
-    pub const CONFIG: &str = "config.toml";
-    /// The report.
-    pub const REPORT: &str = "report.html";
-    /// The model RL starts from (after SFT): reference of the PRM and the KL term.
-    pub const INIT: &str = "init";
-    /// The trained policy, HF layout in `model.save_dtype`.
-    pub const FINAL: &str = "final";
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            resume: false,
+            interrupt: Arc::new(AtomicBool::new(false)),
+            extensions: Extensions::builtin(),
+        }
+    }
+}
+
+/// What the policy's step needs of the outside world, built once from the config and the
+/// extensions.
+pub(crate) struct StepTools {
+    /// The estimator `[advantage]` selects.
+    pub estimator: Box<dyn AdvantageEstimator>,
+    /// The parallel verifier over the registered verifiers.
+    pub runner: VerifyRunner,
+    /// The learning rate per step.
+    pub schedule: LrSchedule,
 }
 
 /// A training run.
-pub struct Trainer<B: AutodiffBackend> {
+pub struct Trainer<B: AutodiffBackend, M: TrainableLm<B>> {
     pub(crate) config: TrainConfig,
     pub(crate) run_dir: PathBuf,
     pub(crate) device: B::Device,
-    pub(crate) tokenizer: Tokenizer,
-    pub(crate) tokenizer_dir: PathBuf,
-    pub(crate) train: Vec<PromptItem>,
-    pub(crate) eval: Vec<PromptItem>,
-    pub(crate) policy: Qwen2ForCausalLm<B>,
-    pub(crate) optimizer: AdamWOf<Qwen2ForCausalLm<B>, B>,
-    pub(crate) prm: Option<Prm<B>>,
-    pub(crate) kl_reference: Option<Qwen2ForCausalLm<B::InnerBackend>>,
-    pub(crate) estimator: Box<dyn AdvantageEstimator>,
-    pub(crate) runner: VerifyRunner,
+    pub(crate) vocabulary: Vocabulary,
+    /// Training prompts with their epoch order and the filter's buffer.
+    pub(crate) prompts: PromptBatcher,
+    pub(crate) eval_prompts: PromptDataset,
+    pub(crate) models: RunModels<B, M>,
+    pub(crate) tools: StepTools,
     pub(crate) state: RunState,
-    pub(crate) stop_ids: Vec<u32>,
-    pub(crate) eos_id: u32,
-    pub(crate) pad_id: u32,
-    pub(crate) schedule: LrSchedule,
-    pub(crate) interrupt: Arc<AtomicBool>,
-    pub(crate) metrics: JsonlWriter,
-    pub(crate) evals: JsonlWriter,
-    pub(crate) samples: JsonlWriter,
-    /// The run has an RL start model (`init/`) and step-0 state (false only before SFT ends).
-    pub(crate) started_rl: bool,
+    pub(crate) logs: RunLogs,
     pub(crate) progress: Progress,
+    interrupt: Arc<AtomicBool>,
+    /// The run has an RL start model (`init/`) and step-0 state (false only before SFT ends).
+    started_rl: bool,
 }
 
-impl<B: AutodiffBackend> Trainer<B> {
-    /// Opens `run_dir` — resuming from its latest checkpoint when `resume` and one exists — and
-    /// builds everything the run needs. `interrupt` is polled between steps (Ctrl-C).
+impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
+    /// Opens `run_dir` — resuming from its latest checkpoint when `options.resume` and one
+    /// exists — and builds everything the run needs. The config's extension choices are checked
+    /// against `options.extensions` first, and every problem must route to a verifier.
     pub fn open(
         config: TrainConfig,
         run_dir: &Path,
-        resume: bool,
+        options: RunOptions,
         device: B::Device,
-        interrupt: Arc<AtomicBool>,
     ) -> Result<Self, TrainError> {
+        let RunOptions {
+            resume,
+            interrupt,
+            extensions,
+        } = options;
+        extensions.check(&config)?;
         std::fs::create_dir_all(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
         let checkpoints = CheckpointDir::new(run_dir, config.checkpoint.keep_last);
         let latest = if resume { checkpoints.latest()? } else { None };
@@ -98,128 +105,63 @@ impl<B: AutodiffBackend> Trainer<B> {
                 .map_err(|e| TrainError::io(&config_path, e))?;
         }
 
-        let (tokenizer, tokenizer_dir) = setup::load_tokenizer(&config, run_dir)?;
-        let eos_id = tokenizer
-            .eos_token_id()
-            .ok_or_else(|| TrainError::Model("the tokenizer names no eos token".into()))?;
-        let pad_id = tokenizer.pad_token_id().unwrap_or(eos_id);
-        let mut stop_ids = tokenizer.stop_token_ids().to_vec();
-        if !stop_ids.contains(&eos_id) {
-            stop_ids.push(eos_id);
-        }
-        let (train, eval) = setup::load_problems(&config)?;
-        let (train, dropped_train) =
-            setup::tokenize_prompts(train, &tokenizer, config.data.max_prompt_len)?;
-        let (eval, dropped_eval) =
-            setup::tokenize_prompts(eval, &tokenizer, config.data.max_prompt_len)?;
-        if train.is_empty() {
-            return Err(TrainError::Data(
-                "no training prompt fits data.max_prompt_len".into(),
-            ));
-        }
-        tracing::info!(
-            train = train.len(),
-            eval = eval.len(),
-            dropped_train,
-            dropped_eval,
-            "prompts ready"
+        let vocabulary = Vocabulary::load(&config, run_dir)?;
+        let (train, eval_prompts) = prompt_datasets(&config, &vocabulary.tokenizer)?;
+        extensions.check_problems(train.problems().iter().chain(eval_prompts.problems()))?;
+        let mut prompts = PromptBatcher::from_dataset(
+            train,
+            seed_for(config.seed, PROMPT_ORDER, &[]),
+            config.data.shuffle,
         );
-
-        let runner = setup::verify_runner();
-        let estimator = setup::build_estimator(&config)?;
-        let schedule = LrSchedule::from_section(&config.schedule, config.optim.lr, config.steps);
-        let weight_decay = config.optim.weight_decay as f32;
-        let fresh_optimizer = || {
-            prime_models::optim::adamw(weight_decay)
-                .with_beta_1(config.optim.beta1 as f32)
-                .with_beta_2(config.optim.beta2 as f32)
-                .with_epsilon(config.optim.eps as f32)
-                .init::<B, Qwen2ForCausalLm<B>>()
+        let tools = StepTools {
+            estimator: extensions.estimator(&config.advantage)?,
+            runner: extensions.verify_runner(),
+            schedule: LrSchedule::from_section(&config.schedule, config.optim.lr, config.steps),
         };
 
-        let (policy, optimizer, prm, kl_reference, state, started_rl) = match &latest {
+        let (models, state, started_rl) = match &latest {
             Some((step, dir)) => {
                 tracing::info!(step, dir = %dir.display(), "resuming");
                 let state: RunState = read_json(&dir.join("state.json"))?;
-                let policy = load_hf::<B>(&dir.join("policy"), &device).map_err(model_err)?;
-                let optimizer = load_adamw(
-                    fresh_optimizer(),
-                    &policy,
-                    &dir.join("policy_optim.mpk"),
-                    &device,
+                prompts
+                    .restore(state.prompts.clone())
+                    .map_err(|e| TrainError::Data(e.to_string()))?;
+                (
+                    RunModels::load(&config, run_dir, dir, &device)?,
+                    state,
+                    true,
                 )
-                .map_err(model_err)?;
-                let prm = if config.prm.enabled {
-                    let model = load_hf::<B>(&dir.join("prm"), &device).map_err(model_err)?;
-                    let mut prm = build_prm::<B>(&config, model, run_dir, &device)?;
-                    prm.load_optimizer(&dir.join("prm_optim.mpk"))
-                        .map_err(|e| TrainError::Prm(e.to_string()))?;
-                    Some(prm)
-                } else {
-                    None
-                };
-                let kl = kl_reference::<B>(&config, run_dir, &device)?;
-                (policy, optimizer, prm, kl, state, true)
             }
             None => {
-                let policy = match &config.model.path {
-                    Some(path) => load_hf::<B>(path, &device).map_err(model_err)?,
-                    None => {
-                        B::seed(&device, derive_seed(config.seed, &[0x1417]));
-                        qwen2_config(&config.model.scratch, tokenizer.vocab_size())
-                            .init::<B>(&device)
-                    }
-                };
-                tokenizer
-                    .check_model_vocab(policy.config().vocab_size)
-                    .map_err(|e| TrainError::Model(e.to_string()))?;
                 let state = RunState {
                     step: 0,
-                    cursor: PromptCursor::new(
-                        derive_seed(config.seed, &[0xDA7A]),
-                        train.len(),
-                        config.data.shuffle,
-                    ),
-                    buffer: Vec::new(),
+                    prompts: prompts.state(),
                     skipped_total: 0,
                     accuracy_before: None,
                     last_eval: None,
                     wall_seconds: 0.0,
                     seed: config.seed,
                 };
-                (policy, fresh_optimizer(), None, None, state, false)
+                let models = RunModels::new_run(&config, &vocabulary, &device)?;
+                (models, state, false)
             }
         };
-        let keep = latest.as_ref().map(|(s, _)| *s);
-        let metrics = JsonlWriter::open(&run_dir.join(files::METRICS), keep)?;
-        let evals = JsonlWriter::open(&run_dir.join(files::EVAL), keep)?;
-        let samples = JsonlWriter::open(&run_dir.join(files::SAMPLES), keep)?;
+        let logs = RunLogs::open(run_dir, latest.as_ref().map(|(s, _)| *s))?;
         let progress = Progress::new(config.steps as u64, config.logging.progress);
         Ok(Self {
             config,
             run_dir: run_dir.to_path_buf(),
             device,
-            tokenizer,
-            tokenizer_dir,
-            train,
-            eval,
-            policy,
-            optimizer,
-            prm,
-            kl_reference,
-            estimator,
-            runner,
+            vocabulary,
+            prompts,
+            eval_prompts,
+            models,
+            tools,
             state,
-            stop_ids,
-            eos_id,
-            pad_id,
-            schedule,
-            interrupt,
-            metrics,
-            evals,
-            samples,
-            started_rl,
+            logs,
             progress,
+            interrupt,
+            started_rl,
         })
     }
 
@@ -229,14 +171,7 @@ impl<B: AutodiffBackend> Trainer<B> {
         let wall_before = self.state.wall_seconds;
         let wall = |s: &Instant| wall_before + s.elapsed().as_secs_f64();
         if !self.started_rl {
-            if self.config.sft.enabled {
-                self.policy = self.supervised(self.policy.clone(), "SFT")?;
-                self.scratch_prm_warmup()?;
-            }
-            self.start_rl()?;
-            let record = self.evaluate(0)?;
-            self.state.accuracy_before = Some(record.accuracy);
-            self.state.last_eval = Some((0, record.accuracy));
+            self.prepare_rl()?;
             self.state.wall_seconds = wall(&session);
             self.checkpoint()?;
         }
@@ -245,7 +180,7 @@ impl<B: AutodiffBackend> Trainer<B> {
         while self.state.step < self.config.steps {
             let step = self.state.step + 1;
             let metrics = self.step(step)?;
-            self.metrics.write(&metrics)?;
+            self.logs.metrics.write(&metrics)?;
             self.progress.step(&metrics);
             self.state.step = step;
             let last = step == self.config.steps;
@@ -269,16 +204,18 @@ impl<B: AutodiffBackend> Trainer<B> {
         self.progress.finish();
         if !interrupted {
             let out = self.run_dir.join(files::FINAL);
-            save_hf(&self.policy, &out, self.config.model.save_dtype).map_err(model_err)?;
-            setup::copy_tokenizer_files(&self.tokenizer_dir, &out)?;
+            self.models
+                .policy
+                .save_pretrained(&out, self.config.model.save_dtype)
+                .map_err(model_err)?;
+            self.vocabulary.copy_files_to(&out)?;
         }
         self.state.wall_seconds = wall(&session);
         if self.config.logging.report {
-            let report = run_report(&self.run_dir, "PRIME")?;
             Report {
                 title: format!("prime-rs run {}", self.run_dir.display()),
                 summary: self.summary_lines(),
-                runs: vec![report],
+                runs: vec![run_report(&self.run_dir, "PRIME")?],
             }
             .write(&self.run_dir.join(files::REPORT))?;
         }
@@ -292,7 +229,36 @@ impl<B: AutodiffBackend> Trainer<B> {
         })
     }
 
-    fn interrupted(&self) -> bool {
+    /// Runs RL step `state.step + 1` alone and records it (metrics and state), without the
+    /// evaluation, checkpoint or report of [`Trainer::run`]; starts RL first if needed. For
+    /// benchmarks and tools that drive the loop themselves.
+    pub fn run_step(&mut self) -> Result<crate::metrics::StepMetrics, TrainError> {
+        if !self.started_rl {
+            self.prepare_rl()?;
+        }
+        let step = self.state.step + 1;
+        let metrics = self.step(step)?;
+        self.logs.metrics.write(&metrics)?;
+        self.state.step = step;
+        Ok(metrics)
+    }
+
+    /// SFT warm-up (when on), the RL start model, the PRM and the step-0 evaluation.
+    fn prepare_rl(&mut self) -> Result<(), TrainError> {
+        if self.config.sft.enabled {
+            self.models.policy = self.supervised(self.models.policy.clone(), "SFT")?;
+            self.scratch_prm_warmup()?;
+        }
+        self.models
+            .start_rl(&self.config, &self.run_dir, &self.vocabulary, &self.device)?;
+        self.started_rl = true;
+        let record = self.evaluate(0)?;
+        self.state.accuracy_before = Some(record.accuracy);
+        self.state.last_eval = Some((0, record.accuracy));
+        Ok(())
+    }
+
+    pub(crate) fn interrupted(&self) -> bool {
         self.interrupt.load(Ordering::SeqCst)
     }
 
@@ -334,33 +300,23 @@ impl<B: AutodiffBackend> Trainer<B> {
     }
 
     /// SFT warm-up of `model` on the built-in task's worked solutions (`[sft]`); `label`
-    /// (`SFT`, `PRM SFT`) prefixes the progress bar and tags the log lines. Interrupting it is an error: there is no
-    /// checkpoint before RL starts.
-    fn supervised(
-        &self,
-        model: Qwen2ForCausalLm<B>,
-        label: &'static str,
-    ) -> Result<Qwen2ForCausalLm<B>, TrainError> {
+    /// (`SFT`, `PRM SFT`) prefixes the progress bar and tags the log lines. Interrupting it is
+    /// an error: there is no checkpoint before RL starts.
+    fn supervised(&self, model: M, label: &'static str) -> Result<M, TrainError> {
         let sft = self.config.sft.clone();
-        let schedule = LrSchedule::WarmupCosine {
-            base: sft.lr,
-            warmup: sft.warmup_steps,
-            total: sft.steps,
-            min_ratio: 0.1,
-        };
         let settings = SftSettings {
             steps: sft.steps,
             batch_size: sft.batch_size,
-            schedule,
+            schedule: LrSchedule::WarmupCosine {
+                base: sft.lr,
+                warmup: sft.warmup_steps,
+                total: sft.steps,
+                min_ratio: 0.1,
+            },
             grad_clip: sft.grad_clip,
-            pad_id: self.pad_id,
+            pad_id: self.vocabulary.pad_id,
         };
-        let mut optimizer =
-            prime_models::optim::adamw(sft.weight_decay as f32).init::<B, Qwen2ForCausalLm<B>>();
-        let config = self.config.clone();
-        let tokenizer = &self.tokenizer;
-        let eos = self.eos_id;
-        let interrupt = self.interrupt.clone();
+        let mut optimizer = prime_models::optim::adamw(sft.weight_decay as f32).init::<B, M>();
         let bar = Progress::new(sft.steps as u64, self.config.logging.progress);
         bar.set_prefix(label);
         let (model, report) = supervised_warmup(
@@ -368,16 +324,11 @@ impl<B: AutodiffBackend> Trainer<B> {
             &mut optimizer,
             &settings,
             |step| {
-                if interrupt.load(Ordering::SeqCst) {
+                if self.interrupted() {
                     return Ok(Vec::new());
                 }
-                setup::sft_pairs(
-                    &config,
-                    tokenizer,
-                    eos,
-                    (step * sft.batch_size) as u64,
-                    sft.batch_size,
-                )
+                let first = (step * sft.batch_size) as u64;
+                sft_pairs(&self.config, &self.vocabulary, first, sft.batch_size)
             },
             &self.device,
             |step, loss| {
@@ -407,7 +358,7 @@ impl<B: AutodiffBackend> Trainer<B> {
     /// With `[prm.scratch]`: builds the PRM at its own architecture, gives it the same SFT
     /// warm-up as the policy and saves it where [`prm_init_dir`] points.
     fn scratch_prm_warmup(&self) -> Result<(), TrainError> {
-        let Some(arch) = self
+        let Some(architecture) = self
             .config
             .prm
             .scratch
@@ -416,66 +367,53 @@ impl<B: AutodiffBackend> Trainer<B> {
         else {
             return Ok(());
         };
-        B::seed(&self.device, derive_seed(self.config.seed, &[0x9A17]));
-        let model = qwen2_config(arch, self.tokenizer.vocab_size()).init::<B>(&self.device);
+        let model: M = scratch(
+            &self.config,
+            architecture,
+            SCRATCH_PRM,
+            &self.vocabulary,
+            &self.device,
+        )?;
         let model = self.supervised(model, "PRM SFT")?;
         let dir = prm_init_dir(&self.config, &self.run_dir);
-        save_hf(&model, &dir, SaveDtype::F32).map_err(model_err)?;
-        setup::copy_tokenizer_files(&self.tokenizer_dir, &dir)
+        model
+            .save_pretrained(&dir, SaveDtype::F32)
+            .map_err(model_err)?;
+        self.vocabulary.copy_files_to(&dir)
     }
 
-    /// Saves the RL start model and builds the PRM and the KL reference from it.
-    fn start_rl(&mut self) -> Result<(), TrainError> {
-        let init = self.run_dir.join(files::INIT).join("policy");
-        save_hf(&self.policy, &init, SaveDtype::F32).map_err(model_err)?;
-        setup::copy_tokenizer_files(&self.tokenizer_dir, &init)?;
-        if self.config.prm.enabled {
-            let source = prm_init_dir(&self.config, &self.run_dir);
-            let model = load_hf::<B>(&source, &self.device).map_err(model_err)?;
-            self.prm = Some(build_prm::<B>(
-                &self.config,
-                model,
-                &self.run_dir,
-                &self.device,
-            )?);
-        }
-        self.kl_reference = kl_reference::<B>(&self.config, &self.run_dir, &self.device)?;
-        self.started_rl = true;
-        Ok(())
-    }
-
+    /// Greedy (and avg@k) evaluation of the current policy on the eval prompts, logged.
     pub(crate) fn evaluate(&mut self, step: usize) -> Result<EvalRecord, TrainError> {
+        let eval = &self.config.eval;
         let settings = EvalSettings {
-            k: self.config.eval.k,
-            temperature: self.config.eval.temperature,
-            max_response_len: self
-                .config
-                .eval
+            k: eval.k,
+            temperature: eval.temperature,
+            max_response_len: eval
                 .max_response_len
                 .unwrap_or(self.config.rollout.max_response_len),
-            prompts_per_call: self.config.eval.micro_batch_size,
-            stop_token_ids: self.stop_ids.clone(),
-            pad_token_id: self.pad_id,
-            seed: derive_seed(self.config.seed, &[0xE7A1]),
+            prompts_per_call: eval.micro_batch_size,
+            stop_token_ids: self.vocabulary.stop_ids.clone(),
+            pad_token_id: self.vocabulary.pad_id,
+            seed: self.config.seed,
         };
-        let model = self.policy.valid();
         let record = evaluate(
-            &model,
-            &self.eval,
-            &self.tokenizer,
-            &self.runner,
+            &self.models.policy.valid(),
+            &self.eval_prompts,
+            &self.vocabulary.tokenizer,
+            &self.tools.runner,
             &settings,
             step,
             &self.device,
         )?;
         tracing::info!(step, accuracy = record.accuracy, avg_at_k = ?record.avg_at_k, seconds = record.seconds, "eval");
         self.progress.eval(step, record.accuracy);
-        self.evals.write(&record)?;
+        self.logs.evals.write(&record)?;
         Ok(record)
     }
 
     /// Writes checkpoint `state.step` atomically.
-    pub(crate) fn checkpoint(&mut self) -> Result<PathBuf, TrainError> {
+    fn checkpoint(&mut self) -> Result<PathBuf, TrainError> {
+        self.state.prompts = self.prompts.state();
         let dir = CheckpointDir::new(&self.run_dir, self.config.checkpoint.keep_last);
         let config_text = self.config.to_toml_string()?;
         let state_text =
@@ -484,15 +422,7 @@ impl<B: AutodiffBackend> Trainer<B> {
                 message: e.to_string(),
             })?;
         let path = dir.write(self.state.step, |tmp| {
-            save_hf(&self.policy, &tmp.join("policy"), SaveDtype::F32).map_err(model_err)?;
-            setup::copy_tokenizer_files(&self.tokenizer_dir, &tmp.join("policy"))?;
-            save_adamw(&self.optimizer, &self.policy, &tmp.join("policy_optim.mpk"))
-                .map_err(model_err)?;
-            if let Some(prm) = &self.prm {
-                save_hf(prm.model(), &tmp.join("prm"), SaveDtype::F32).map_err(model_err)?;
-                prm.save_optimizer(&tmp.join("prm_optim.mpk"))
-                    .map_err(|e| TrainError::Prm(e.to_string()))?;
-            }
+            self.models.save(tmp, &self.vocabulary)?;
             let write = |name: &str, text: &str| {
                 let p = tmp.join(name);
                 std::fs::write(&p, text).map_err(|e| TrainError::io(&p, e))
@@ -503,96 +433,6 @@ impl<B: AutodiffBackend> Trainer<B> {
         tracing::debug!(path = %path.display(), "checkpoint written");
         Ok(path)
     }
-
-    pub(crate) fn record_samples(&mut self, samples: Vec<SampleRecord>) -> Result<(), TrainError> {
-        for s in &samples {
-            self.samples.write(s)?;
-        }
-        Ok(())
-    }
-
-    pub(crate) fn buffer(&self) -> VecDeque<usize> {
-        self.state.buffer.iter().copied().collect()
-    }
-}
-
-/// Where the run's initial PRM comes from: `prm.path`, the scratch PRM after its SFT warm-up
-/// (`init/prm`), or the initial policy (`init/policy`, the paper's choice).
-fn prm_init_dir(config: &TrainConfig, run_dir: &Path) -> PathBuf {
-    match (&config.prm.path, &config.prm.scratch) {
-        (Some(path), _) => path.clone(),
-        (None, Some(_)) => run_dir.join(files::INIT).join("prm"),
-        (None, None) => run_dir.join(files::INIT).join("policy"),
-    }
-}
-
-/// The Qwen2 architecture of a model built from scratch.
-fn qwen2_config(s: &ScratchModel, vocab_size: usize) -> Qwen2Config {
-    Qwen2Config {
-        vocab_size,
-        hidden_size: s.hidden_size,
-        intermediate_size: s.intermediate_size,
-        num_hidden_layers: s.num_hidden_layers,
-        num_attention_heads: s.num_attention_heads,
-        num_key_value_heads: s.num_key_value_heads,
-        head_dim: s.hidden_size / s.num_attention_heads,
-        max_position_embeddings: s.max_position_embeddings,
-        rope_theta: s.rope_theta,
-        tie_word_embeddings: s.tie_word_embeddings,
-        ..Qwen2Config::tiny()
-    }
-}
-
-/// The PRM around `model`, with its reference (a frozen copy of the run's initial PRM, loaded
-/// from disk so a resumed run gets bit-identical weights, or the policy's old log-probs).
-fn build_prm<B: AutodiffBackend>(
-    config: &TrainConfig,
-    model: Qwen2ForCausalLm<B>,
-    run_dir: &Path,
-    device: &B::Device,
-) -> Result<Prm<B>, TrainError> {
-    let p = &config.prm;
-    let prm_config = PrmConfig {
-        beta: p.beta as f32,
-        loss: p.loss,
-        update: p.update,
-        lr: p.lr,
-        weight_decay: p.weight_decay as f32,
-        grad_clip: p.grad_clip as f32,
-        mini_batch_size: p.mini_batch_size,
-        measure_after_update: false,
-    };
-    let reference = match config.reference.mode {
-        ReferenceMode::Policy => PrmReference::Policy,
-        ReferenceMode::Freeze => {
-            let dir = config
-                .reference
-                .path
-                .clone()
-                .unwrap_or_else(|| prm_init_dir(config, run_dir));
-            PrmReference::Frozen(load_hf::<B::InnerBackend>(&dir, device).map_err(model_err)?)
-        }
-    };
-    ImplicitPrm::new(model, reference, prm_config).map_err(|e| TrainError::Prm(e.to_string()))
-}
-
-/// The frozen initial policy for the KL term (only when `ppo.kl_coef ≠ 0`).
-fn kl_reference<B: AutodiffBackend>(
-    config: &TrainConfig,
-    run_dir: &Path,
-    device: &B::Device,
-) -> Result<Option<Qwen2ForCausalLm<B::InnerBackend>>, TrainError> {
-    if config.ppo.kl_coef == 0.0 {
-        return Ok(None);
-    }
-    let dir = run_dir.join(files::INIT).join("policy");
-    Ok(Some(
-        load_hf::<B::InnerBackend>(&dir, device).map_err(model_err)?,
-    ))
-}
-
-fn model_err(e: prime_models::ModelError) -> TrainError {
-    TrainError::Model(e.to_string())
 }
 
 fn read_json<T: for<'de> serde::Deserialize<'de>>(path: &Path) -> Result<T, TrainError> {
@@ -606,22 +446,4 @@ fn read_json<T: for<'de> serde::Deserialize<'de>>(path: &Path) -> Result<T, Trai
 fn fmt_pct(x: Option<f64>) -> String {
     x.map(|a| format!("{:.1}%", 100.0 * a))
         .unwrap_or_else(|| "–".into())
-}
-
-/// A run directory's curves, evaluations and samples, labelled for a report.
-pub fn run_report(run_dir: &Path, label: &str) -> Result<ReportRun, TrainError> {
-    let mut samples: Vec<SampleRecord> = read_jsonl(&run_dir.join(files::SAMPLES))?;
-    // Keep the report small: the samples of the first and the last recorded step.
-    if let (Some(first), Some(last)) = (
-        samples.first().map(|s| s.step),
-        samples.last().map(|s| s.step),
-    ) {
-        samples.retain(|s| s.step == first || s.step == last);
-    }
-    Ok(ReportRun {
-        label: label.to_string(),
-        metrics: read_jsonl::<StepMetrics>(&run_dir.join(files::METRICS))?,
-        evals: read_jsonl::<EvalRecord>(&run_dir.join(files::EVAL))?,
-        samples,
-    })
 }

@@ -3,9 +3,9 @@
 //! otherwise RL would optimise a different distribution than the one that generated the data.
 
 use burn::backend::Flex;
+use prime_data::prompts::PromptBatch;
 use prime_models::{generate, Qwen2Config, SamplingConfig};
-use prime_trainer::policy::log_probs_of;
-use prime_trainer::tensors::left_padded;
+use prime_trainer::ppo_update::log_probs_of;
 
 #[test]
 fn recomputed_log_probs_match_the_sampler() {
@@ -19,7 +19,8 @@ fn recomputed_log_probs_match_the_sampler() {
     let model = config.init::<B>(&device);
     let prompts: Vec<Vec<u32>> = vec![vec![5, 6, 7, 8, 9], vec![11, 12], vec![13, 14, 15]];
     let rows: Vec<&[u32]> = prompts.iter().map(|p| p.as_slice()).collect();
-    let batch = left_padded::<B>(&rows, 0, &device);
+    let batch = PromptBatch::left_padded(vec![0, 1, 2], rows.iter().copied(), 0)
+        .to_token_batch::<B>(&device);
     let sampling = SamplingConfig {
         max_new_tokens: 12,
         temperature: 1.0,
@@ -51,8 +52,8 @@ fn recomputed_log_probs_match_the_sampler() {
 fn positive_advantages_raise_the_responses_log_prob() {
     use burn::backend::Autodiff;
     use burn::module::AutodiffModule;
-    use prime_trainer::policy::{ppo_update, PpoSettings, TrainRow};
-    use prime_trainer::ppo::{Aggregation, KlEstimator, PolicyLossConfig};
+    use prime_trainer::policy_loss::{Aggregation, KlEstimator, PolicyLossConfig};
+    use prime_trainer::ppo_update::{ppo_update, PpoSettings, TrainRow};
     type AD = Autodiff<Flex>;
     let device = Default::default();
     <AD as burn::tensor::backend::Backend>::seed(&device, 5);

@@ -111,7 +111,7 @@ fn smoke_run_writes_everything_and_ends_with_the_summary_line() {
         "policy/tokenizer.json",
         "policy_optim.mpk",
         "prm/model.safetensors",
-        "prm_optim.mpk",
+        "prm/prm_optimizer.mpk",
         "state.json",
         "config.toml",
     ] {

@@ -19,6 +19,8 @@ mod buffer;
 mod cursor;
 mod dataset;
 
+use std::sync::Arc;
+
 use prime_models::Tokenizer;
 use serde::{Deserialize, Serialize};
 
@@ -42,7 +44,7 @@ pub struct BatcherState {
 /// Dataset + seeded epochs + buffer: takes buffered prompts first, then the epoch order.
 #[derive(Debug, Clone)]
 pub struct PromptBatcher {
-    dataset: PromptDataset,
+    dataset: Arc<PromptDataset>,
     sampler: PromptSampler,
     buffer: PromptBuffer,
 }
@@ -64,7 +66,7 @@ impl PromptBatcher {
     pub fn from_dataset(dataset: PromptDataset, seed: u64, shuffle: bool) -> Self {
         let sampler = PromptSampler::new(dataset.len(), dataset.fingerprint(), seed, shuffle);
         Self {
-            dataset,
+            dataset: Arc::new(dataset),
             sampler,
             buffer: PromptBuffer::new(),
         }
@@ -73,6 +75,11 @@ impl PromptBatcher {
     /// The tokenised dataset.
     pub fn dataset(&self) -> &PromptDataset {
         &self.dataset
+    }
+
+    /// The tokenised dataset, shared (for use while the batcher is borrowed mutably).
+    pub fn shared_dataset(&self) -> Arc<PromptDataset> {
+        Arc::clone(&self.dataset)
     }
 
     /// The next `n` dataset indices: buffered ones first, then the epoch order.

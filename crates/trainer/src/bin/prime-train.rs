@@ -14,10 +14,8 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use burn::tensor::backend::AutodiffBackend;
 use clap::{Parser, Subcommand};
-use prime_trainer::config::BackendKind;
-use prime_trainer::{files, run_report, RunSummary, TrainConfig, TrainError, Trainer};
+use prime_trainer::{files, run_report, Extensions, RunOptions, TrainConfig, TrainError};
 
 #[derive(Parser)]
 #[command(
@@ -139,16 +137,12 @@ fn train(
         }
         eprintln!("\nCtrl-C: finishing the current step, writing a checkpoint, then exiting");
     });
-    let summary = match config.backend.kind {
-        BackendKind::Cuda => run_cuda(config, &run_dir, resume, interrupt)?,
-        BackendKind::Cpu => run_on::<prime_models::backend::CpuAutodiffBackend>(
-            config,
-            &run_dir,
-            resume,
-            Default::default(),
-            interrupt,
-        )?,
+    let options = RunOptions {
+        resume,
+        interrupt,
+        extensions: Extensions::builtin(),
     };
+    let summary = prime_trainer::train(config, &run_dir, options)?;
     let report = run_dir.join(files::REPORT);
     println!(
         "accuracy on the eval split: {:.1}% before RL → {:.1}% after {} steps ({:+.1} points) in {:.0} s",
@@ -172,60 +166,6 @@ fn train(
     })
 }
 
-fn run_on<B: AutodiffBackend>(
-    config: TrainConfig,
-    run_dir: &Path,
-    resume: bool,
-    device: B::Device,
-    interrupt: Arc<AtomicBool>,
-) -> Result<RunSummary, TrainError> {
-    Trainer::<B>::open(config, run_dir, resume, device, interrupt)?.run()
-}
-
-#[cfg(feature = "cuda")]
-fn run_cuda(
-    config: TrainConfig,
-    run_dir: &Path,
-    resume: bool,
-    interrupt: Arc<AtomicBool>,
-) -> Result<RunSummary, TrainError> {
-    check_cuda_driver()?;
-    let device = burn::backend::cuda::CudaDevice {
-        index: config.backend.device,
-    };
-    run_on::<prime_models::backend::CudaAutodiffBackend>(config, run_dir, resume, device, interrupt)
-}
-
-/// burn-cuda loads the driver library at run time and panics (on a worker thread) when it is
-/// missing; probe for it first so the user gets one line instead.
-#[cfg(feature = "cuda")]
-fn check_cuda_driver() -> Result<(), TrainError> {
-    const DRIVER: [&str; 2] = ["libcuda.so.1", "libcuda.so"];
-    for name in DRIVER {
-        // SAFETY: this loads the NVIDIA driver library, whose initialisers are the ones
-        // burn-cuda would run right after; nothing is called through the handle.
-        if unsafe { libloading::Library::new(name) }.is_ok() {
-            return Ok(());
-        }
-    }
-    Err(TrainError::Config(format!(
-        "backend `cuda`: no CUDA driver library found (tried {}); install the NVIDIA driver or add its directory to LD_LIBRARY_PATH",
-        DRIVER.join(", ")
-    )))
-}
-
-#[cfg(not(feature = "cuda"))]
-fn run_cuda(
-    _config: TrainConfig,
-    _run_dir: &Path,
-    _resume: bool,
-    _interrupt: Arc<AtomicBool>,
-) -> Result<RunSummary, TrainError> {
-    Err(TrainError::Config(
-        "backend `cuda` needs a build with `--features cuda` (cargo xtask train --backend cuda does that)".into(),
-    ))
-}
-
 fn default_run_dir(config: &Path) -> PathBuf {
     let stem = config.file_stem().and_then(|s| s.to_str()).unwrap_or("run");
     let secs = std::time::SystemTime::now()
@@ -238,11 +178,7 @@ fn default_run_dir(config: &Path) -> PathBuf {
 fn eval(run: &Path) -> Result<ExitCode, TrainError> {
     let config = TrainConfig::load(&run.join(files::CONFIG), &[])?;
     init_logging(&config.logging.level);
-    let record = prime_trainer::evaluate_run::<prime_models::backend::CpuBackend>(
-        &config,
-        run,
-        &Default::default(),
-    )?;
+    let record = prime_trainer::evaluate_run(&config, run)?;
     println!(
         "{}",
         serde_json::to_string(&record).map_err(|e| TrainError::Config(e.to_string()))?

@@ -16,8 +16,7 @@ pub use overrides::apply_override;
 pub use sections::{
     BackendKind, BackendSection, BuiltinTask, CheckpointSection, DataSection, EvalSection,
     FilterSection, LoggingSection, ModelSection, OptimSection, PpoSection, PrmSection,
-    ReferenceMode, ReferenceSection, RolloutSection, ScheduleKind, ScheduleSection, ScratchModel,
-    SftSection,
+    ReferenceMode, ReferenceSection, RolloutSection, ScheduleKind, ScheduleSection, SftSection,
 };
 
 use crate::error::ConfigError;

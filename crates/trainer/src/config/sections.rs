@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 
 use prime_implicit_prm::{PrmLoss, UpdateMode};
-use prime_models::SaveDtype;
+use prime_models::{SaveDtype, ScratchArchitecture};
 use serde::{Deserialize, Serialize};
 
-use crate::ppo::{Aggregation, KlEstimator};
+use crate::policy_loss::{Aggregation, KlEstimator};
 
 /// `[model]`: where the policy comes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -18,8 +18,9 @@ pub struct ModelSection {
     pub path: Option<PathBuf>,
     /// `tokenizer.json` to use instead of the one in `path`.
     pub tokenizer: Option<PathBuf>,
-    /// Architecture of a model built from scratch (ignored when `path` is set).
-    pub scratch: ScratchModel,
+    /// `[model.scratch]`: family and shape of a model built from scratch, initialised at random
+    /// (seeded by `seed`); ignored when `path` is set. The family defaults to `qwen2`.
+    pub scratch: ScratchArchitecture,
     /// Precision of exported models: `f32` (default) | `bf16` (checkpoints are always f32, for
     /// exact resume).
     pub save_dtype: SaveDtype,
@@ -30,45 +31,8 @@ impl Default for ModelSection {
         Self {
             path: None,
             tokenizer: None,
-            scratch: ScratchModel::default(),
+            scratch: ScratchArchitecture::default(),
             save_dtype: SaveDtype::F32,
-        }
-    }
-}
-
-/// `[model.scratch]`: a Qwen2-architecture model initialised at random (seeded by `seed`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ScratchModel {
-    /// Width of the residual stream.
-    pub hidden_size: usize,
-    /// Width of the SwiGLU MLP.
-    pub intermediate_size: usize,
-    /// Decoder layers.
-    pub num_hidden_layers: usize,
-    /// Query heads.
-    pub num_attention_heads: usize,
-    /// Key/value heads (grouped-query attention).
-    pub num_key_value_heads: usize,
-    /// Longest sequence (prompt + response) the model sees.
-    pub max_position_embeddings: usize,
-    /// RoPE base.
-    pub rope_theta: f64,
-    /// Share the input embedding with the output projection.
-    pub tie_word_embeddings: bool,
-}
-
-impl Default for ScratchModel {
-    fn default() -> Self {
-        Self {
-            hidden_size: 128,
-            intermediate_size: 384,
-            num_hidden_layers: 2,
-            num_attention_heads: 4,
-            num_key_value_heads: 2,
-            max_position_embeddings: 256,
-            rope_theta: 10_000.0,
-            tie_word_embeddings: true,
         }
     }
 }
@@ -122,7 +86,7 @@ pub struct PrmSection {
     /// of it after SFT. For a PRM bigger than the policy: the paper's PRM is the SFT policy
     /// itself, but a tiny PRM cannot learn to check the built-in task's arithmetic (see the
     /// README). Default: none.
-    pub scratch: Option<ScratchModel>,
+    pub scratch: Option<ScratchArchitecture>,
     /// `β` of `r^p = β·q` and of the PRM loss (default 0.05).
     pub beta: f64,
     /// `ce` (default) | `dpo`.

@@ -1,6 +1,8 @@
 //! Range and consistency checks that serde cannot express.
 
-use super::{ScratchModel, TrainConfig};
+use prime_models::ScratchArchitecture;
+
+use super::TrainConfig;
 use crate::error::ConfigError;
 
 fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
@@ -29,7 +31,7 @@ fn finite_non_negative(key: &str, value: f64) -> Result<(), ConfigError> {
     }
 }
 
-fn check_scratch(section: &str, s: &ScratchModel) -> Result<(), ConfigError> {
+fn check_scratch(section: &str, s: &ScratchArchitecture) -> Result<(), ConfigError> {
     let key = |field: &str| format!("{section}.{field}");
     positive(&key("hidden_size"), s.hidden_size)?;
     positive(&key("num_hidden_layers"), s.num_hidden_layers)?;
@@ -82,20 +84,8 @@ impl TrainConfig {
         self.advantage
             .validate()
             .map_err(|e| invalid("advantage", e.to_string()))?;
-        let names: Vec<String> = prime_advantages::Registry::with_builtins()
-            .names()
-            .map(str::to_string)
-            .collect();
-        if !names.contains(&self.advantage.estimator) {
-            return Err(invalid(
-                "advantage.estimator",
-                format!(
-                    "`{}` is not one of {}",
-                    self.advantage.estimator,
-                    names.join(" | ")
-                ),
-            ));
-        }
+        // Whether `advantage.estimator` is registered is checked against the run's
+        // `Extensions` (a fork registers its own), not here.
         if self.advantage.estimator == "gae" {
             return Err(invalid(
                 "advantage.estimator",

@@ -8,14 +8,12 @@ use burn::module::AutodiffModule;
 use burn::optim::{GradientsAccumulator, GradientsParams, Optimizer};
 use burn::tensor::{backend::AutodiffBackend, backend::Backend, Tensor};
 use prime_data::SplitMix64;
-use prime_models::{
-    optim::clip_grad_norm, response_scores, CausalLm, Qwen2ForCausalLm, ResponseBatch,
-};
+use prime_models::{optim::clip_grad_norm, response_scores, CausalLm, ResponseBatch};
 
-use crate::cursor::derive_seed;
 use crate::error::TrainError;
-use crate::ppo::{policy_loss, PolicyLossConfig, PolicyLossInputs};
-use crate::tensors::{pad_rows, tensor2, to_ragged};
+use crate::policy_loss::{policy_loss, PolicyLossConfig, PolicyLossInputs};
+use crate::ragged::{pad_rows, tensor2, to_ragged};
+use crate::seeds::derive_seed;
 use prime_models::optim_state::AdamWOf;
 
 /// One response prepared for the policy update.
@@ -33,16 +31,6 @@ pub struct TrainRow {
     pub advantages: Vec<f32>,
 }
 
-/// A [`ResponseBatch`] of `rows` (indices into `prompts` / `responses`).
-pub fn response_batch<B: Backend>(
-    prompts: &[&[u32]],
-    responses: &[&[u32]],
-    pad_id: u32,
-    device: &B::Device,
-) -> Result<ResponseBatch<B>, TrainError> {
-    ResponseBatch::from_ids(prompts, responses, pad_id, device).map_err(model_err)
-}
-
 /// `log π(y_t)` of every response under `model` (no autodiff), `rows_per_forward` at a time;
 /// ragged, row `i` has `responses[i].len()` entries.
 pub fn log_probs_of<B: Backend, M: CausalLm<B>>(
@@ -57,8 +45,13 @@ pub fn log_probs_of<B: Backend, M: CausalLm<B>>(
     let step = rows_per_forward.max(1);
     for start in (0..prompts.len()).step_by(step) {
         let end = (start + step).min(prompts.len());
-        let batch =
-            response_batch::<B>(&prompts[start..end], &responses[start..end], pad_id, device)?;
+        let batch = ResponseBatch::<B>::from_ids(
+            &prompts[start..end],
+            &responses[start..end],
+            pad_id,
+            device,
+        )
+        .map_err(model_err)?;
         let scores = response_scores(model, &batch, false).map_err(model_err)?;
         out.extend(to_ragged(scores.log_probs, &batch.response_lengths));
     }
@@ -115,13 +108,13 @@ pub struct PpoSettings {
 /// mini-batches; each mini-batch accumulates the gradients of its micro-batches (the loss of each
 /// is normalised by the whole mini-batch, so the sum is the mini-batch's gradient), clips the
 /// global norm and takes one AdamW step. A mini-batch with a non-finite loss or norm is skipped.
-pub fn ppo_update<B: AutodiffBackend>(
-    model: Qwen2ForCausalLm<B>,
-    optimizer: &mut AdamWOf<Qwen2ForCausalLm<B>, B>,
+pub fn ppo_update<B: AutodiffBackend, M: CausalLm<B> + AutodiffModule<B>>(
+    model: M,
+    optimizer: &mut AdamWOf<M, B>,
     rows: &[TrainRow],
     settings: &PpoSettings,
     device: &B::Device,
-) -> Result<(Qwen2ForCausalLm<B>, PpoStats), TrainError> {
+) -> Result<(M, PpoStats), TrainError> {
     let started = Instant::now();
     let mut model = model;
     let mut stats = PpoStats::default();
@@ -136,7 +129,7 @@ pub fn ppo_update<B: AutodiffBackend>(
         for mini in order.chunks(settings.mini_batch_size.max(1)) {
             let tokens: usize = mini.iter().map(|&i| rows[i].response.len()).sum();
             let normalizer = settings.loss.aggregation.normalizer(mini.len(), tokens);
-            let mut accumulator = GradientsAccumulator::<Qwen2ForCausalLm<B>>::new();
+            let mut accumulator = GradientsAccumulator::<M>::new();
             let mut finite = true;
             let mut mini_loss = 0.0;
             for micro in mini.chunks(settings.micro_batch_size.max(1)) {
@@ -144,7 +137,9 @@ pub fn ppo_update<B: AutodiffBackend>(
                     micro.iter().map(|&i| rows[i].prompt.as_slice()).collect();
                 let responses: Vec<&[u32]> =
                     micro.iter().map(|&i| rows[i].response.as_slice()).collect();
-                let batch = response_batch::<B>(&prompts, &responses, settings.pad_id, device)?;
+                let batch =
+                    ResponseBatch::<B>::from_ids(&prompts, &responses, settings.pad_id, device)
+                        .map_err(model_err)?;
                 stats.tokens += batch.tokens.input_ids.dims()[1] * micro.len();
                 let width = batch.tokens.input_ids.dims()[1] - batch.response_start;
                 let n = micro.len();
@@ -243,13 +238,6 @@ pub fn ppo_update<B: AutodiffBackend>(
     stats.grad_norm = norm_sum / stats.optimizer_steps.max(1) as f64;
     stats.seconds = started.elapsed().as_secs_f64();
     Ok((model, stats))
-}
-
-/// The inner (no-autodiff) copy of a training model, for sampling and scoring.
-pub fn inference_copy<B: AutodiffBackend>(
-    model: &Qwen2ForCausalLm<B>,
-) -> Qwen2ForCausalLm<B::InnerBackend> {
-    model.valid()
 }
 
 fn model_err(e: prime_models::ModelError) -> TrainError {

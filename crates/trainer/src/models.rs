@@ -1,0 +1,232 @@
+//! The models of a run — the policy and its AdamW state, the implicit PRM (with its own
+//! optimizer and reference) and the frozen KL reference — and how each is built when RL starts,
+//! written into a checkpoint and read back on resume.
+//!
+//! Checkpoint layout (one directory per step): `policy/` (Hugging Face layout + tokenizer
+//! files), `policy_optim.mpk`, `prm/` (written by [`ImplicitPrm::save`]: Hugging Face layout +
+//! `prm_optimizer.mpk`).
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::backend::AutodiffBackend;
+use prime_implicit_prm::{ImplicitPrm, PrmConfig, PrmReference};
+use prime_models::optim_state::{load_adamw, save_adamw, AdamWOf};
+use prime_models::{PretrainedLm, SaveDtype, ScratchArchitecture, TrainableLm};
+
+use crate::config::{ReferenceMode, TrainConfig};
+use crate::error::TrainError;
+use crate::run_files::files;
+use crate::seeds::{seed_for, SeedTag, SCRATCH_POLICY};
+use crate::setup::Vocabulary;
+
+const POLICY: &str = "policy";
+const POLICY_OPTIMIZER: &str = "policy_optim.mpk";
+const PRM: &str = "prm";
+
+/// The implicit PRM as a run holds it: the same model family as the policy.
+pub type Prm<B, M> = ImplicitPrm<B, M>;
+
+/// Everything with weights in a run.
+pub struct RunModels<B: AutodiffBackend, M: TrainableLm<B>> {
+    /// The policy `π_θ`.
+    pub policy: M,
+    /// Its AdamW state.
+    pub optimizer: AdamWOf<M, B>,
+    /// The implicit PRM (`prm.enabled`; built when RL starts).
+    pub prm: Option<Prm<B, M>>,
+    /// The frozen initial policy of the KL term (`ppo.kl_coef ≠ 0`; built when RL starts).
+    pub kl_reference: Option<M::InnerModule>,
+}
+
+impl<B: AutodiffBackend, M: TrainableLm<B>> RunModels<B, M> {
+    /// The policy a new run starts from: `model.path`, else a seeded random model of
+    /// `[model.scratch]` with the tokenizer's vocabulary. No PRM yet.
+    pub fn new_run(
+        config: &TrainConfig,
+        vocabulary: &Vocabulary,
+        device: &B::Device,
+    ) -> Result<Self, TrainError> {
+        let policy = match &config.model.path {
+            Some(path) => M::load_pretrained(path, device).map_err(model_err)?,
+            None => scratch::<B, M>(
+                config,
+                &config.model.scratch,
+                SCRATCH_POLICY,
+                vocabulary,
+                device,
+            )?,
+        };
+        vocabulary
+            .tokenizer
+            .check_model_vocab(policy.vocab_size())
+            .map_err(|e| TrainError::Model(e.to_string()))?;
+        Ok(Self {
+            policy,
+            optimizer: policy_optimizer(config),
+            prm: None,
+            kl_reference: None,
+        })
+    }
+
+    /// Saves the RL start model (`init/policy`) and builds the PRM and the KL reference from it.
+    pub fn start_rl(
+        &mut self,
+        config: &TrainConfig,
+        run_dir: &Path,
+        vocabulary: &Vocabulary,
+        device: &B::Device,
+    ) -> Result<(), TrainError> {
+        let init = run_dir.join(files::INIT).join(POLICY);
+        self.policy
+            .save_pretrained(&init, SaveDtype::F32)
+            .map_err(model_err)?;
+        vocabulary.copy_files_to(&init)?;
+        if config.prm.enabled {
+            let source = prm_init_dir(config, run_dir);
+            let model = M::load_pretrained(&source, device).map_err(model_err)?;
+            let reference = prm_reference::<B, M>(config, run_dir, device)?;
+            self.prm = Some(
+                ImplicitPrm::new(model, reference, prm_config(config))
+                    .map_err(|e| TrainError::Prm(e.to_string()))?,
+            );
+        }
+        self.kl_reference = kl_reference::<B, M>(config, run_dir, device)?;
+        Ok(())
+    }
+
+    /// Writes every model and optimizer state into the checkpoint directory `dir`.
+    pub fn save(&self, dir: &Path, vocabulary: &Vocabulary) -> Result<(), TrainError> {
+        let policy = dir.join(POLICY);
+        self.policy
+            .save_pretrained(&policy, SaveDtype::F32)
+            .map_err(model_err)?;
+        vocabulary.copy_files_to(&policy)?;
+        save_adamw(&self.optimizer, &self.policy, &dir.join(POLICY_OPTIMIZER))
+            .map_err(model_err)?;
+        if let Some(prm) = &self.prm {
+            prm.save(&dir.join(PRM))
+                .map_err(|e| TrainError::Prm(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Reads the models of checkpoint `dir` of the run in `run_dir` (whose `init/` holds the
+    /// frozen references, so a resumed run gets bit-identical ones).
+    pub fn load(
+        config: &TrainConfig,
+        run_dir: &Path,
+        dir: &Path,
+        device: &B::Device,
+    ) -> Result<Self, TrainError> {
+        let policy = M::load_pretrained(&dir.join(POLICY), device).map_err(model_err)?;
+        let optimizer = load_adamw(
+            policy_optimizer(config),
+            &policy,
+            &dir.join(POLICY_OPTIMIZER),
+            device,
+        )
+        .map_err(model_err)?;
+        let prm = if config.prm.enabled {
+            let reference = prm_reference::<B, M>(config, run_dir, device)?;
+            Some(
+                ImplicitPrm::load(&dir.join(PRM), reference, prm_config(config), device)
+                    .map_err(|e| TrainError::Prm(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        Ok(Self {
+            policy,
+            optimizer,
+            prm,
+            kl_reference: kl_reference::<B, M>(config, run_dir, device)?,
+        })
+    }
+}
+
+/// A random model of `architecture` over the tokenizer's vocabulary, seeded by `tag`.
+pub fn scratch<B: AutodiffBackend, M: TrainableLm<B>>(
+    config: &TrainConfig,
+    architecture: &ScratchArchitecture,
+    tag: SeedTag,
+    vocabulary: &Vocabulary,
+    device: &B::Device,
+) -> Result<M, TrainError> {
+    B::seed(device, seed_for(config.seed, tag, &[]));
+    M::from_scratch(architecture, vocabulary.tokenizer.vocab_size(), device).map_err(model_err)
+}
+
+/// A fresh AdamW for the policy with `[optim]`'s settings.
+pub fn policy_optimizer<B: AutodiffBackend, M: TrainableLm<B>>(
+    config: &TrainConfig,
+) -> AdamWOf<M, B> {
+    prime_models::optim::adamw(config.optim.weight_decay as f32)
+        .with_beta_1(config.optim.beta1 as f32)
+        .with_beta_2(config.optim.beta2 as f32)
+        .with_epsilon(config.optim.eps as f32)
+        .init::<B, M>()
+}
+
+/// Where the run's initial PRM comes from: `prm.path`, the scratch PRM after its SFT warm-up
+/// (`init/prm`), or the initial policy (`init/policy`, the paper's choice).
+pub fn prm_init_dir(config: &TrainConfig, run_dir: &Path) -> PathBuf {
+    match (&config.prm.path, &config.prm.scratch) {
+        (Some(path), _) => path.clone(),
+        (None, Some(_)) => run_dir.join(files::INIT).join(PRM),
+        (None, None) => run_dir.join(files::INIT).join(POLICY),
+    }
+}
+
+/// `[prm]` as the implicit-PRM crate's config.
+fn prm_config(config: &TrainConfig) -> PrmConfig {
+    let p = &config.prm;
+    PrmConfig {
+        beta: p.beta as f32,
+        loss: p.loss,
+        update: p.update,
+        lr: p.lr,
+        weight_decay: p.weight_decay as f32,
+        grad_clip: p.grad_clip as f32,
+        mini_batch_size: p.mini_batch_size,
+        measure_after_update: false,
+    }
+}
+
+/// The PRM's reference: a frozen copy of the run's initial PRM (or `reference.path`), loaded
+/// from disk so a resumed run gets bit-identical weights; or the policy's old log-probs.
+fn prm_reference<B: AutodiffBackend, M: TrainableLm<B>>(
+    config: &TrainConfig,
+    run_dir: &Path,
+    device: &B::Device,
+) -> Result<PrmReference<B, M>, TrainError> {
+    Ok(match config.reference.mode {
+        ReferenceMode::Policy => PrmReference::Policy,
+        ReferenceMode::Freeze => {
+            let dir = config
+                .reference
+                .path
+                .clone()
+                .unwrap_or_else(|| prm_init_dir(config, run_dir));
+            PrmReference::Frozen(M::InnerModule::load_pretrained(&dir, device).map_err(model_err)?)
+        }
+    })
+}
+
+/// The frozen initial policy for the KL term (only when `ppo.kl_coef ≠ 0`).
+fn kl_reference<B: AutodiffBackend, M: TrainableLm<B>>(
+    config: &TrainConfig,
+    run_dir: &Path,
+    device: &B::Device,
+) -> Result<Option<M::InnerModule>, TrainError> {
+    if config.ppo.kl_coef == 0.0 {
+        return Ok(None);
+    }
+    let dir = run_dir.join(files::INIT).join(POLICY);
+    Ok(Some(
+        M::InnerModule::load_pretrained(&dir, device).map_err(model_err)?,
+    ))
+}
+
+pub(crate) fn model_err(e: prime_models::ModelError) -> TrainError {
+    TrainError::Model(e.to_string())
+}
