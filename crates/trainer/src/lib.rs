@@ -46,4 +46,5 @@ pub use launch::{evaluate_run, model_family, train};
 pub use models::RunModels;
 pub use run_files::{files, run_report, RunLogs};
 pub use state::{RunState, RunSummary};
+pub use step::{OldLogProbs, Rollouts, Row};
 pub use trainer::{RunOptions, Trainer};

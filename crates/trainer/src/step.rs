@@ -27,7 +27,7 @@ use crate::seeds::{seed_for, PPO_ORDER, ROLLOUT};
 use crate::trainer::Trainer;
 
 /// One response of the step's batch, flattened out of its group.
-pub(crate) struct Row {
+pub struct Row {
     /// Dataset index of its prompt.
     prompt: usize,
     /// Its group (prompt) within the step.
@@ -38,14 +38,27 @@ pub(crate) struct Row {
 }
 
 /// Phase 1's result: the kept responses and what sampling and filtering counted.
-pub(crate) struct Rollouts {
+pub struct Rollouts {
     rows: Vec<Row>,
     filter: FilterStats,
     tally: RolloutTally,
 }
 
+impl Rollouts {
+    /// The kept responses, group after group.
+    pub fn rows(&self) -> &[Row] {
+        &self.rows
+    }
+
+    /// The filter's counts.
+    pub fn filter_stats(&self) -> &FilterStats {
+        &self.filter
+    }
+}
+
 /// Phase 2's result: ragged `log π` per response token.
-pub(crate) struct OldLogProbs {
+#[derive(Debug, Clone)]
+pub struct OldLogProbs {
     /// Under the policy that sampled (`π_θold`).
     policy: Vec<Vec<f32>>,
     /// Under the frozen initial policy (only with a KL term).
@@ -126,7 +139,7 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
     /// Phase 1 (§1–4): samples K responses per prompt with the current policy, verifies them,
     /// and refills until `rollout.batch_size` groups survive the filter (or the refills run
     /// out); surplus survivors go back to the prompt buffer.
-    pub(crate) fn rollout(&mut self, step: usize) -> Result<Rollouts, TrainError> {
+    pub fn rollout(&mut self, step: usize) -> Result<Rollouts, TrainError> {
         let cfg = &self.config;
         let inference = self.models.policy.valid();
         let sampler = Sampler {
@@ -182,7 +195,7 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
 
     /// Phase 2 (§5): `log π_θold` of every response token with the weights that sampled (and
     /// the KL reference's, when there is a KL term).
-    pub(crate) fn old_log_probs(&self, rows: &[Row]) -> Result<OldLogProbs, TrainError> {
+    pub fn old_log_probs(&self, rows: &[Row]) -> Result<OldLogProbs, TrainError> {
         let (prompts, responses) = self.token_rows(rows);
         let micro = self.config.ppo.micro_batch_size;
         let pad = self.vocabulary.pad_id;
@@ -213,7 +226,7 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
 
     /// Phase 3 (§6–7): the implicit PRM's per-token rewards of the batch and its online update
     /// on the outcome labels, in the configured order (`None` without a PRM).
-    pub(crate) fn implicit_rewards(
+    pub fn implicit_rewards(
         &mut self,
         rows: &[Row],
         old: &OldLogProbs,
@@ -245,7 +258,7 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
 
     /// Phase 4 (§8–9): per-token advantages from the outcome scores and the implicit rewards,
     /// through the configured estimator; returns the rows ready for the PPO update.
-    pub(crate) fn advantages(
+    pub fn advantages(
         &self,
         rows: &[Row],
         old: OldLogProbs,
@@ -282,7 +295,7 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
     }
 
     /// Phase 5 (§10): the PPO-clip update of the policy at learning rate `lr`.
-    pub(crate) fn policy_update(
+    pub fn policy_update(
         &mut self,
         step: usize,
         lr: f64,
