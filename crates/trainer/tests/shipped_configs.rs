@@ -3,15 +3,22 @@
 
 use std::path::{Path, PathBuf};
 
-use prime_trainer::TrainConfig;
+use prime_trainer::{model_family, Extensions, TrainConfig};
 
 fn configs_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs")
 }
 
+/// Loads a shipped config and checks its estimator against the built-in registry (what
+/// `prime-train` runs with).
 fn load(name: &str) -> TrainConfig {
     let path = configs_dir().join(name);
-    TrainConfig::load(&path, &[]).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    let config =
+        TrainConfig::load(&path, &[]).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    Extensions::builtin()
+        .check(&config)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    config
 }
 
 #[test]
@@ -24,7 +31,11 @@ fn every_shipped_config_loads_and_validates() {
     names.sort();
     assert!(names.len() >= 9, "configs/ holds {names:?}");
     for name in &names {
-        load(name);
+        let config = load(name);
+        if config.model.path.is_none() {
+            // A scratch model's family comes from the config alone.
+            model_family(&config).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
     }
 }
 
