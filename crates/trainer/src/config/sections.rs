@@ -84,8 +84,8 @@ pub struct PrmSection {
     /// Build the PRM from scratch with this architecture instead, and give it the policy's SFT
     /// warm-up (same data, same settings; needs `sft.enabled`). Its frozen reference is a copy
     /// of it after SFT. For a PRM bigger than the policy: the paper's PRM is the SFT policy
-    /// itself, but a tiny PRM cannot learn to check the built-in task's arithmetic (see the
-    /// README). Default: none.
+    /// itself, but a tiny PRM cannot learn to check the built-in task's arithmetic (see
+    /// docs/experiments.md). The family must be the policy's. Default: none.
     pub scratch: Option<ScratchArchitecture>,
     /// `β` of `r^p = β·q` and of the PRM loss (default 0.05).
     pub beta: f64,
