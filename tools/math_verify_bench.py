@@ -10,7 +10,7 @@
 3. Prints verdicts/s of both and the ratio.
 
 Usage: python3 tools/math_verify_bench.py [--skip-cargo]
-Environment: CARGO_TARGET_DIR (default /work/target-verifiers-math).
+Environment: CARGO_TARGET_DIR (default: the workspace's `target`; run from the repository root).
 """
 import argparse
 import json
@@ -55,7 +55,7 @@ def main():
     mv_all = time_math_verify(rows)
     print(f"math-verify: {mv_all:.1f} verdicts/s on all {len(rows)} rows, "
           f"{mv_clean:.1f} verdicts/s on {len(clean)} non-pathological rows")
-    target = os.environ.get("CARGO_TARGET_DIR", "/work/target-verifiers-math")
+    target = os.environ.get("CARGO_TARGET_DIR", "target")
     if not args.skip_cargo:
         env = dict(os.environ, CARGO_TARGET_DIR=target)
         subprocess.run(["cargo", "bench", "-p", "prime-verifiers", "--bench", "math"], check=True, env=env)

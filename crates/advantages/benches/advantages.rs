@@ -1,7 +1,7 @@
 //! Every built-in estimator on a full-scale PRIME batch: 1024 responses (256 prompts × 4)
 //! padded to 3072 tokens, with process rewards and values.
 //!
-//! `CARGO_TARGET_DIR=/work/target-advantages cargo bench -p prime-advantages`
+//! `cargo bench -p prime-advantages`
 //!
 //! Two groups: `1024x3072` is wall-clock time; `1024x3072_cpu` is the CPU time of the
 //! benchmarking thread (Linux), which stays meaningful on a machine shared with other jobs.

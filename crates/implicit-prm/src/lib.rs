@@ -2,17 +2,29 @@
 //!
 //! Implicit process rewards (PRIME, Cui et al. 2025, arXiv 2502.01456): a causal LM `π_φ`
 //! trained only on outcome labels, whose per-token log-likelihood ratio to a reference,
-//! `q_t = log π_φ(y_t | x, y_<t) − log π_ref(y_t | x, y_<t)`, is a dense reward `r_t = β·q_t`.
+//! `q_t = log π_φ(y_t | x, y_<t) − log π_ref(y_t | x, y_<t)`, is a dense reward `r_t = β·q_t`
+//! (docs/algorithm.md §6–7).
 //!
-//! - [`ImplicitPrm`] owns the PRM, its AdamW state and its [`PrmReference`] (a frozen copy or the
-//!   policy's own log-probs); [`ImplicitPrm::token_rewards`] scores a [`PrmBatch`],
-//!   [`ImplicitPrm::update`] trains on [`OutcomeLabels`], [`ImplicitPrm::step`] does both in the
-//!   configured [`UpdateMode`].
+//! - [`ImplicitPrm`] owns the PRM, its AdamW state and its [`PrmReference`] (a frozen copy run
+//!   without autodiff, or the policy's own log-probs); [`ImplicitPrm::token_rewards`] scores a
+//!   [`PrmBatch`], [`ImplicitPrm::update`] trains on [`OutcomeLabels`] with the `ce` or `dpo`
+//!   loss ([`PrmLoss`]), [`ImplicitPrm::step`] does both in the configured [`UpdateMode`] and
+//!   returns a [`PrmOutput`] (rewards + [`PrmStats`]).
+//! - [`PrmBatch`] is a [`prime_models::ResponseBatch`] (prompt + response rows) plus, when the
+//!   reference is the policy, its `log π_θold`; every log-prob comes from
+//!   [`prime_models::response_scores`].
 //! - [`PrmConfig`] holds every knob with the defaults of docs/algorithm.md §6–7.
-//! - [`ImplicitRewards`] are plain ragged vectors the advantage estimators consume.
+//! - [`ImplicitRewards`] are plain ragged vectors of per-token rewards, the input of the
+//!   advantage estimators. Granularity (`token | whole`) and normalisation are the estimator's
+//!   options (`prime-advantages`), not this crate's.
+//! - [`ImplicitPrm::save`] / [`ImplicitPrm::load`]: a PRM checkpoint directory, the weights in
+//!   the model family's Hugging Face layout plus the AdamW state in [`OPTIMIZER_FILE`]`.mpk`;
+//!   generic over the family ([`prime_models::TrainableLm`]).
+//! - [`ce_loss`], [`dpo_loss`] and [`dpo_accuracy`] are the objectives and the pairwise metric as
+//!   plain functions.
 //!
-//! The crate works with any [`prime_models::CausalLm`] on any burn backend and knows nothing
-//! about verifiers or data files.
+//! Scoring and updating work with any [`prime_models::CausalLm`] (as a burn `AutodiffModule`)
+//! on any burn backend; the crate knows nothing about verifiers, data files or advantages.
 
 #![warn(missing_docs)]
 

@@ -1,7 +1,7 @@
 //! Backend choices.
 //!
 //! [`CpuBackend`] is burn's `flex` backend, chosen over `ndarray` by measurement on this
-//! project's 2-core build machine (see ARCHITECTURE.md). [`CudaBackend`] (feature `cuda`) is
+//! project's 2-core build machine (docs/performance.md). `CudaBackend` (feature `cuda`) is
 //! burn-cuda, which builds offline and loads the CUDA driver at run time.
 
 /// The default CPU backend for inference.

@@ -18,9 +18,14 @@ pub struct TokenBatch<B: Backend> {
 
 /// A causal (decoder-only) language model.
 ///
-/// Implemented by [`crate::Qwen2ForCausalLm`]; a fork adds another architecture by implementing
-/// this trait, and everything built on it (log-probs, entropy, sampling, the implicit PRM, PPO)
-/// works unchanged.
+/// Implemented by [`crate::Qwen2ForCausalLm`]. Everything that only runs a model — log-probs and
+/// entropy ([`crate::response_scores`]), sampling ([`crate::generate`]), the implicit PRM's
+/// scores — needs this trait alone. To train a new architecture with `prime-trainer`, a fork
+/// writes one module whose model type (a burn `Module`) implements this trait and
+/// [`crate::PretrainedLm`] (load and save its Hugging Face layout, build from a
+/// [`crate::ScratchArchitecture`]), then adds its variant to [`crate::ModelFamily`] with its arm
+/// in [`crate::ModelFamily::dispatch`]; a config then picks it by `config.json`'s `model_type` or
+/// `[model.scratch] family`.
 pub trait CausalLm<B: Backend> {
     /// The key/value cache for incremental decoding.
     type Cache;

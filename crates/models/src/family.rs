@@ -2,8 +2,11 @@
 //! the Hugging Face layout, initialise from scratch), and the one place where a `config.json`'s
 //! `model_type` picks the Rust type.
 //!
-//! Adding a family: write its module (a type implementing [`CausalLm`] and [`PretrainedLm`]),
-//! then add one variant to [`ModelFamily`] and one arm to [`ModelFamily::dispatch`].
+//! Adding a family: write its module (a burn `Module` implementing [`CausalLm`] and
+//! [`PretrainedLm`]), then add one variant to [`ModelFamily`]: listed in [`ModelFamily::ALL`],
+//! with its `model_type` and its model type in the match of [`ModelFamily::dispatch`]. The trainer
+//! and the implicit PRM (checkpoints included) never name a family's type: they are generic over
+//! [`TrainableLm`].
 
 use std::path::Path;
 

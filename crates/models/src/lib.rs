@@ -1,15 +1,27 @@
 //! # prime-models
 //!
-//! Causal language models of the Qwen2 family on burn, generic over the backend:
-//! Hugging Face `config.json` + safetensors loading and saving, masked token log-probs and entropy,
-//! and batched KV-cache sampling.
+//! Causal language models on burn, generic over the backend, and everything a trainer does with
+//! one: Hugging Face `config.json` + safetensors loading and saving, response log-probs and
+//! entropy, batched KV-cache sampling, tokenizers and chat templates. The Qwen2 family is built
+//! in; others plug in as model families.
 //!
-//! - [`Qwen2Config`] / [`Qwen2ForCausalLm`]: the model (`Qwen2Config::init` for random weights,
-//!   [`load_hf`] / [`save_hf`] for checkpoints);
-//! - [`CausalLm`]: the narrow interface everything else uses;
-//! - [`token_log_probs`], [`entropy`]: per-token scores of a batch;
+//! - [`CausalLm`]: the narrow interface everything else uses (logits of a padded
+//!   [`TokenBatch`], one incremental step with a KV cache);
+//! - model families: [`PretrainedLm`] (load / save the Hugging Face layout, build from a
+//!   [`ScratchArchitecture`]), [`TrainableLm`] (a [`PretrainedLm`] under autodiff whose inference
+//!   copy is one too), and [`ModelFamily`], whose [`ModelFamily::dispatch`] is the one place
+//!   where `config.json`'s `model_type` picks the Rust type (through a [`FamilyVisitor`]);
+//! - [`Qwen2Config`] / [`Qwen2ForCausalLm`]: the Qwen2 / Qwen2.5 family (`Qwen2Config::init` for
+//!   random weights, [`load_hf`] / [`save_hf`] for checkpoints, in [`SaveDtype`]);
+//! - [`ResponseBatch`] (prompt + response rows) and [`response_scores`]: the one function that
+//!   gives the per-token log-probs (and entropy) of responses, used by the old and new policy,
+//!   the implicit PRM and its reference, and SFT; [`token_log_probs`], [`entropy`] score a
+//!   whole [`TokenBatch`];
 //! - [`generate`]: sampling with a KV cache;
-//! - [`optim`]: PyTorch-style global grad-norm clipping and AdamW settings;
+//! - [`Tokenizer`], [`ChatTemplate`]: `tokenizer.json` and `chat_template` rendering;
+//! - [`HostTensor`]: a tensor's values on the host, the unit of checkpoint reading and writing;
+//! - [`optim`]: PyTorch-style global grad-norm clipping and AdamW settings; [`optim_state`]:
+//!   AdamW state saved by parameter position, so it survives a reload of the weights;
 //! - [`backend`]: the default CPU backend (and CUDA behind the `cuda` feature).
 
 #![warn(missing_docs)]

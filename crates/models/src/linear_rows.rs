@@ -7,7 +7,7 @@
 //! leading dimensions makes the forward one `[batch·n, in] · [in, out]` product and the weight
 //! gradient one `xᵀ · g`. The same function up to the order of float sums (so seeded runs take
 //! slightly different trajectories than with burn's form); the speed-up is measured in
-//! ARCHITECTURE.md.
+//! docs/performance.md.
 
 use burn::nn::Linear;
 use burn::tensor::{backend::Backend, module::linear, Tensor};

@@ -1,7 +1,8 @@
 //! [`Extensions`]: what a program that depends on `prime-trainer` plugs in — its own advantage
 //! estimators (by name, picked by `[advantage] estimator`) and verifiers (by `data_source` or
 //! `ability`, picked by each problem's reference) — without touching the trainer. (A model
-//! family is plugged in as the model type of [`crate::Trainer`]; see `prime_models::family`.)
+//! family is not an extension: it is a variant of [`prime_models::ModelFamily`], or the model
+//! type of a [`crate::Trainer`] a program opens itself.)
 //!
 //! ```no_run
 //! use prime_trainer::{Extensions, RunOptions, TrainConfig};

@@ -7,7 +7,12 @@
 //! - [`train`]: run a config (backend and model family picked from it) with [`RunOptions`];
 //! - [`Extensions`]: a program's own advantage estimators and verifiers, by name;
 //! - [`Trainer`]: a run, generic over the backend and the model family (any
-//!   [`prime_models::TrainableLm`]) — SFT, the step phase by phase, evaluation, checkpoints;
+//!   [`prime_models::TrainableLm`]) — SFT, the step phase by phase (`rollout` → [`Rollouts`],
+//!   `old_log_probs` → [`OldLogProbs`], `implicit_rewards`, `advantages`, `policy_update`),
+//!   evaluation, checkpoints;
+//! - [`RunModels`]: everything with weights, and the one checkpoint layout (`policy/`,
+//!   `policy_optim.mpk`, `prm/` with `prm_optimizer.mpk`);
+//! - [`seeds`]: the named seed tags every random choice of a run derives its seed from;
 //! - [`config`]: the TOML config, typed choices, `--set` overrides, errors naming the key;
 //! - [`filter`]: the accuracy / truncation filter with refill over prime-data's prompt pipeline;
 //! - [`policy_loss`] and [`ppo_update`]: the PPO-clip loss and the update that minimises it;
