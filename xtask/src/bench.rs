@@ -1,38 +1,45 @@
-//! `cargo xtask bench [models|advantages|verifiers|data|implicit-prm|all]`: run the criterion
-//! benches of one crate (or all), and for `models` also the same shapes in PyTorch
-//! (`tools/bench_torch.py`), printing burn/PyTorch time ratios measured in this one run.
+//! `cargo xtask bench [models|advantages|verifiers|data|implicit-prm|step|all]`: run the
+//! criterion benches of one crate (or all), and for `models` also the same shapes in PyTorch
+//! (`tools/bench_torch.py`), printing burn/PyTorch time ratios measured in this one run. `step`
+//! is the workspace's own `benches/step.rs`: one whole PRIME step of a tiny model and its phases,
+//! with each phase's share of the step.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::workspace::{cargo, workspace_root};
 
-/// The crates with criterion benches, by the short name `cargo xtask bench` takes.
-const CRATES: [(&str, &str); 5] = [
-    ("models", "prime-models"),
-    ("advantages", "prime-advantages"),
-    ("verifiers", "prime-verifiers"),
-    ("data", "prime-data"),
-    ("implicit-prm", "prime-implicit-prm"),
+/// The criterion benches by the short name `cargo xtask bench` takes: the package, and the one
+/// bench target to run (`None`: all of the package's).
+const TARGETS: [(&str, &str, Option<&str>); 6] = [
+    ("models", "prime-models", None),
+    ("advantages", "prime-advantages", None),
+    ("verifiers", "prime-verifiers", None),
+    ("data", "prime-data", None),
+    ("implicit-prm", "prime-implicit-prm", None),
+    ("step", "prime", Some("step")),
 ];
 
 /// Entry point of `cargo xtask bench`.
 pub fn bench(args: &[String]) -> Result<(), String> {
     let which = args.first().map(String::as_str).unwrap_or("models");
-    let selected: Vec<(&str, &str)> = if which == "all" {
-        CRATES.to_vec()
+    let selected: Vec<(&str, &str, Option<&str>)> = if which == "all" {
+        TARGETS.to_vec()
     } else {
-        let found = CRATES.iter().find(|(short, _)| *short == which);
+        let found = TARGETS.iter().find(|(short, _, _)| *short == which);
         vec![*found.ok_or_else(|| {
-            let names: Vec<&str> = CRATES.iter().map(|(short, _)| *short).collect();
+            let names: Vec<&str> = TARGETS.iter().map(|(short, _, _)| *short).collect();
             format!(
                 "unknown bench target `{which}`; expected one of: {}, all",
                 names.join(", ")
             )
         })?]
     };
-    for (short, package) in selected {
-        cargo(&["bench", "-p", package])?;
+    for (short, package, target) in selected {
+        match target {
+            Some(target) => cargo(&["bench", "-p", package, "--bench", target])?,
+            None => cargo(&["bench", "-p", package])?,
+        }
         if short == "models" {
             compare_with_torch()?;
         }

@@ -4,8 +4,9 @@
 //!   check (`tools/import_cycles.py`), the test suite.
 //! - `cargo xtask train` — the built-in PRIME demo; `--config FILE` for any run (see `train.rs`).
 //! - `cargo xtask eval --run RUN_DIR`, `cargo xtask demo [--compare [--seeds …]]`.
-//! - `cargo xtask bench [models|advantages|verifiers|data|implicit-prm|all]` — criterion benches;
-//!   `models` also prints burn/PyTorch time ratios measured in the same run.
+//! - `cargo xtask bench [models|advantages|verifiers|data|implicit-prm|step|all]` — criterion
+//!   benches; `models` also prints burn/PyTorch time ratios measured in the same run, `step` (the
+//!   top-level `benches/step.rs`) one PRIME step of a tiny model with each phase's share.
 
 use std::process::ExitCode;
 
@@ -27,6 +28,9 @@ fn main() -> ExitCode {
         Some("bench") => bench::bench(&args[1..]),
         _ => {
             eprintln!("usage: cargo xtask <ci|train|eval|demo|bench> [args…]");
+            eprintln!(
+                "       cargo xtask bench [models|advantages|verifiers|data|implicit-prm|step|all]"
+            );
             Err("unknown command".into())
         }
     };
