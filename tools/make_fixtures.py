@@ -5,6 +5,7 @@
     python3 tools/make_fixtures.py                        # rewrites crates/models/tests/data/
     python3 tools/make_fixtures.py --held-out /tmp/held   # other checkpoints, for check_examples.py
     python3 tools/make_fixtures.py --qwen-tokenizer DIR   # also the real-Qwen tokenizer expectations
+    python3 tools/make_fixtures.py --only qwen3_untied_v5 llama3_scaled_v4   # just these checkpoints
 
 What it writes (all small enough to commit; CI never runs this script and never installs torch):
 
@@ -12,7 +13,7 @@ What it writes (all small enough to commit; CI never runs this script and never 
   Qwen2's pre-tokenizer (the same split regex, NFC, byte-level), Qwen2's special tokens, a
   ``tokenizer_config.json`` carrying the Qwen2.5 chat template, a ``generation_config.json``, and
   ``expected.json``: ids, decodes and rendered chat templates computed by ``transformers``.
-* one directory per tiny random Qwen2 checkpoint (``config.json``, ``model.safetensors``, the
+* one directory per tiny random checkpoint (Qwen2, Qwen3 or Llama 3, ``spec["family"]``) (``config.json``, ``model.safetensors``, the
   tokenizer files) with ``reference.json``: logits, next-token log-probs and entropies of one
   sequence, a left-padded batch with its attention mask, and a greedy continuation with the KV
   cache (``model.generate``), all from ``transformers`` in float32 with eager attention.
@@ -34,7 +35,16 @@ from pathlib import Path
 
 import torch
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    LlamaConfig,
+    LlamaForCausalLM,
+    Qwen2Config,
+    Qwen2ForCausalLM,
+    Qwen3Config,
+    Qwen3ForCausalLM,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "crates" / "models" / "tests" / "data"
@@ -236,8 +246,10 @@ def to_layout(config: dict, layout: str) -> dict:
     transformers-5 (`rope_parameters`, `dtype`) layout."""
     config = dict(config)
     if layout == "v4":
-        rope = config.pop("rope_parameters", None) or {}
-        config["rope_theta"] = rope.get("rope_theta", config.get("rope_theta", 10000.0))
+        rope = dict(config.pop("rope_parameters", None) or {})
+        config["rope_theta"] = rope.pop("rope_theta", config.get("rope_theta", 10000.0))
+        # transformers 4 keeps a scaled RoPE's other settings in `rope_scaling`.
+        config["rope_scaling"] = rope if rope.get("rope_type", "default") != "default" else None
         if "dtype" in config:
             config["torch_dtype"] = config.pop("dtype")
         config.pop("layer_types", None)
@@ -245,8 +257,9 @@ def to_layout(config: dict, layout: str) -> dict:
         config["transformers_version"] = "4.43.1"
     elif layout == "v5":
         theta = config.pop("rope_theta", None)
+        scaling = config.pop("rope_scaling", None)
         if theta is not None:
-            config["rope_parameters"] = {"rope_theta": theta, "rope_type": "default"}
+            config["rope_parameters"] = {"rope_theta": theta, **(scaling or {"rope_type": "default"})}
         if "torch_dtype" in config:
             config["dtype"] = config.pop("torch_dtype")
     else:
@@ -254,7 +267,7 @@ def to_layout(config: dict, layout: str) -> dict:
     return config
 
 
-def perturb(model: Qwen2ForCausalLM, gen: torch.Generator) -> None:
+def perturb(model: torch.nn.Module, gen: torch.Generator) -> None:
     """Moves every parameter away from its default so that forgetting one shows in the logits."""
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -276,7 +289,25 @@ def build_checkpoint(out: Path, spec: dict, tok_dir: Path) -> None:
     """Writes a checkpoint described by `spec` (see CHECKPOINTS) and its reference outputs."""
     torch.manual_seed(spec["seed"])
     gen = torch.Generator().manual_seed(spec["seed"])
-    config = Qwen2Config(
+    family = spec.get("family", "qwen2")
+    config_class, model_class = {
+        "qwen2": (Qwen2Config, Qwen2ForCausalLM),
+        "qwen3": (Qwen3Config, Qwen3ForCausalLM),
+        "llama": (LlamaConfig, LlamaForCausalLM),
+    }[family]
+    extra = {}
+    if family in ("qwen3", "llama"):
+        extra["attention_bias"] = spec.get("attention_bias", False)
+    if family == "qwen3" and "head_dim" in spec:
+        extra["head_dim"] = spec["head_dim"]
+    if family == "llama":
+        extra["mlp_bias"] = spec.get("mlp_bias", False)
+        if "head_dim" in spec:
+            extra["head_dim"] = spec["head_dim"]
+    rope = {"rope_theta": spec["rope_theta"], "rope_type": "default"}
+    if "rope_scaling" in spec:
+        rope = {"rope_theta": spec["rope_theta"], **spec["rope_scaling"]}
+    config = config_class(
         vocab_size=spec["vocab_size"],
         hidden_size=spec["hidden_size"],
         intermediate_size=spec["intermediate_size"],
@@ -284,14 +315,15 @@ def build_checkpoint(out: Path, spec: dict, tok_dir: Path) -> None:
         num_attention_heads=spec["heads"],
         num_key_value_heads=spec["kv_heads"],
         max_position_embeddings=spec.get("max_positions", 128),
-        rope_theta=spec["rope_theta"],
+        rope_parameters=rope,
         rms_norm_eps=spec["rms_norm_eps"],
         tie_word_embeddings=spec["tied"],
         bos_token_id=None,
         eos_token_id=spec.get("eos_token_id"),
         pad_token_id=spec.get("pad_token_id"),
+        **extra,
     )
-    model = Qwen2ForCausalLM(config).eval()
+    model = model_class(config).eval()
     perturb(model, gen)
     if spec["tied"]:
         model.tie_weights()
@@ -436,6 +468,32 @@ CHECKPOINTS = {
     "bf16_mqa": dict(seed=13, vocab_size=403, hidden_size=32, intermediate_size=48, layers=3, heads=4,
                      kv_heads=1, rope_theta=50000.0, rms_norm_eps=1e-6, tied=True, dtype="bfloat16",
                      layout="v4", token_range=403),
+    # Qwen3: per-head q/k RMSNorm, head_dim 16 ≠ hidden / heads = 8, untied, transformers-5 layout.
+    "qwen3_untied_v5": dict(family="qwen3", seed=21, vocab_size=403, hidden_size=32, head_dim=16,
+                            intermediate_size=64, layers=2, heads=4, kv_heads=2, rope_theta=1000000.0,
+                            rms_norm_eps=1e-6, tied=False, dtype="float32", layout="v5", token_range=403),
+    # Qwen3 with attention biases, tied, bf16, transformers-4 layout.
+    "qwen3_bias_tied_v4": dict(family="qwen3", seed=22, vocab_size=403, hidden_size=32, head_dim=8,
+                               intermediate_size=48, layers=2, heads=4, kv_heads=1, rope_theta=10000.0,
+                               rms_norm_eps=1e-6, tied=True, attention_bias=True, dtype="bfloat16",
+                               layout="v4", token_range=403),
+    # Llama 3.1-style: Llama-3 RoPE scaling with a 16-token original context, so that positions
+    # up to 40 use the scaled (and the smoothed) frequencies; attention and MLP biases, untied,
+    # transformers-4 layout (`rope_scaling`).
+    "llama3_scaled_bias_v4": dict(family="llama", seed=23, vocab_size=403, hidden_size=32,
+                                  intermediate_size=64, layers=2, heads=4, kv_heads=2, rope_theta=10000.0,
+                                  rope_scaling=dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0,
+                                                    high_freq_factor=4.0, original_max_position_embeddings=16),
+                                  attention_bias=True, mlp_bias=True, rms_norm_eps=1e-5, tied=False,
+                                  dtype="float32", layout="v4", token_range=403, seq_len=40,
+                                  batch_lengths=[36, 20, 9], max_new_tokens=12),
+    # Llama 3.2-style: tied, no biases, scaled RoPE in `rope_parameters` (transformers-5 layout).
+    "llama32_tied_v5": dict(family="llama", seed=24, vocab_size=403, hidden_size=32, intermediate_size=48,
+                            layers=2, heads=4, kv_heads=1, rope_theta=500000.0,
+                            rope_scaling=dict(rope_type="llama3", factor=32.0, low_freq_factor=1.0,
+                                              high_freq_factor=4.0, original_max_position_embeddings=16),
+                            rms_norm_eps=1e-5, tied=True, dtype="float32", layout="v5", token_range=403,
+                            seq_len=40, batch_lengths=[30, 12, 5]),
 }
 
 # Held-out checkpoints (never committed; check_examples.py runs the examples on them).
@@ -452,6 +510,16 @@ HELD_OUT = {
     "held_deep_tied_v5": dict(seed=404, vocab_size=403, hidden_size=24, intermediate_size=40, layers=5,
                               heads=6, kv_heads=3, rope_theta=2500.0, rms_norm_eps=1e-6, tied=True,
                               dtype="float32", layout="v5", token_range=403, seq_len=24, max_new_tokens=12),
+    "held_qwen3_gqa_bf16_v4": dict(family="qwen3", seed=505, vocab_size=416, hidden_size=48, head_dim=24,
+                                   intermediate_size=64, layers=2, heads=6, kv_heads=2, rope_theta=1000000.0,
+                                   rms_norm_eps=1e-6, tied=True, dtype="bfloat16", layout="v4",
+                                   token_range=403, seq_len=18),
+    "held_llama31_scaled_v5": dict(family="llama", seed=606, vocab_size=403, hidden_size=40,
+                                   intermediate_size=72, layers=3, heads=5, kv_heads=1, rope_theta=500000.0,
+                                   rope_scaling=dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0,
+                                                     high_freq_factor=4.0, original_max_position_embeddings=12),
+                                   rms_norm_eps=1e-5, tied=False, dtype="float32", layout="v5",
+                                   token_range=403, seq_len=30, max_new_tokens=10),
 }
 
 
@@ -461,6 +529,8 @@ def main() -> None:
     parser.add_argument("--held-out", type=Path, help="write the held-out checkpoints here instead")
     parser.add_argument("--seed-offset", type=int, default=0,
                         help="added to every held-out checkpoint's seed, for fresh held-out sets")
+    parser.add_argument("--only", nargs="+", metavar="NAME",
+                        help="write only these checkpoints (reusing the committed tokenizer)")
     parser.add_argument("--qwen-tokenizer", type=Path,
                         help="a directory with the real Qwen tokenizer.json + tokenizer_config.json: "
                              "writes <out>/qwen/ (its config and expectations; not the 11 MB tokenizer.json)")
@@ -476,6 +546,11 @@ def main() -> None:
         return
 
     tok_dir = args.out / "tokenizer"
+    if args.only:
+        for name in args.only:
+            build_checkpoint(args.out / name, CHECKPOINTS[name], tok_dir)
+            print("wrote", args.out / name)
+        return
     build_tokenizer(tok_dir)
     expected = tokenizer_expectations(tok_dir)
     (tok_dir / "expected.json").write_text(json.dumps(expected, indent=1, ensure_ascii=False) + "\n")

@@ -1,6 +1,8 @@
-//! Grouped-query self-attention with rotary positions, as in Hugging Face `Qwen2Attention`:
-//! biased `q/k/v` projections, unbiased `o_proj`, `num_attention_heads / num_key_value_heads`
-//! query heads per key/value head, `softmax(q·kᵀ/√d + mask) · v`.
+//! Grouped-query self-attention with rotary positions, as in Hugging Face `Qwen2Attention` (and
+//! `Qwen3Attention`, `LlamaAttention`): `q/k/v/o` projections, biased as the config says (Qwen2:
+//! `q/k/v` only), an optional RMSNorm on each query and key head before RoPE (Qwen3),
+//! `num_attention_heads / num_key_value_heads` query heads per key/value head,
+//! `softmax(q·kᵀ/√d + mask) · v`.
 
 use burn::module::Module;
 use burn::nn::Linear;
@@ -9,7 +11,9 @@ use burn::tensor::{activation::softmax, backend::Backend, module::attention, Ten
 
 use crate::cache::LayerCache;
 use crate::checkpoint::Checkpoint;
+use crate::host_tensor::HostTensor;
 use crate::linear_rows::linear_rows;
+use crate::rms_norm::RmsNorm;
 use crate::rotary::RotaryEmbedding;
 use crate::weights::{init_linear, load_linear, save_linear, NamedTensors};
 use crate::{ModelError, Qwen2Config};
@@ -17,14 +21,18 @@ use crate::{ModelError, Qwen2Config};
 /// HF `Qwen2Attention`.
 #[derive(Module, Debug)]
 pub struct Qwen2Attention<B: Backend> {
-    /// `hidden → heads · head_dim`, with bias.
+    /// `hidden → heads · head_dim`.
     pub q_proj: Linear<B>,
-    /// `hidden → kv_heads · head_dim`, with bias.
+    /// `hidden → kv_heads · head_dim`.
     pub k_proj: Linear<B>,
-    /// `hidden → kv_heads · head_dim`, with bias.
+    /// `hidden → kv_heads · head_dim`.
     pub v_proj: Linear<B>,
-    /// `heads · head_dim → hidden`, no bias.
+    /// `heads · head_dim → hidden`.
     pub o_proj: Linear<B>,
+    /// RMSNorm over each query head (`[head_dim]`), before RoPE (Qwen3).
+    pub q_norm: Option<RmsNorm<B>>,
+    /// RMSNorm over each key head (`[head_dim]`), before RoPE (Qwen3).
+    pub k_norm: Option<RmsNorm<B>>,
     /// Query heads.
     pub num_heads: usize,
     /// Key/value heads.
@@ -38,11 +46,19 @@ impl<B: Backend> Qwen2Attention<B> {
         let (h, std) = (config.hidden_size, config.initializer_range);
         let q = config.num_attention_heads * config.head_dim;
         let kv = config.num_key_value_heads * config.head_dim;
+        let (bias, o_bias) = (config.qkv_bias, config.o_proj_bias);
+        let norm = || {
+            config
+                .qk_norm
+                .then(|| RmsNorm::new(config.head_dim, config.rms_norm_eps, device))
+        };
         Self {
-            q_proj: init_linear(h, q, true, std, device),
-            k_proj: init_linear(h, kv, true, std, device),
-            v_proj: init_linear(h, kv, true, std, device),
-            o_proj: init_linear(q, h, false, std, device),
+            q_proj: init_linear(h, q, bias, std, device),
+            k_proj: init_linear(h, kv, bias, std, device),
+            v_proj: init_linear(h, kv, bias, std, device),
+            o_proj: init_linear(q, h, o_bias, std, device),
+            q_norm: norm(),
+            k_norm: norm(),
             num_heads: config.num_attention_heads,
             num_kv_heads: config.num_key_value_heads,
             head_dim: config.head_dim,
@@ -58,11 +74,32 @@ impl<B: Backend> Qwen2Attention<B> {
         let h = config.hidden_size;
         let q = config.num_attention_heads * config.head_dim;
         let kv = config.num_key_value_heads * config.head_dim;
+        let (bias, o_bias) = (config.qkv_bias, config.o_proj_bias);
+        let mut norm = |name: &str| -> Result<Option<RmsNorm<B>>, ModelError> {
+            if !config.qk_norm {
+                return Ok(None);
+            }
+            let weight = checkpoint.take(&format!("{prefix}.{name}.weight"), &[config.head_dim])?;
+            Ok(Some(RmsNorm::from_weight(
+                weight.to_tensor(device),
+                config.rms_norm_eps,
+            )))
+        };
+        let (q_norm, k_norm) = (norm("q_norm")?, norm("k_norm")?);
         Ok(Self {
-            q_proj: load_linear(checkpoint, &format!("{prefix}.q_proj"), h, q, true, device)?,
-            k_proj: load_linear(checkpoint, &format!("{prefix}.k_proj"), h, kv, true, device)?,
-            v_proj: load_linear(checkpoint, &format!("{prefix}.v_proj"), h, kv, true, device)?,
-            o_proj: load_linear(checkpoint, &format!("{prefix}.o_proj"), q, h, false, device)?,
+            q_proj: load_linear(checkpoint, &format!("{prefix}.q_proj"), h, q, bias, device)?,
+            k_proj: load_linear(checkpoint, &format!("{prefix}.k_proj"), h, kv, bias, device)?,
+            v_proj: load_linear(checkpoint, &format!("{prefix}.v_proj"), h, kv, bias, device)?,
+            o_proj: load_linear(
+                checkpoint,
+                &format!("{prefix}.o_proj"),
+                q,
+                h,
+                o_bias,
+                device,
+            )?,
+            q_norm,
+            k_norm,
             num_heads: config.num_attention_heads,
             num_kv_heads: config.num_key_value_heads,
             head_dim: config.head_dim,
@@ -74,6 +111,14 @@ impl<B: Backend> Qwen2Attention<B> {
         save_linear(&self.k_proj, &format!("{prefix}.k_proj"), out);
         save_linear(&self.v_proj, &format!("{prefix}.v_proj"), out);
         save_linear(&self.o_proj, &format!("{prefix}.o_proj"), out);
+        for (name, norm) in [("q_norm", &self.q_norm), ("k_norm", &self.k_norm)] {
+            if let Some(norm) = norm {
+                out.push((
+                    format!("{prefix}.{name}.weight"),
+                    HostTensor::from_tensor(norm.weight.val()),
+                ));
+            }
+        }
     }
 
     /// Attention over `x` (`[batch, n, hidden]`, the newest `n` positions).
@@ -97,6 +142,14 @@ impl<B: Backend> Qwen2Attention<B> {
         let q = split(linear_rows(&self.q_proj, x.clone()), heads); // [batch, heads, n, dim]
         let k = split(linear_rows(&self.k_proj, x.clone()), kv_heads); // [batch, kv_heads, n, dim]
         let v = split(linear_rows(&self.v_proj, x), kv_heads);
+        let q = match &self.q_norm {
+            Some(norm) => norm.forward(q),
+            None => q,
+        };
+        let k = match &self.k_norm {
+            Some(norm) => norm.forward(k),
+            None => k,
+        };
         let q = RotaryEmbedding::apply(q, cos, sin);
         let k = RotaryEmbedding::apply(k, cos, sin);
         let (k, v) = match cache {

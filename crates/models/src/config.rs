@@ -1,16 +1,20 @@
-//! `Qwen2Config`: the Hugging Face `config.json` of a Qwen2 / Qwen2.5 model.
+//! `Qwen2Config`: the decoder's hyper-parameters, read from the Hugging Face `config.json` of a
+//! Qwen2 / Qwen2.5, Qwen3 or Llama 3 model (the family's own fields are read by its module:
+//! Qwen2's here, `qwen3.rs`, `llama.rs`).
 //!
-//! Both layouts `transformers` has written are read: version 4 (`rope_theta`, `torch_dtype` at the
-//! top level) and version 5 (`rope_parameters.rope_theta`, `dtype`). Checkpoints are always written
-//! in the version-4 layout, which both versions (and vLLM) read.
+//! Both layouts `transformers` has written are read: version 4 (`rope_theta`, `rope_scaling`,
+//! `torch_dtype` at the top level) and version 5 (`rope_parameters`, `dtype`). Checkpoints are
+//! always written in the version-4 layout, which both versions (and vLLM) read.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ModelError;
+use crate::hf_config::{ArchitectureFlags, OneOrMany, RawConfig};
+use crate::{llama, qwen3, Llama3RopeScaling, ModelError, ModelFamily};
 
-/// Architecture hyper-parameters of a Qwen2-family decoder.
+/// Architecture hyper-parameters of the decoder behind every family (`family` says which
+/// `config.json` it reads and writes).
 ///
 /// Deserialising (`serde_json::from_str::<Qwen2Config>`) accepts both `config.json` layouts and
 /// validates the result; serialising writes the transformers-4 layout.
@@ -47,6 +51,18 @@ pub struct Qwen2Config {
     pub eos_token_ids: Vec<u32>,
     /// Storage dtype named by the checkpoint (`"float32"`, `"bfloat16"`, …), if any.
     pub torch_dtype: Option<String>,
+    /// The family: its `model_type` and its own `config.json` fields.
+    pub family: ModelFamily,
+    /// Biases on the q, k, v projections (Qwen2: always; Qwen3, Llama: `attention_bias`).
+    pub qkv_bias: bool,
+    /// Bias on the output projection (Qwen3, Llama: `attention_bias`).
+    pub o_proj_bias: bool,
+    /// Biases in the MLP's three projections (Llama: `mlp_bias`).
+    pub mlp_bias: bool,
+    /// RMSNorm over each query and key head before RoPE (`q_norm`, `k_norm`; Qwen3).
+    pub qk_norm: bool,
+    /// Llama-3 RoPE frequency scaling (Llama: `rope_type = "llama3"`).
+    pub rope_scaling: Option<Llama3RopeScaling>,
 }
 
 impl Qwen2Config {
@@ -69,6 +85,31 @@ impl Qwen2Config {
             bos_token_id: None,
             eos_token_ids: Vec::new(),
             torch_dtype: Some("float32".into()),
+            family: ModelFamily::Qwen2,
+            qkv_bias: true,
+            o_proj_bias: false,
+            mlp_bias: false,
+            qk_norm: false,
+            rope_scaling: None,
+        }
+    }
+
+    /// This config as a model of `family`, with the family's default flags (Qwen2: q/k/v
+    /// biases; Qwen3: per-head q/k norms, no biases; Llama: no biases, unscaled RoPE).
+    pub fn with_family(self, family: ModelFamily) -> Self {
+        let flags = match family {
+            ModelFamily::Qwen2 => qwen2_flags(),
+            ModelFamily::Qwen3 => qwen3::default_flags(),
+            ModelFamily::Llama => llama::default_flags(),
+        };
+        Self {
+            family,
+            qkv_bias: flags.qkv_bias,
+            o_proj_bias: flags.o_proj_bias,
+            mlp_bias: flags.mlp_bias,
+            qk_norm: flags.qk_norm,
+            rope_scaling: flags.rope_scaling,
+            ..self
         }
     }
 
@@ -158,6 +199,38 @@ impl Qwen2Config {
         if self.initializer_range.is_nan() || self.initializer_range < 0.0 {
             return Err(invalid("initializer_range", "must be non-negative".into()));
         }
+        // The flags must be ones the family's config.json can state, or a saved model would not
+        // load as itself.
+        let expressible = match self.family {
+            ModelFamily::Qwen2 => {
+                self.qkv_bias
+                    && !self.o_proj_bias
+                    && !self.mlp_bias
+                    && !self.qk_norm
+                    && self.rope_scaling.is_none()
+            }
+            ModelFamily::Qwen3 => {
+                self.qk_norm
+                    && self.qkv_bias == self.o_proj_bias
+                    && !self.mlp_bias
+                    && self.rope_scaling.is_none()
+            }
+            ModelFamily::Llama => !self.qk_norm && self.qkv_bias == self.o_proj_bias,
+        };
+        if !expressible {
+            return Err(invalid(
+                "model_type",
+                format!(
+                    "a `{}` config cannot state these flags (qkv bias {}, o_proj bias {}, MLP bias {}, q/k norm {}, RoPE scaling {})",
+                    self.family.model_type(),
+                    self.qkv_bias,
+                    self.o_proj_bias,
+                    self.mlp_bias,
+                    self.qk_norm,
+                    self.rope_scaling.is_some()
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -171,8 +244,12 @@ impl Qwen2Config {
         let h = self.hidden_size;
         let q = self.num_attention_heads * self.head_dim;
         let kv = self.num_key_value_heads * self.head_dim;
-        let attention = h * q + q + 2 * (h * kv + kv) + q * h;
-        let mlp = 3 * h * self.intermediate_size;
+        let qkv_bias = if self.qkv_bias { q + 2 * kv } else { 0 };
+        let o_bias = if self.o_proj_bias { h } else { 0 };
+        let qk_norm = if self.qk_norm { 2 * self.head_dim } else { 0 };
+        let attention = h * q + 2 * h * kv + q * h + qkv_bias + o_bias + qk_norm;
+        let i = self.intermediate_size;
+        let mlp = 3 * h * i + if self.mlp_bias { 2 * i + h } else { 0 };
         let layer = attention + mlp + 2 * h;
         let embedding = self.vocab_size * h;
         let head = if self.tie_word_embeddings {
@@ -188,94 +265,14 @@ fn invalid(field: &'static str, reason: String) -> ModelError {
     ModelError::InvalidConfig { field, reason }
 }
 
-/// `eos_token_id` is a number or a list of numbers in `config.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    One(u32),
-    Many(Vec<u32>),
-}
-
-/// transformers-5 `rope_parameters`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct RopeParameters {
-    rope_theta: Option<f64>,
-    rope_type: Option<String>,
-}
-
-/// `config.json` as written (either layout), before validation.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct RawConfig {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    architectures: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    model_type: Option<String>,
-    vocab_size: usize,
-    hidden_size: usize,
-    intermediate_size: usize,
-    num_hidden_layers: usize,
-    num_attention_heads: usize,
-    #[serde(default)]
-    num_key_value_heads: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    head_dim: Option<usize>,
-    #[serde(default = "default_hidden_act")]
-    hidden_act: String,
-    #[serde(default = "default_max_position_embeddings")]
-    max_position_embeddings: usize,
-    #[serde(default = "default_rms_norm_eps")]
-    rms_norm_eps: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    rope_theta: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    rope_parameters: Option<RopeParameters>,
-    #[serde(default)]
-    rope_scaling: Option<serde_json::Value>,
-    #[serde(default)]
-    tie_word_embeddings: bool,
-    #[serde(default = "default_initializer_range")]
-    initializer_range: f64,
-    #[serde(default)]
-    use_sliding_window: bool,
-    #[serde(default)]
-    bos_token_id: Option<u32>,
-    #[serde(default)]
-    eos_token_id: Option<OneOrMany>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    torch_dtype: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    dtype: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    use_cache: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    attention_dropout: Option<f64>,
-}
-
-fn default_hidden_act() -> String {
-    "silu".into()
-}
-fn default_max_position_embeddings() -> usize {
-    32_768
-}
-fn default_rms_norm_eps() -> f64 {
-    1e-6
-}
-fn default_initializer_range() -> f64 {
-    0.02
-}
-
 impl TryFrom<RawConfig> for Qwen2Config {
     type Error = ModelError;
 
     fn try_from(raw: RawConfig) -> Result<Self, ModelError> {
-        if let Some(model_type) = &raw.model_type {
-            if model_type != "qwen2" {
-                return Err(invalid(
-                    "model_type",
-                    format!("`{model_type}` is not supported (expected `qwen2`)"),
-                ));
-            }
-        }
+        let family = match &raw.model_type {
+            Some(model_type) => ModelFamily::from_model_type(model_type)?,
+            None => ModelFamily::Qwen2,
+        };
         if raw.hidden_act != "silu" {
             return Err(invalid(
                 "hidden_act",
@@ -288,29 +285,16 @@ impl TryFrom<RawConfig> for Qwen2Config {
                 "sliding-window attention is not supported".into(),
             ));
         }
-        if let Some(scaling) = &raw.rope_scaling {
-            if !scaling.is_null() {
-                return Err(invalid(
-                    "rope_scaling",
-                    format!("{scaling} is not supported (only unscaled RoPE)"),
-                ));
+        let rope = raw.rope();
+        let flags = match family {
+            ModelFamily::Qwen2 => {
+                raw.require_unscaled_rope(&rope)?;
+                qwen2_flags()
             }
-        }
-        let rope_from_parameters = match &raw.rope_parameters {
-            Some(parameters) => {
-                if let Some(kind) = &parameters.rope_type {
-                    if kind != "default" {
-                        return Err(invalid(
-                            "rope_parameters",
-                            format!("rope_type `{kind}` is not supported (only `default`)"),
-                        ));
-                    }
-                }
-                parameters.rope_theta
-            }
-            None => None,
+            ModelFamily::Qwen3 => qwen3::read_flags(&raw, &rope)?,
+            ModelFamily::Llama => llama::read_flags(&raw, &rope)?,
         };
-        let rope_theta = raw.rope_theta.or(rope_from_parameters).unwrap_or(10_000.0);
+        let rope_theta = rope.rope_theta.unwrap_or(10_000.0);
         if raw.num_attention_heads == 0 {
             return Err(invalid("num_attention_heads", "must be positive".into()));
         }
@@ -349,9 +333,26 @@ impl TryFrom<RawConfig> for Qwen2Config {
                 Some(OneOrMany::Many(ids)) => ids,
             },
             torch_dtype: raw.torch_dtype.or(raw.dtype),
+            family,
+            qkv_bias: flags.qkv_bias,
+            o_proj_bias: flags.o_proj_bias,
+            mlp_bias: flags.mlp_bias,
+            qk_norm: flags.qk_norm,
+            rope_scaling: flags.rope_scaling,
         };
         config.validate()?;
         Ok(config)
+    }
+}
+
+/// Qwen2 / Qwen2.5: biased q/k/v projections, nothing else.
+fn qwen2_flags() -> ArchitectureFlags {
+    ArchitectureFlags {
+        qkv_bias: true,
+        o_proj_bias: false,
+        mlp_bias: false,
+        qk_norm: false,
+        rope_scaling: None,
     }
 }
 
@@ -359,22 +360,26 @@ impl From<Qwen2Config> for RawConfig {
     /// The transformers-4 layout.
     fn from(config: Qwen2Config) -> Self {
         let explicit_head_dim = config.head_dim * config.num_attention_heads != config.hidden_size;
-        Self {
-            architectures: Some(vec!["Qwen2ForCausalLM".into()]),
-            model_type: Some("qwen2".into()),
+        let family = config.family;
+        let mut raw = Self {
+            architectures: Some(vec![family.architecture().into()]),
+            model_type: Some(family.model_type().into()),
             vocab_size: config.vocab_size,
             hidden_size: config.hidden_size,
             intermediate_size: config.intermediate_size,
             num_hidden_layers: config.num_hidden_layers,
             num_attention_heads: config.num_attention_heads,
             num_key_value_heads: Some(config.num_key_value_heads),
-            head_dim: explicit_head_dim.then_some(config.head_dim),
+            head_dim: (explicit_head_dim || family == ModelFamily::Qwen3)
+                .then_some(config.head_dim),
             hidden_act: "silu".into(),
             max_position_embeddings: config.max_position_embeddings,
             rms_norm_eps: config.rms_norm_eps,
             rope_theta: Some(config.rope_theta),
             rope_parameters: None,
-            rope_scaling: Some(serde_json::Value::Null),
+            rope_scaling: None,
+            attention_bias: None,
+            mlp_bias: None,
             tie_word_embeddings: config.tie_word_embeddings,
             initializer_range: config.initializer_range,
             use_sliding_window: false,
@@ -384,11 +389,24 @@ impl From<Qwen2Config> for RawConfig {
                 [id] => Some(OneOrMany::One(*id)),
                 ids => Some(OneOrMany::Many(ids.to_vec())),
             },
-            torch_dtype: config.torch_dtype,
+            torch_dtype: config.torch_dtype.clone(),
             dtype: None,
             use_cache: Some(true),
             attention_dropout: Some(0.0),
+        };
+        let flags = ArchitectureFlags {
+            qkv_bias: config.qkv_bias,
+            o_proj_bias: config.o_proj_bias,
+            mlp_bias: config.mlp_bias,
+            qk_norm: config.qk_norm,
+            rope_scaling: config.rope_scaling,
+        };
+        match family {
+            ModelFamily::Qwen2 => {}
+            ModelFamily::Qwen3 => qwen3::write_flags(&flags, &mut raw),
+            ModelFamily::Llama => llama::write_flags(&flags, &mut raw),
         }
+        raw
     }
 }
 

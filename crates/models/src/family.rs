@@ -14,14 +14,11 @@ use burn::module::{AutodiffModule, Module};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use serde::{Deserialize, Serialize};
 
-use crate::{CausalLm, ModelError, Qwen2Config, Qwen2ForCausalLm, SaveDtype};
+use crate::{CausalLm, ModelError, ModelFamily, Qwen2Config, Qwen2ForCausalLm, SaveDtype};
 
 /// An architecture with Hugging Face checkpoints: loads and saves `config.json` +
 /// `*.safetensors`, and builds a randomly initialised model from a [`ScratchArchitecture`].
 pub trait PretrainedLm<B: Backend>: CausalLm<B> + Module<B> + Sized {
-    /// `model_type` of the family's `config.json` (e.g. `"qwen2"`).
-    const MODEL_TYPE: &'static str;
-
     /// Loads the checkpoint in `dir` (see [`crate::load_hf`] for the Qwen2 family).
     fn load_pretrained(dir: &Path, device: &B::Device) -> Result<Self, ModelError>;
 
@@ -94,14 +91,6 @@ impl Default for ScratchArchitecture {
     }
 }
 
-/// The model families this crate implements, by `config.json` `model_type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ModelFamily {
-    /// Qwen2 / Qwen2.5 ([`Qwen2ForCausalLm`]).
-    Qwen2,
-}
-
 /// Something to run with the concrete type of a model family, chosen at run time by
 /// [`ModelFamily::dispatch`]. `B` is the autodiff backend the model trains on.
 pub trait FamilyVisitor<B: AutodiffBackend> {
@@ -113,67 +102,18 @@ pub trait FamilyVisitor<B: AutodiffBackend> {
 }
 
 impl ModelFamily {
-    /// Every family, in the order of their names in error messages.
-    pub const ALL: &'static [ModelFamily] = &[ModelFamily::Qwen2];
-
-    /// The `model_type` string of `config.json`.
-    pub fn model_type(self) -> &'static str {
-        match self {
-            ModelFamily::Qwen2 => <Qwen2ForCausalLm<burn::backend::Flex> as PretrainedLm<
-                burn::backend::Flex,
-            >>::MODEL_TYPE,
-        }
-    }
-
-    /// The family of the checkpoint in `dir`, from its `config.json`'s `model_type`.
-    pub fn of_checkpoint(dir: &Path) -> Result<Self, ModelError> {
-        let path = dir.join("config.json");
-        let text = std::fs::read_to_string(&path).map_err(|source| ModelError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        #[derive(Deserialize)]
-        struct ModelType {
-            model_type: Option<String>,
-        }
-        let found: ModelType =
-            serde_json::from_str(&text).map_err(|source| ModelError::Json { path, source })?;
-        let model_type = found.model_type.ok_or_else(|| ModelError::InvalidConfig {
-            field: "model_type",
-            reason: format!("missing (supported: {})", Self::supported()),
-        })?;
-        Self::ALL
-            .iter()
-            .copied()
-            .find(|family| family.model_type() == model_type)
-            .ok_or_else(|| ModelError::InvalidConfig {
-                field: "model_type",
-                reason: format!(
-                    "`{model_type}` is not supported (supported: {})",
-                    Self::supported()
-                ),
-            })
-    }
-
     /// Runs `visitor` with this family's model type on backend `B`: the one dispatch point.
     pub fn dispatch<B: AutodiffBackend, V: FamilyVisitor<B>>(self, visitor: V) -> V::Output {
         match self {
-            ModelFamily::Qwen2 => visitor.visit::<Qwen2ForCausalLm<B>>(),
+            // One decoder runs all three; `config.json` decides the rest.
+            ModelFamily::Qwen2 | ModelFamily::Qwen3 | ModelFamily::Llama => {
+                visitor.visit::<Qwen2ForCausalLm<B>>()
+            }
         }
-    }
-
-    fn supported() -> String {
-        Self::ALL
-            .iter()
-            .map(|f| format!("`{}`", f.model_type()))
-            .collect::<Vec<_>>()
-            .join(", ")
     }
 }
 
 impl<B: Backend> PretrainedLm<B> for Qwen2ForCausalLm<B> {
-    const MODEL_TYPE: &'static str = "qwen2";
-
     fn load_pretrained(dir: &Path, device: &B::Device) -> Result<Self, ModelError> {
         crate::load_hf(dir, device)
     }
@@ -205,7 +145,8 @@ impl<B: Backend> PretrainedLm<B> for Qwen2ForCausalLm<B> {
             rope_theta: a.rope_theta,
             tie_word_embeddings: a.tie_word_embeddings,
             ..Qwen2Config::tiny()
-        };
+        }
+        .with_family(a.family);
         config.validate()?;
         Ok(config.init(device))
     }
@@ -216,44 +157,43 @@ mod tests {
     use super::*;
     use burn::backend::{Autodiff, Flex};
 
-    struct LayerCount;
+    /// Builds a scratch model of the visited type and reports its vocabulary and family.
+    struct Build(ModelFamily);
 
-    impl FamilyVisitor<Autodiff<Flex>> for LayerCount {
-        type Output = Result<usize, ModelError>;
+    impl FamilyVisitor<Autodiff<Flex>> for Build {
+        type Output = Result<(usize, ModelFamily, bool), ModelError>;
         fn visit<M: TrainableLm<Autodiff<Flex>>>(self) -> Self::Output {
             let architecture = ScratchArchitecture {
-                num_hidden_layers: 3,
+                family: self.0,
+                num_hidden_layers: 1,
                 hidden_size: 32,
                 intermediate_size: 64,
                 ..ScratchArchitecture::default()
             };
             let model = M::from_scratch(&architecture, 40, &Default::default())?;
-            Ok(model.vocab_size() * 100 + M::MODEL_TYPE.len())
+            let dir = tempfile::tempdir().unwrap();
+            model.save_pretrained(dir.path(), SaveDtype::F32)?;
+            let family = ModelFamily::of_checkpoint(dir.path())?;
+            let reloaded = M::load_pretrained(dir.path(), &Default::default())?;
+            Ok((
+                reloaded.vocab_size(),
+                family,
+                reloaded.num_params() == model.num_params(),
+            ))
         }
     }
 
     #[test]
-    fn dispatch_reaches_the_family_type() {
-        let out = ModelFamily::Qwen2.dispatch::<Autodiff<Flex>, _>(LayerCount);
-        assert_eq!(out.unwrap(), 40 * 100 + "qwen2".len());
-    }
-
-    #[test]
-    fn model_type_is_read_from_config_json() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("config.json"), r#"{"model_type": "qwen2"}"#).unwrap();
-        assert_eq!(
-            ModelFamily::of_checkpoint(dir.path()).unwrap(),
-            ModelFamily::Qwen2
-        );
-        std::fs::write(dir.path().join("config.json"), r#"{"model_type": "gpt2"}"#).unwrap();
-        let error = ModelFamily::of_checkpoint(dir.path())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            error.contains("model_type") && error.contains("`gpt2`") && error.contains("`qwen2`"),
-            "{error}"
-        );
+    fn every_family_builds_saves_and_reloads_through_dispatch() {
+        for &family in ModelFamily::ALL {
+            let (vocab, written, same_size) =
+                family.dispatch::<Autodiff<Flex>, _>(Build(family)).unwrap();
+            assert_eq!(
+                (vocab, written, same_size),
+                (40, family, true),
+                "{family:?}"
+            );
+        }
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The SwiGLU feed-forward block (Shazeer 2020): `down(silu(gate(x)) ⊙ up(x))`, no biases.
+//! The SwiGLU feed-forward block (Shazeer 2020): `down(silu(gate(x)) ⊙ up(x))`, biased only
+//! where the config says so (Llama's `mlp_bias`).
 
 use burn::module::Module;
 use burn::nn::Linear;
@@ -28,9 +29,9 @@ impl<B: Backend> Qwen2Mlp<B> {
             config.initializer_range,
         );
         Self {
-            gate_proj: init_linear(h, i, false, std, device),
-            up_proj: init_linear(h, i, false, std, device),
-            down_proj: init_linear(i, h, false, std, device),
+            gate_proj: init_linear(h, i, config.mlp_bias, std, device),
+            up_proj: init_linear(h, i, config.mlp_bias, std, device),
+            down_proj: init_linear(i, h, config.mlp_bias, std, device),
         }
     }
 
@@ -47,7 +48,7 @@ impl<B: Backend> Qwen2Mlp<B> {
                 &format!("{prefix}.gate_proj"),
                 h,
                 i,
-                false,
+                config.mlp_bias,
                 device,
             )?,
             up_proj: load_linear(
@@ -55,7 +56,7 @@ impl<B: Backend> Qwen2Mlp<B> {
                 &format!("{prefix}.up_proj"),
                 h,
                 i,
-                false,
+                config.mlp_bias,
                 device,
             )?,
             down_proj: load_linear(
@@ -63,7 +64,7 @@ impl<B: Backend> Qwen2Mlp<B> {
                 &format!("{prefix}.down_proj"),
                 i,
                 h,
-                false,
+                config.mlp_bias,
                 device,
             )?,
         })

@@ -73,7 +73,7 @@ impl Qwen2Config {
                 .map(|_| Qwen2DecoderLayer::init(self, device))
                 .collect(),
             norm: RmsNorm::new(self.hidden_size, self.rms_norm_eps, device),
-            rotary: RotaryEmbedding::new(self.head_dim, self.rope_theta),
+            rotary: RotaryEmbedding::of(self),
         };
         let lm_head = (!self.tie_word_embeddings).then(|| {
             init_linear(
@@ -127,7 +127,7 @@ impl<B: Backend> Qwen2ForCausalLm<B> {
                 },
                 layers,
                 norm: RmsNorm::from_weight(norm.to_tensor(device), config.rms_norm_eps),
-                rotary: RotaryEmbedding::new(config.head_dim, config.rope_theta),
+                rotary: RotaryEmbedding::of(config),
             },
             lm_head,
             config: config.clone(),

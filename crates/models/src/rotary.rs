@@ -7,6 +7,8 @@
 
 use burn::tensor::{backend::Backend, Int, Tensor, TensorData};
 
+use crate::{llama, Qwen2Config};
+
 /// Precomputed inverse frequencies of one head width.
 #[derive(Debug, Clone)]
 pub struct RotaryEmbedding {
@@ -24,6 +26,18 @@ impl RotaryEmbedding {
             })
             .collect();
         Self { inv_freq }
+    }
+
+    /// The frequencies of `config`'s heads: base `rope_theta`, then Llama-3 scaling if the
+    /// config has it.
+    pub fn of(config: &Qwen2Config) -> Self {
+        let rope = Self::new(config.head_dim, config.rope_theta);
+        match &config.rope_scaling {
+            Some(scaling) => Self {
+                inv_freq: llama::scale_inv_freq(&rope.inv_freq, scaling),
+            },
+            None => rope,
+        }
     }
 
     /// `(cos, sin)` tables for `positions` (`[batch, seq]`), each `[batch, 1, seq, head_dim]`.

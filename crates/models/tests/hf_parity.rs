@@ -1,5 +1,6 @@
-//! Parity with Hugging Face `transformers` on tiny random Qwen2 checkpoints: logits, next-token
-//! log-probs and entropies, a left-padded batch, and greedy decoding with the KV cache.
+//! Parity with Hugging Face `transformers` on tiny random Qwen2, Qwen3 and Llama 3 checkpoints:
+//! logits, next-token log-probs and entropies, a left-padded batch, and greedy decoding with the
+//! KV cache.
 //!
 //! `tests/data/<fixture>/` holds a checkpoint written by `transformers` and `reference.json` with
 //! what `transformers` computes from it in float32 (`tools/make_fixtures.py`):
@@ -7,7 +8,16 @@
 //! - `tied_f32`: GQA 2:1, tied embeddings, transformers-4 config layout;
 //! - `untied_padded_v5`: GQA 3:1, separate `lm_head`, vocabulary padded to 448 rows beyond the
 //!   tokenizer's 403, transformers-5 config layout (`rope_parameters`, `dtype`), RoPE θ = 1e6;
-//! - `bf16_mqa`: one key/value head, weights stored in bfloat16, 3 layers.
+//! - `bf16_mqa`: one key/value head, weights stored in bfloat16, 3 layers;
+//! - `qwen3_untied_v5`: Qwen3 (per-head q/k RMSNorm, `head_dim` 16 ≠ hidden / heads), untied,
+//!   transformers-5 layout;
+//! - `qwen3_bias_tied_v4`: Qwen3 with `attention_bias` (q/k/v/o), tied, bf16, transformers-4
+//!   layout;
+//! - `llama3_scaled_bias_v4`: Llama 3.1-style Llama-3 RoPE scaling over an original context of 16
+//!   tokens with sequences up to 40 (so the scaled and the smoothed frequencies matter),
+//!   `attention_bias` and `mlp_bias`, untied, transformers-4 layout (`rope_scaling`);
+//! - `llama32_tied_v5`: Llama 3.2-style, tied, no biases, scaling in `rope_parameters`
+//!   (transformers-5 layout).
 //!
 //! Norm weights, q/k/v biases and embeddings are perturbed, so a forgotten bias or norm weight, a
 //! wrong RoPE convention or a mask that leaks padding moves the logits far beyond the tolerance.
@@ -27,7 +37,15 @@ type B = CpuBackend;
 /// Logits and log-probs must match `transformers` to this absolute difference.
 const TOLERANCE: f32 = 1e-4;
 
-const FIXTURES: [&str; 3] = ["tied_f32", "untied_padded_v5", "bf16_mqa"];
+const FIXTURES: [&str; 7] = [
+    "tied_f32",
+    "untied_padded_v5",
+    "bf16_mqa",
+    "qwen3_untied_v5",
+    "qwen3_bias_tied_v4",
+    "llama3_scaled_bias_v4",
+    "llama32_tied_v5",
+];
 
 #[derive(Deserialize)]
 struct Reference {

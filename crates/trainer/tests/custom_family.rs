@@ -57,8 +57,6 @@ impl<B: Backend> CausalLm<B> for HalfLogits<B> {
 }
 
 impl<B: Backend> PretrainedLm<B> for HalfLogits<B> {
-    const MODEL_TYPE: &'static str = "half_logits_qwen2";
-
     fn load_pretrained(dir: &Path, device: &B::Device) -> Result<Self, ModelError> {
         Ok(Self {
             inner: Qwen2ForCausalLm::load_pretrained(dir, device)?,

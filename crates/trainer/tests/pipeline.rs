@@ -122,9 +122,25 @@ fn smoke_run_writes_everything_and_ends_with_the_summary_line() {
 
 #[test]
 fn sigkilled_run_resumes_to_the_same_metrics_and_weights() {
+    resumes_exactly(&[]);
+}
+
+#[test]
+fn a_scratch_qwen3_resumes_exactly() {
+    resumes_exactly(&["--set", "model.scratch.family=qwen3"]);
+}
+
+#[test]
+fn a_scratch_llama_resumes_exactly() {
+    resumes_exactly(&["--set", "model.scratch.family=llama"]);
+}
+
+/// Trains the smoke config with `extra` straight through, and again killed (SIGKILL) between
+/// checkpoint 2 and the end, then resumed: metrics, evaluations and weights must be identical.
+fn resumes_exactly(extra: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let straight = dir.path().join("straight");
-    let (_, status) = train(&straight, &[]);
+    let (_, status) = train(&straight, extra);
     assert!(status.success());
 
     let mut killed_mid_run = false;
@@ -137,6 +153,7 @@ fn sigkilled_run_resumes_to_the_same_metrics_and_weights() {
             .arg(smoke_config())
             .arg("--run-dir")
             .arg(&resumed)
+            .args(extra)
             .env("RUST_LOG", "error")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -196,6 +213,59 @@ fn sigkilled_run_resumes_to_the_same_metrics_and_weights() {
         let x = std::fs::read(straight.join(f)).unwrap();
         let y = std::fs::read(resumed.join(f)).unwrap();
         assert!(x == y, "{f} differs after resume");
+    }
+    // The family the config named is the family that was trained and written.
+    let family = extra
+        .iter()
+        .find_map(|s| s.strip_prefix("model.scratch.family="))
+        .unwrap_or("qwen2");
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(resumed.join("final/config.json")).unwrap())
+            .unwrap();
+    assert_eq!(config["model_type"], family);
+}
+
+/// A Qwen3 and a Llama checkpoint written by `transformers` train through `model.path` alone:
+/// the family is read from their `config.json`.
+#[test]
+fn qwen3_and_llama_checkpoints_run_a_step_through_model_path() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for (fixture, model_type) in [
+        ("qwen3_untied_v5", "qwen3"),
+        ("llama3_scaled_bias_v4", "llama"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        let model = format!(
+            "model.path=\"{}\"",
+            root.join("crates/models/tests/data")
+                .join(fixture)
+                .display()
+        );
+        let (stdout, status) = train(
+            &run,
+            &[
+                "--set",
+                &model,
+                "--set",
+                "sft.enabled=false",
+                "--set",
+                "steps=1",
+                "--set",
+                "logging.report=false",
+            ],
+        );
+        assert!(status.success(), "{fixture}");
+        assert_eq!(last_json(&stdout)["steps"], 1, "{fixture}");
+        let m = &jsonl(&run.join("metrics.jsonl"))[0];
+        assert!(
+            m["prm_loss"].as_f64().unwrap().is_finite(),
+            "{fixture}: {m}"
+        );
+        let config: Value =
+            serde_json::from_str(&std::fs::read_to_string(run.join("final/config.json")).unwrap())
+                .unwrap();
+        assert_eq!(config["model_type"], model_type, "{fixture}");
     }
 }
 
