@@ -152,10 +152,10 @@ impl ChatTemplate {
     /// Passes `name = value` to every render, as `transformers`' `apply_chat_template(name=value)`
     /// does: e.g. Qwen3's `enable_thinking = false`, which opens the reply with an empty
     /// `<think>\n\n</think>\n\n` block. A later value for the same name replaces the earlier.
-    pub fn with_variable(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+    pub fn with_variable(mut self, name: impl Into<String>, value: impl Serialize) -> Self {
         let name = name.into();
         self.variables.retain(|(n, _)| *n != name);
-        self.variables.push((name, value.into()));
+        self.variables.push((name, Value::from(minijinja::value::Serde(value))));
         self
     }
 

@@ -201,7 +201,7 @@ impl Tokenizer {
     pub fn with_template_variable(
         mut self,
         name: impl Into<String>,
-        value: impl Into<minijinja::Value>,
+        value: impl serde::Serialize,
     ) -> Self {
         self.chat_template = self.chat_template.with_variable(name, value);
         self

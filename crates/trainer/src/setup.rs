@@ -43,6 +43,13 @@ impl Vocabulary {
                 .map_err(|e| TrainError::Data(e.to_string()))?;
             (Tokenizer::from_dir(&dir).map_err(model_err)?, dir)
         };
+        let tokenizer = config
+            .model
+            .chat_template_variables
+            .iter()
+            .fold(tokenizer, |tokenizer, (name, value)| {
+                tokenizer.with_template_variable(name.clone(), value)
+            });
         let eos_id = tokenizer
             .eos_token_id()
             .ok_or_else(|| TrainError::Model("the tokenizer names no eos token".into()))?;

@@ -1,6 +1,7 @@
 //! The sections of a training config. Every default is the one in `docs/algorithm.md` (the paper's
 //! full-scale run); where docs/algorithm.md names no default the choice is documented on the field.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use prime_implicit_prm::{PrmLoss, UpdateMode};
@@ -24,6 +25,10 @@ pub struct ModelSection {
     /// Precision of exported models: `f32` (default) | `bf16` (checkpoints are always f32, for
     /// exact resume).
     pub save_dtype: SaveDtype,
+    /// Extra variables for the chat template, as `transformers`' `apply_chat_template(**kwargs)`
+    /// gets them: e.g. `{ enable_thinking = false }` for Qwen3. Default: none.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub chat_template_variables: BTreeMap<String, serde_json::Value>,
 }
 
 impl Default for ModelSection {
@@ -33,6 +38,7 @@ impl Default for ModelSection {
             tokenizer: None,
             scratch: ScratchArchitecture::default(),
             save_dtype: SaveDtype::F32,
+            chat_template_variables: BTreeMap::new(),
         }
     }
 }

@@ -283,3 +283,18 @@ fn a_scratch_prm_is_checked_against_the_rest_of_the_config() {
     // Without a PRM the section is inert (the outcome-only baseline of a scratch-PRM config).
     TrainConfig::from_toml_str(&format!("[prm]\nenabled = false\n{scratch}"), &[]).unwrap();
 }
+
+#[test]
+fn chat_template_variables_round_trip() {
+    let c = TrainConfig::from_toml_str(
+        "[model]\nchat_template_variables = { enable_thinking = false }\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        c.model.chat_template_variables.get("enable_thinking"),
+        Some(&serde_json::Value::Bool(false))
+    );
+    let back = TrainConfig::from_toml_str(&c.to_toml_string().unwrap(), &[]).unwrap();
+    assert_eq!(back, c);
+}
