@@ -1,7 +1,8 @@
 //! Project automation, run as `cargo xtask <command>` (alias in `.cargo/config.toml`).
 //!
-//! - `cargo xtask ci`    — what CI runs: fmt check, clippy with warnings denied, the import-cycle
-//!   check (`tools/import_cycles.py`), the test suite.
+//! - `cargo xtask ci`    — what CI runs: fmt check, clippy with warnings denied, `cargo doc` with
+//!   warnings denied, `cargo package` of the leaf crates, the import-cycle check
+//!   (`tools/import_cycles.py`), the test suite (doctests included).
 //! - `cargo xtask train` — the built-in PRIME demo; `--config FILE` for any run (see `train.rs`).
 //! - `cargo xtask eval --run RUN_DIR`, `cargo xtask demo [--compare [--seeds …]]`.
 //! - `cargo xtask bench [models|advantages|verifiers|data|implicit-prm|step|all]` — criterion
@@ -16,7 +17,7 @@ mod prime_train;
 mod train;
 mod workspace;
 
-use workspace::{cargo, python3};
+use workspace::{cargo, cargo_with_env, python3};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -43,7 +44,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// fmt, clippy (also with the `cuda` feature), import cycles, tests: the same checks as `.ci/run`.
+/// fmt, clippy (also with the `cuda` feature), docs, the leaf crates' packages, import cycles,
+/// tests: the same checks as `.ci/run`.
 fn ci() -> Result<(), String> {
     cargo(&["fmt", "--all", "--", "--check"])?;
     cargo(&[
@@ -65,6 +67,36 @@ fn ci() -> Result<(), String> {
         "--",
         "-D",
         "warnings",
+    ])?;
+    // Docs with warnings denied: a broken intra-doc link fails.
+    cargo_with_env(
+        &[("RUSTDOCFLAGS", "-D warnings")],
+        &["doc", "--workspace", "--no-deps"],
+    )?;
+    // The leaf crates build alone: the unpacked .crate as a workspace of its own, with only its
+    // registry dependencies (so burn-free; offline: the copies the steps above fetched). A dirty
+    // tree is fine here; publishing checks that.
+    cargo(&[
+        "package",
+        "--offline",
+        "--allow-dirty",
+        "-p",
+        "prime-advantages",
+        "-p",
+        "prime-verifiers",
+    ])?;
+    // The burn crates package too (manifest, README, files), unverified: building them from their
+    // packages would compile burn a second time.
+    cargo(&[
+        "package",
+        "--offline",
+        "--allow-dirty",
+        "--no-verify",
+        "--workspace",
+        "--exclude",
+        "prime",
+        "--exclude",
+        "xtask",
     ])?;
     python3(&["-m", "unittest", "tools/test_import_cycles.py"])?;
     python3(&["tools/import_cycles.py"])?;

@@ -1,8 +1,6 @@
-//! # prime-advantages
+#![doc = include_str!("../README.md")]
 //!
-//! Advantage estimators for RL of LLMs as pure functions over plain data, with the semantics of
-//! PRIME (Cui et al. 2025, arXiv 2502.01456; `docs/algorithm.md` §6, §8, §9) written down and
-//! tested. No burn, no tensors: usable from any trainer.
+//! ## The API
 //!
 //! - In: a [`RolloutBatch`] — responses grouped by prompt, valid lengths, outcome scores
 //!   `acc`, optional per-token process rewards and values, flat `[n, width]` storage.
@@ -28,29 +26,6 @@
 //! and `outcome_coef`; `process_coef = 0` or a batch without `process` means outcome only.
 //! Whitening is `A = (X − mean X) / sqrt(var X + 1e-8)`, mean and unbiased variance over all
 //! valid tokens of the batch. The equations are in each estimator's docs ([`estimators`]).
-//!
-//! ## In a trainer
-//!
-//! Options are one typed struct, [`AdvantageOptions`], with the defaults of docs/algorithm.md; it
-//! deserialises from a config section and rejects unknown keys:
-//!
-//! ```
-//! use prime_advantages::{AdvantageOptions, Registry, RolloutBatch};
-//!
-//! // e.g. the `[advantage]` table of the trainer's TOML, via serde
-//! let options: AdvantageOptions =
-//!     serde_json::from_str(r#"{"estimator": "rloo", "gamma_process": 0.99}"#).unwrap();
-//! let estimator = Registry::with_builtins().build_from_options(&options)?;
-//!
-//! // per-token tensors flattened row-major to Vec<f32>, `[n, width]`
-//! let (n, width) = (4, 3);
-//! let batch = RolloutBatch::new(width, vec![0, 0, 1, 1], vec![3, 2, 3, 1], vec![1.0, 0.0, 0.0, 1.0])?
-//!     .with_process(vec![0.1; n * width])?;
-//! let out = estimator.estimate(&batch)?;
-//! assert_eq!(out.advantages().len(), n * width); // back into a [n, width] tensor
-//! assert_eq!(out.advantages()[3 + 2], 0.0); // padding of response 1
-//! # Ok::<(), prime_advantages::AdvantageError>(())
-//! ```
 //!
 //! ## A new estimator
 //!

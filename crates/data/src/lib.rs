@@ -1,10 +1,15 @@
-//! # prime-data
+#![doc = include_str!("../README.md")]
 //!
-//! Problems for PRIME: readers for Eurus-2-RL-Data (parquet in the veRL layout, JSONL in the
-//! veRL and the older layout), the prompt pipeline (system-prompt override, the model's chat
-//! template, length filter, seeded per-epoch shuffling, left-padded token batches, a resumable
-//! cursor and the accuracy filter's prompt buffer), and the built-in `arithmetic` task with its
-//! tokenizer.
+//! ## The API
+//!
+//! - [`Problem`]: id, data source, ability, chat messages and the verifiers'
+//!   [`Reference`](prime_verifiers::Reference).
+//! - Reading: [`ProblemReader`] (streaming) and [`read_problems`] (all at once), with
+//!   [`ReadOptions`] ([`OnBadRow`], [`Layout`]) and [`ReadStats`]; errors are [`DataError`].
+//!   Writing: [`write_jsonl`], [`write_parquet`] ([`verl_schema`]).
+//! - [`prompts`]: the prompt pipeline, [`prompts::PromptBatcher`] and the
+//!   [`prompts::BatcherState`] a checkpoint stores.
+//! - [`arithmetic`]: the built-in task ([`arithmetic::ArithmeticConfig`]) and its tokenizer.
 //!
 //! Architecture invariant: this crate knows the verifiers' [`Reference`](prime_verifiers::Reference)
 //! and the models' tokenizer, never a model, a reward or the trainer.

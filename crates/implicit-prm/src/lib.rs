@@ -1,9 +1,6 @@
-//! # prime-implicit-prm
+#![doc = include_str!("../README.md")]
 //!
-//! Implicit process rewards (PRIME, Cui et al. 2025, arXiv 2502.01456): a causal LM `π_φ`
-//! trained only on outcome labels, whose per-token log-likelihood ratio to a reference,
-//! `q_t = log π_φ(y_t | x, y_<t) − log π_ref(y_t | x, y_<t)`, is a dense reward `r_t = β·q_t`
-//! (docs/algorithm.md §6–7).
+//! ## The API
 //!
 //! - [`ImplicitPrm`] owns the PRM, its AdamW state and its [`PrmReference`] (a frozen copy run
 //!   without autodiff, or the policy's own log-probs); [`ImplicitPrm::token_rewards`] scores a

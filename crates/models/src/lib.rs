@@ -1,9 +1,6 @@
-//! # prime-models
+#![doc = include_str!("../README.md")]
 //!
-//! Causal language models on burn, generic over the backend, and everything a trainer does with
-//! one: Hugging Face `config.json` + safetensors loading and saving, response log-probs and
-//! entropy, batched KV-cache sampling, tokenizers and chat templates. The Qwen2 family is built
-//! in; others plug in as model families.
+//! ## The API
 //!
 //! - [`CausalLm`]: the narrow interface everything else uses (logits of a padded
 //!   [`TokenBatch`], one incremental step with a KV cache);
@@ -11,8 +8,9 @@
 //!   [`ScratchArchitecture`]), [`TrainableLm`] (a [`PretrainedLm`] under autodiff whose inference
 //!   copy is one too), and [`ModelFamily`], whose [`ModelFamily::dispatch`] is the one place
 //!   where `config.json`'s `model_type` picks the Rust type (through a [`FamilyVisitor`]);
-//! - [`Qwen2Config`] / [`Qwen2ForCausalLm`]: the Qwen2 / Qwen2.5 family (`Qwen2Config::init` for
-//!   random weights, [`load_hf`] / [`save_hf`] for checkpoints, in [`SaveDtype`]);
+//! - [`Qwen2Config`] / [`Qwen2ForCausalLm`]: the decoder every built-in family runs on, its
+//!   `family` saying which `config.json` it reads and writes (`Qwen2Config::init` for random
+//!   weights, [`load_hf`] / [`save_hf`] for checkpoints, in [`SaveDtype`]);
 //! - [`ResponseBatch`] (prompt + response rows) and [`response_scores`]: the one function that
 //!   gives the per-token log-probs (and entropy) of responses, used by the old and new policy,
 //!   the implicit PRM and its reference, and SFT; [`token_log_probs`], [`entropy`] score a

@@ -1,10 +1,9 @@
-//! # prime-trainer
+#![doc = include_str!("../README.md")]
 //!
-//! The only crate that wires the others together: the PRIME step (sample → verify → filter →
-//! old log-probs → implicit PRM → advantages → PPO), SFT warm-up, evaluation, checkpoints,
-//! metrics and the HTML report, all driven by one [`TrainConfig`].
+//! ## The API
 //!
-//! - [`train`]: run a config (backend and model family picked from it) with [`RunOptions`];
+//! - [`train`]: run a [`TrainConfig`] (backend and model family picked from it) with
+//!   [`RunOptions`], returning a [`RunSummary`];
 //! - [`Extensions`]: a program's own advantage estimators and verifiers, by name;
 //! - [`Trainer`]: a run, generic over the backend and the model family (any
 //!   [`prime_models::TrainableLm`]) — SFT, the step phase by phase (`rollout` → [`Rollouts`],

@@ -1,26 +1,17 @@
-//! # prime-verifiers
+#![doc = include_str!("../README.md")]
 //!
-//! Outcome verifiers: PRIME's only source of truth. A bounded math grader, a sandboxed Python
-//! code runner, exact-answer verifiers for the built-in tasks, a router and a parallel runner.
-//! No burn dependency.
+//! ## The API
 //!
-//! ```
-//! use std::sync::Arc;
-//! use prime_verifiers::{Reference, Router, RunnerConfig, Status, Verifier, VerifyItem, VerifyRunner};
-//!
-//! let reference = Reference {
-//!     ability: "math".into(),
-//!     data_source: "numina_olympiads".into(),
-//!     ground_truth: r"\frac{1}{2}".into(),
-//! };
-//! let router = Router::default(); // math, code, and the built-in synthetic tasks
-//! assert_eq!(router.verify(r"so the answer is \boxed{0.5}.", &reference).status, Status::Correct);
-//!
-//! let runner = VerifyRunner::new(Arc::new(router), RunnerConfig::default());
-//! let items = vec![VerifyItem { response: r"\boxed{2/4}".into(), reference }];
-//! let batch = runner.run(items);
-//! assert_eq!(batch.counts.correct, 1);
-//! ```
+//! - [`Verifier`]: `verify(response, reference) -> Verdict`, the one trait every verifier
+//!   implements; a [`Reference`] is a problem's ground truth with its `ability` and
+//!   `data_source`, a [`Verdict`] a score in `[0, 1]`, a [`Status`] and a short reason.
+//! - [`MathVerifier`] ([`math`], limits in [`MathConfig`]), [`CodeVerifier`] ([`code`], the
+//!   sandbox in [`code::sandbox`], limits in [`CodeConfig`]), [`ExactAnswerVerifier`]
+//!   ([`synthetic`]: the built-in tasks' exact answers).
+//! - [`Router`]: picks a verifier by `data_source`, then by `ability`; [`Router::register`] adds
+//!   a program's own verifier under a name.
+//! - [`VerifyRunner`]: a batch of [`VerifyItem`]s on N workers, each under a time limit
+//!   ([`RunnerConfig`]), verdicts in order plus [`StatusCounts`] in a [`BatchResult`].
 
 #![warn(missing_docs)]
 

@@ -96,8 +96,9 @@ const FIXED_TOKENS: &[&str] = &[
     "one",
 ];
 
-/// Builds the tokenizer for `config`: special tokens (ids 0–3), [`FIXED_TOKENS`], the words of
-/// `config.instruction`, then the integers `0..=config.max_abs_number()`.
+/// Builds the tokenizer for `config`: special tokens (ids 0–3), the fixed symbols and words (chat
+/// roles, the solution's symbols, some English), the words of `config.instruction`, then the
+/// integers `0..=config.max_abs_number()`.
 pub fn arithmetic_tokenizer(config: &ArithmeticConfig) -> Result<Tokenizer, DataError> {
     let error = |e: tokenizers::Error| DataError::Tokenizer(e.to_string());
     let specials = [
