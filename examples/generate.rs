@@ -10,9 +10,12 @@
 //!
 //! `--ids` feeds token ids as they are and stops only at `--stop-ids`. `--prompt` renders the text
 //! as one user message with the model directory's tokenizer and chat template (ChatML when it has
-//! none), stops at the tokenizer's end-of-sequence ids, and also prints the decoded `"text"`.
-//! `logprobs` are the sampler's: `log softmax(logits / temperature)` of each new token
-//! (temperature 1 when greedy). Errors are one line on stderr and a non-zero exit status.
+//! none), stops at the tokenizer's end-of-sequence ids, never samples an id the tokenizer does not
+//! have (the embedding may have more rows: `SamplingConfig::vocab_limit`), and also prints the
+//! decoded `"text"`. `--vocab-limit N` sets that limit by hand (with `--ids` nothing is masked
+//! unless it is given, as in `transformers`' `generate`). `logprobs` are the sampler's:
+//! `log softmax(logits / temperature)` over the allowed ids of each new token (temperature 1 when
+//! greedy). Errors are one line on stderr and a non-zero exit status.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -58,6 +61,10 @@ struct Args {
     /// end-of-sequence ids with --prompt).
     #[arg(long, value_delimiter = ',', num_args = 1..)]
     stop_ids: Option<Vec<u32>>,
+    /// Sample only ids below this (default: the tokenizer's size with --prompt, no limit with
+    /// --ids).
+    #[arg(long)]
+    vocab_limit: Option<usize>,
     /// `cpu`, or `cuda` when built with `--features cuda`.
     #[arg(long, default_value = "cpu")]
     backend: String,
@@ -95,6 +102,9 @@ fn backends() -> &'static str {
 }
 
 fn check_sampling(args: &Args) -> Result<(), String> {
+    if args.vocab_limit == Some(0) {
+        return Err("--vocab-limit must be at least 1".into());
+    }
     if args.greedy {
         return Ok(());
     }
@@ -156,6 +166,9 @@ fn run<B: Backend>(args: &Args, device: &B::Device) -> Result<String, String> {
         greedy: args.greedy,
         stop_token_ids: args.stop_ids.clone().unwrap_or(default_stops),
         pad_token_id,
+        vocab_limit: args
+            .vocab_limit
+            .or(tokenizer.as_ref().map(Tokenizer::vocab_size)),
     };
 
     let n = prompt_ids.len();
@@ -178,7 +191,8 @@ fn run<B: Backend>(args: &Args, device: &B::Device) -> Result<String, String> {
         "finish_reason": finish_reason,
     });
     if let Some(tokenizer) = &tokenizer {
-        // Rows of a padded vocabulary (ids past the tokenizer's) have no text.
+        // Rows of a padded vocabulary (ids past the tokenizer's, drawn only under a larger
+        // --vocab-limit) have no text.
         let known: Vec<u32> = new_ids
             .iter()
             .copied()

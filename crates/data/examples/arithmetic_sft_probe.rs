@@ -97,6 +97,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         greedy: true,
         stop_token_ids: vec![eos],
         pad_token_id: pad,
+        vocab_limit: Some(tokenizer.vocab_size()),
     };
     for chunk in problems.chunks(50) {
         let prompts: Vec<Vec<u32>> = chunk

@@ -8,6 +8,7 @@
 
 use burn::tensor::{activation::log_softmax, backend::Backend, Int, Tensor};
 
+use crate::sampling::allowed_vocab;
 use crate::{CausalLm, ModelError, ResponseBatch, TokenBatch};
 
 /// `log p(input_ids[t+1] | input_ids[..=t])` for every `t < seq − 1`, 0 on padded targets.
@@ -46,6 +47,11 @@ pub struct ResponseScores<B: Backend> {
 /// Column `t` is `log π(y_t | x, y_<t)`: the logits at column `P + t − 1` scored against the
 /// token at `P + t`. Only the `R` response positions go through the log-softmax. Differentiable
 /// under an autodiff backend.
+///
+/// With [`ResponseBatch::vocab_limit`] set, `π` is the model's distribution over the ids below
+/// the limit, the one the sampler draws from with the same limit (`crate::sampling`'s vocabulary
+/// mask): the log-softmax and the entropy run over the first `vocab_limit` logits only, and a
+/// response token at or past the limit (which that distribution never produces) scores `−∞`.
 pub fn response_scores<B: Backend, M: CausalLm<B>>(
     model: &M,
     batch: &ResponseBatch<B>,
@@ -56,10 +62,11 @@ pub fn response_scores<B: Backend, M: CausalLm<B>>(
     let width = start + dims.response_width;
     let logits = model.forward(&batch.tokens); // [n, P + R, V]
     let vocab = logits.dims()[2];
+    let allowed = allowed_vocab(batch.vocab_limit, vocab);
     // The logits at P − 1 + t predict response token t: the R + 1 columns P − 1 ..= P + R − 1
     // seen as a sequence of their own give exactly the R response scores.
     let columns = start - 1..width;
-    let window = TokenBatch {
+    let mut window = TokenBatch {
         input_ids: batch
             .tokens
             .input_ids
@@ -71,9 +78,23 @@ pub fn response_scores<B: Backend, M: CausalLm<B>>(
             .clone()
             .slice([0..rows, columns.clone()]),
     };
-    let logits = logits.slice([0..rows, columns, 0..vocab]); // [n, R + 1, V]
+    // Tokens past the limit have probability 0: scored as id 0 (so the gather stays in range),
+    // then set to −∞.
+    let outside = (allowed < vocab).then(|| {
+        let outside = window
+            .input_ids
+            .clone()
+            .greater_equal_elem(allowed as i64)
+            .bool_and(window.attention_mask.clone().equal_elem(1));
+        window.input_ids = window.input_ids.clone().mask_fill(outside.clone(), 0);
+        outside.slice([0..rows, 1..dims.response_width + 1]) // [n, R]
+    });
+    let logits = logits.slice([0..rows, columns, 0..allowed]); // [n, R + 1, allowed]
     let mask = batch.response_mask(dims.response_width);
-    let (log_probs, entropy) = next_token_scores(logits, &window, with_entropy);
+    let (mut log_probs, entropy) = next_token_scores(logits, &window, with_entropy);
+    if let Some(outside) = outside {
+        log_probs = log_probs.mask_fill(outside, f32::NEG_INFINITY);
+    }
     Ok(ResponseScores {
         log_probs: log_probs.mul(mask.clone()),
         entropy: entropy.map(|h| h.mul(mask.clone())),
@@ -205,6 +226,98 @@ mod tests {
         assert_eq!(got, vec![0.0]);
         let h: Vec<f32> = entropy(logits, &batch).into_data().to_vec().unwrap();
         assert!(h[0].is_finite() && h[0].abs() < 1e-6);
+    }
+
+    /// A "model" whose logits are `LOGITS` at every position, whatever the input: over 4 ids,
+    /// id 3 (a padding row past a 3-id tokenizer) dominates; over ids 0..3 alone the
+    /// distribution is `[1/5, 3/5, 1/5]`.
+    struct FixedLogits<B: Backend> {
+        logits: Tensor<B, 1>,
+    }
+
+    const LOGITS: [f32; 4] = [0.0, 1.098_612_3 /* ln 3 */, 0.0, 10.0];
+
+    impl<B: Backend> CausalLm<B> for FixedLogits<B> {
+        type Cache = ();
+        fn vocab_size(&self) -> usize {
+            LOGITS.len()
+        }
+        fn forward(&self, batch: &TokenBatch<B>) -> Tensor<B, 3> {
+            let [rows, seq] = batch.input_ids.dims();
+            self.logits
+                .clone()
+                .reshape([1, 1, LOGITS.len()])
+                .repeat_dim(0, rows)
+                .repeat_dim(1, seq)
+        }
+        fn new_cache(&self, _batch_size: usize, _capacity: usize) {}
+        fn forward_step(
+            &self,
+            new_ids: Tensor<B, 2, Int>,
+            attention_mask: Tensor<B, 2, Int>,
+            _cache: &mut (),
+        ) -> Tensor<B, 3> {
+            self.forward(&TokenBatch {
+                input_ids: new_ids,
+                attention_mask,
+            })
+        }
+    }
+
+    #[test]
+    fn a_vocab_limit_scores_under_the_masked_distribution() {
+        let device = Default::default();
+        let model = FixedLogits::<B> {
+            logits: Tensor::from_data(TensorData::from(LOGITS), &device),
+        };
+        // Row 0 answers [1, 0] (ids the tokenizer has), row 1 [3] (a padding row).
+        let batch =
+            ResponseBatch::<B>::from_ids(&[[2u32], [2]], &[vec![1u32, 0], vec![3]], 0, &device)
+                .unwrap();
+        let scores = |limit| {
+            let s = response_scores(&model, &batch.clone().with_vocab_limit(limit), true).unwrap();
+            let lp: Vec<f32> = s.log_probs.into_data().to_vec().unwrap();
+            let h: Vec<f32> = s.entropy.unwrap().into_data().to_vec().unwrap();
+            (lp, h)
+        };
+        let (lp, h) = scores(Some(3));
+        let (ln02, ln06) = (0.2f32.ln(), 0.6f32.ln());
+        assert!(
+            (lp[0] - ln06).abs() < 1e-6 && (lp[1] - ln02).abs() < 1e-6,
+            "{lp:?}"
+        );
+        assert_eq!(lp[2], f32::NEG_INFINITY);
+        assert_eq!(lp[3], 0.0); // padding after L_1 = 1
+        let masked_entropy = -(2.0 * 0.2 * ln02 + 0.6 * ln06); // ≈ 0.950 nats
+        assert!((h[0] - masked_entropy).abs() < 1e-5, "{h:?}");
+        // Unmasked, the padding row holds almost all the mass: log p(1) = ln 3 − ln(5 + e^10).
+        let (lp, _) = scores(None);
+        let expected = 3f64.ln() - (5.0 + 10f64.exp()).ln();
+        assert!((lp[0] as f64 - expected).abs() < 1e-5, "{lp:?}");
+        assert!(lp[2].abs() < 1e-3);
+    }
+
+    #[test]
+    fn masked_ids_get_no_gradient() {
+        type AD = Autodiff<B>;
+        let device = Default::default();
+        let logits = Tensor::<AD, 1>::from_data(TensorData::from(LOGITS), &device).require_grad();
+        let model = FixedLogits {
+            logits: logits.clone(),
+        };
+        let batch = ResponseBatch::<AD>::from_ids(&[[2u32]], &[[1u32]], 0, &device)
+            .unwrap()
+            .with_vocab_limit(Some(3));
+        let grads = response_scores(&model, &batch, false)
+            .unwrap()
+            .log_probs
+            .sum()
+            .backward();
+        let grad: Vec<f32> = logits.grad(&grads).unwrap().into_data().to_vec().unwrap();
+        // One-hot(1) minus the masked softmax [0.2, 0.6, 0.2]; nothing reaches id 3.
+        for (g, e) in grad.iter().zip([-0.2f32, 0.4, -0.2, 0.0]) {
+            assert!((g - e).abs() < 1e-6, "{grad:?}");
+        }
     }
 
     #[test]

@@ -23,6 +23,10 @@ pub struct ResponseBatch<B: Backend> {
     pub response_start: usize,
     /// `L_i` for each row, each at most `R`.
     pub response_lengths: Vec<usize>,
+    /// The responses were sampled from the ids below this limit (the tokenizer's size, see
+    /// [`crate::SamplingConfig::vocab_limit`]): [`crate::response_scores`] scores them under the
+    /// model's distribution over those ids. `None`: over every row of the model's vocabulary.
+    pub vocab_limit: Option<usize>,
 }
 
 /// The shape of a validated [`ResponseBatch`].
@@ -88,7 +92,16 @@ impl<B: Backend> ResponseBatch<B> {
             },
             response_start: prompt_width,
             response_lengths: responses.iter().map(|r| r.as_ref().len()).collect(),
+            vocab_limit: None,
         })
+    }
+
+    /// The same batch, scored over the ids below `vocab_limit` (see [`Self::vocab_limit`]).
+    pub fn with_vocab_limit(self, vocab_limit: Option<usize>) -> Self {
+        Self {
+            vocab_limit,
+            ..self
+        }
     }
 
     /// Number of rows `n`.
@@ -149,6 +162,7 @@ impl<B: Backend> ResponseBatch<B> {
             },
             response_start: self.response_start,
             response_lengths: self.response_lengths[range].to_vec(),
+            vocab_limit: self.vocab_limit,
         }
     }
 
@@ -177,6 +191,7 @@ impl<B: AutodiffBackend> ResponseBatch<B> {
             },
             response_start: self.response_start,
             response_lengths: self.response_lengths.clone(),
+            vocab_limit: self.vocab_limit,
         }
     }
 }

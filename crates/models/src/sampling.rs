@@ -1,11 +1,25 @@
 //! Batched autoregressive sampling with a KV cache.
 //!
-//! Each step turns the last logits of every unfinished row into a token on the host:
-//! greedy (`argmax`), or a draw (one seeded generator per row) from `softmax(logits / temperature)` restricted to the `top_k`
-//! most likely tokens and then to the smallest set of most likely tokens whose probability
-//! reaches `top_p` (the order of Hugging Face's logits warpers). The RNG is seeded, so a seed
-//! reproduces a generation exactly. A row stops at its first stop token (kept in its output)
-//! or after `max_new_tokens`; finished rows are fed padding (mask 0) while the others go on.
+//! Each step turns the last logits of every unfinished row into a token on the host. First the
+//! vocabulary is masked: only ids below `vocab_limit` can be drawn (see below). Then greedy
+//! (`argmax`), or a draw (one seeded generator per row) from `softmax(logits / temperature)`
+//! restricted to the `top_k` most likely tokens and then to the smallest set of most likely
+//! tokens whose probability reaches `top_p` (the order of Hugging Face's logits warpers). The RNG
+//! is seeded, so a seed reproduces a generation exactly. A row stops at its first stop token
+//! (kept in its output) or after `max_new_tokens`; finished rows are fed padding (mask 0) while
+//! the others go on.
+//!
+//! **The vocabulary mask.** A checkpoint's embedding often has more rows than its tokenizer has
+//! ids (Qwen2.5: 151,936 rows, 151,665 ids), padded for matmul speed. The padding rows are never
+//! trained towards and have no text, yet they keep some probability; over millions of tokens at
+//! temperature 1 one is drawn, and the response cannot be decoded. With
+//! [`SamplingConfig::vocab_limit`] set (every caller passes its tokenizer's
+//! [`crate::Tokenizer::vocab_size`]), the logits of ids `≥ vocab_limit` are dropped before
+//! temperature, top-k and top-p: the draw, the arg-max and the returned log-probs are all those
+//! of `softmax` over the ids `< vocab_limit`. The same limit on a [`crate::ResponseBatch`] makes
+//! [`crate::response_scores`] use that distribution, so the log-probs PPO compares are over what
+//! was sampled from. The mask runs on the host, after the logits are read back, so it is the same
+//! for every backend.
 
 use burn::tensor::{backend::Backend, Int, Tensor, TensorData};
 use rand::rngs::StdRng;
@@ -32,6 +46,10 @@ pub struct SamplingConfig {
     pub stop_token_ids: Vec<u32>,
     /// Token fed to finished rows (its attention mask is 0, so its value never matters).
     pub pad_token_id: u32,
+    /// Only ids `< vocab_limit` can be drawn: the tokenizer's size, so that no padding row of the
+    /// embedding is ever sampled (module docs). `None` (or a limit `≥` the model's vocabulary)
+    /// masks nothing; at least id 0 always stays allowed.
+    pub vocab_limit: Option<usize>,
 }
 
 impl Default for SamplingConfig {
@@ -45,6 +63,7 @@ impl Default for SamplingConfig {
             greedy: false,
             stop_token_ids: Vec::new(),
             pad_token_id: 0,
+            vocab_limit: None,
         }
     }
 }
@@ -65,9 +84,9 @@ pub struct Generation {
     pub tokens: Vec<Vec<u32>>,
     /// Why each row ended.
     pub finish_reasons: Vec<FinishReason>,
-    /// Per new token, its log-probability under `softmax(logits / temperature)` (temperature 1
-    /// when greedy), before top-k / top-p truncation. Informational: training recomputes
-    /// log-probs with the training model.
+    /// Per new token, its log-probability under `softmax(logits / temperature)` over the ids
+    /// below `vocab_limit` (temperature 1 when greedy), before top-k / top-p truncation.
+    /// Informational: training recomputes log-probs with the training model.
     pub logprobs: Vec<Vec<f32>>,
 }
 
@@ -160,6 +179,7 @@ where
     let (mut logits, mut vocab) = step(ids.clone(), mask.clone());
     let greedy = config.greedy || config.temperature <= 0.0;
     for produced in 0..config.max_new_tokens {
+        let allowed = allowed_vocab(config.vocab_limit, vocab);
         let mut next_ids = Vec::with_capacity(batch);
         let mut next_mask = Vec::with_capacity(batch);
         for row in 0..batch {
@@ -168,7 +188,7 @@ where
                 next_mask.push(0i64);
                 continue;
             }
-            let row_logits = &logits[row * vocab..(row + 1) * vocab];
+            let row_logits = &logits[row * vocab..row * vocab + allowed];
             let (token, logprob) = if greedy {
                 pick_greedy(row_logits)
             } else {
@@ -202,6 +222,12 @@ where
             .collect(),
         logprobs,
     }
+}
+
+/// How many ids, from 0, a model with `vocab` output rows may produce under `vocab_limit`: the
+/// one definition of the vocabulary mask, shared by the sampler and [`crate::response_scores`].
+pub(crate) fn allowed_vocab(vocab_limit: Option<usize>, vocab: usize) -> usize {
+    vocab_limit.map_or(vocab, |limit| limit.clamp(1, vocab.max(1)))
 }
 
 /// `log Σ exp(x / temperature)`, max-shifted.
@@ -282,4 +308,101 @@ fn log_sum_exp_of(indices: &[usize], log_p: &dyn Fn(usize) -> f64) -> f64 {
         .map(|&i| (log_p(i) - max).exp())
         .sum::<f64>()
         .ln()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::Flex;
+
+    type B = Flex;
+
+    /// Logits over 4 ids where id 3 (a padding row past a 3-id tokenizer) dominates:
+    /// `softmax` over ids 0..3 alone is `[1/5, 3/5, 1/5]`.
+    const LOGITS: [f32; 4] = [0.0, 1.098_612_3 /* ln 3 */, 0.0, 10.0];
+
+    /// Runs the decoding loop with every row seeing [`LOGITS`] at every step.
+    fn sample(rows: usize, config: &SamplingConfig, seed: u64) -> Generation {
+        let device = Default::default();
+        let prompts = TokenBatch::<B> {
+            input_ids: Tensor::zeros([rows, 1], &device),
+            attention_mask: Tensor::ones([rows, 1], &device),
+        };
+        let mut step = |ids: Tensor<B, 2, Int>, _mask: Tensor<B, 2, Int>| {
+            let batch = ids.dims()[0];
+            (LOGITS.repeat(batch), LOGITS.len())
+        };
+        run(&prompts, config, seed, &mut step)
+    }
+
+    fn config(vocab_limit: Option<usize>) -> SamplingConfig {
+        SamplingConfig {
+            max_new_tokens: 1,
+            vocab_limit,
+            ..SamplingConfig::default()
+        }
+    }
+
+    #[test]
+    fn greedy_takes_the_argmax_below_the_limit() {
+        let greedy = |limit| SamplingConfig {
+            greedy: true,
+            ..config(limit)
+        };
+        let unmasked = sample(1, &greedy(None), 0);
+        assert_eq!(unmasked.tokens, [[3]]);
+        let masked = sample(1, &greedy(Some(3)), 0);
+        assert_eq!(masked.tokens, [[1]]);
+        // log(3/5): the log-prob is of the masked distribution.
+        assert!((masked.logprobs[0][0] - (0.6f32).ln()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn draws_never_reach_the_masked_ids_and_follow_the_masked_distribution() {
+        let rows = 4000;
+        let unmasked = sample(rows, &config(None), 1);
+        // Unmasked, id 3 has probability e^10 / (e^10 + 5) ≈ 0.99977.
+        let padding = unmasked.tokens.iter().filter(|t| t[0] == 3).count();
+        assert!(padding > rows * 99 / 100, "{padding} of {rows}");
+
+        let masked = sample(rows, &config(Some(3)), 1);
+        let mut counts = [0usize; 4];
+        for (tokens, logprobs) in masked.tokens.iter().zip(&masked.logprobs) {
+            counts[tokens[0] as usize] += 1;
+            let expected = if tokens[0] == 1 { 0.6f32 } else { 0.2 }.ln();
+            assert!((logprobs[0] - expected).abs() < 1e-6);
+        }
+        assert_eq!(counts[3], 0);
+        let share = counts[1] as f64 / rows as f64;
+        // Binomial(4000, 0.6): standard deviation ≈ 0.0077.
+        assert!((share - 0.6).abs() < 0.04, "share of id 1: {share}");
+    }
+
+    #[test]
+    fn top_k_and_top_p_apply_after_the_mask() {
+        let top1 = SamplingConfig {
+            top_k: Some(1),
+            ..config(Some(3))
+        };
+        assert!(sample(50, &top1, 2).tokens.iter().all(|t| t[0] == 1));
+        // Masked probabilities [0.2, 0.6, 0.2]: the nucleus of mass 0.5 is id 1 alone.
+        let nucleus = SamplingConfig {
+            top_p: 0.5,
+            ..config(Some(3))
+        };
+        assert!(sample(50, &nucleus, 3).tokens.iter().all(|t| t[0] == 1));
+    }
+
+    #[test]
+    fn a_limit_outside_the_vocabulary_is_clamped() {
+        assert_eq!(allowed_vocab(None, 4), 4);
+        assert_eq!(allowed_vocab(Some(3), 4), 3);
+        assert_eq!(allowed_vocab(Some(9), 4), 4);
+        assert_eq!(allowed_vocab(Some(0), 4), 1);
+        let greedy = SamplingConfig {
+            greedy: true,
+            ..config(Some(0))
+        };
+        assert_eq!(sample(1, &greedy, 0).tokens, [[0]]);
+    }
 }

@@ -28,6 +28,8 @@ pub struct EvalSettings {
     pub stop_token_ids: Vec<u32>,
     /// Padding id.
     pub pad_token_id: u32,
+    /// Only ids below it are sampled: the tokenizer's size ([`SamplingConfig::vocab_limit`]).
+    pub vocab_limit: Option<usize>,
     /// The run seed (evaluation draws derive from it and the step).
     pub seed: u64,
 }
@@ -52,6 +54,7 @@ pub fn evaluate<B: Backend, M: CausalLm<B>>(
         greedy: true,
         stop_token_ids: settings.stop_token_ids.clone(),
         pad_token_id: settings.pad_token_id,
+        vocab_limit: settings.vocab_limit,
     };
     let greedy = Sampler {
         tokenizer,
@@ -97,6 +100,7 @@ pub fn evaluate<B: Backend, M: CausalLm<B>>(
         &greedy_groups,
         sampled_groups.as_deref(),
         step,
+        tally.undecodable,
         started.elapsed().as_secs_f64(),
     ))
 }
@@ -110,6 +114,7 @@ fn summarise(
     greedy: &[SampledGroup],
     sampled: Option<&[SampledGroup]>,
     step: usize,
+    undecodable: usize,
     seconds: f64,
 ) -> EvalRecord {
     // source → (problems, greedy sum, sampled sum)
@@ -142,6 +147,7 @@ fn summarise(
             .collect(),
         avg_at_k,
         response_length: length_sum as f64 / n,
+        undecodable,
         seconds,
     }
 }

@@ -125,6 +125,7 @@ impl<B: AutodiffBackend> FamilyVisitor<B> for Evaluate<'_, B> {
             prompts_per_call: config.eval.micro_batch_size,
             stop_token_ids: vocabulary.stop_ids.clone(),
             pad_token_id: vocabulary.pad_id,
+            vocab_limit: vocabulary.vocab_limit(),
             seed: config.seed,
         };
         evaluate(

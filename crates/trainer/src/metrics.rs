@@ -24,6 +24,10 @@ pub struct StepMetrics {
     pub groups_sampled: usize,
     /// Groups used for training.
     pub groups_kept: usize,
+    /// Groups the filter kept but training left out, for a response that could not be decoded
+    /// (not in `groups_kept`).
+    #[serde(default)]
+    pub groups_undecodable: usize,
     /// Dropped as too easy / too hard / truncated.
     pub groups_too_easy: usize,
     /// See `groups_too_easy`.
@@ -40,6 +44,9 @@ pub struct StepMetrics {
     pub verify_timeout: usize,
     /// See `verify_no_answer`.
     pub verify_error: usize,
+    /// Of `verify_error`: responses the tokenizer could not decode, scored 0 without a verifier.
+    #[serde(default)]
+    pub verify_undecodable: usize,
     /// PRM cross-entropy (or DPO) loss, mean over mini-batches.
     pub prm_loss: f64,
     /// PRM pairwise accuracy within groups, of the rewards from the loss forwards (before the
@@ -129,6 +136,9 @@ pub struct EvalRecord {
     pub avg_at_k: Option<f64>,
     /// Mean greedy response length.
     pub response_length: f64,
+    /// Responses (greedy and sampled) the tokenizer could not decode, scored 0.
+    #[serde(default)]
+    pub undecodable: usize,
     /// Seconds it took.
     pub seconds: f64,
 }

@@ -32,13 +32,16 @@ pub struct TrainRow {
 }
 
 /// `log π(y_t)` of every response under `model` (no autodiff), `rows_per_forward` at a time;
-/// ragged, row `i` has `responses[i].len()` entries.
+/// ragged, row `i` has `responses[i].len()` entries. With `vocab_limit`, `π` is the model's
+/// distribution over the ids below it, the one the sampler drew from
+/// ([`ResponseBatch::vocab_limit`]).
 pub fn log_probs_of<B: Backend, M: CausalLm<B>>(
     model: &M,
     prompts: &[&[u32]],
     responses: &[&[u32]],
     rows_per_forward: usize,
     pad_id: u32,
+    vocab_limit: Option<usize>,
     device: &B::Device,
 ) -> Result<Vec<Vec<f32>>, TrainError> {
     let mut out = Vec::with_capacity(prompts.len());
@@ -51,7 +54,8 @@ pub fn log_probs_of<B: Backend, M: CausalLm<B>>(
             pad_id,
             device,
         )
-        .map_err(model_err)?;
+        .map_err(model_err)?
+        .with_vocab_limit(vocab_limit);
         let scores = response_scores(model, &batch, false).map_err(model_err)?;
         out.extend(to_ragged(scores.log_probs, &batch.response_lengths));
     }
@@ -100,6 +104,8 @@ pub struct PpoSettings {
     pub grad_clip: f64,
     /// Padding id.
     pub pad_id: u32,
+    /// Score over the ids below this limit, as the old log-probs were ([`log_probs_of`]).
+    pub vocab_limit: Option<usize>,
     /// Seed of the row order.
     pub seed: u64,
 }
@@ -139,7 +145,8 @@ pub fn ppo_update<B: AutodiffBackend, M: CausalLm<B> + AutodiffModule<B>>(
                     micro.iter().map(|&i| rows[i].response.as_slice()).collect();
                 let batch =
                     ResponseBatch::<B>::from_ids(&prompts, &responses, settings.pad_id, device)
-                        .map_err(model_err)?;
+                        .map_err(model_err)?
+                        .with_vocab_limit(settings.vocab_limit);
                 stats.tokens += batch.tokens.input_ids.dims()[1] * micro.len();
                 let width = batch.tokens.input_ids.dims()[1] - batch.response_start;
                 let n = micro.len();

@@ -5,7 +5,7 @@ use std::time::Instant;
 use burn::tensor::backend::Backend;
 use prime_data::prompts::PromptDataset;
 use prime_models::{generate, CausalLm, FinishReason, SamplingConfig, Tokenizer};
-use prime_verifiers::{Status, StatusCounts, VerifyItem, VerifyRunner};
+use prime_verifiers::{Status, StatusCounts, Verdict, VerifyItem, VerifyRunner};
 
 use crate::error::TrainError;
 use crate::filter::ScoredGroup;
@@ -16,14 +16,17 @@ use crate::seeds::derive_seed;
 pub struct Sampled {
     /// New token ids, including the stop token when one was produced.
     pub ids: Vec<u32>,
-    /// Decoded text (special tokens skipped) as the verifier saw it.
-    pub text: String,
+    /// Decoded text (special tokens skipped) as the verifier saw it; `None` when the ids could
+    /// not be decoded (then the response was never verified).
+    pub text: Option<String>,
     /// It hit `max_response_len` without a stop token.
     pub truncated: bool,
     /// Verifier score `acc ∈ [0, 1]` (0 for timeouts and errors).
     pub score: f64,
-    /// How verification ended.
+    /// How verification ended ([`Status::Error`] for a response that could not be decoded).
     pub status: Status,
+    /// The verifier's reason, or why decoding failed.
+    pub reason: String,
 }
 
 /// The K responses of one prompt.
@@ -74,6 +77,8 @@ pub struct RolloutTally {
     pub tokens: usize,
     /// Verdicts by status.
     pub counts: StatusCounts,
+    /// Of `counts.error`: responses the tokenizer could not decode (never verified).
+    pub undecodable: usize,
     /// Sum of scores over every response.
     pub score_sum: f64,
     /// Responses sampled.
@@ -84,7 +89,8 @@ pub struct RolloutTally {
 pub struct Sampler<'a> {
     /// Decodes responses for the verifier.
     pub tokenizer: &'a Tokenizer,
-    /// Temperature, top-p/k, max tokens, stop ids.
+    /// Temperature, top-p/k, max tokens, stop ids, and the vocabulary limit (the tokenizer's
+    /// size, so that no id without text is drawn).
     pub sampling: SamplingConfig,
     /// Responses per prompt.
     pub samples_per_prompt: usize,
@@ -98,6 +104,11 @@ impl Sampler<'_> {
     /// Samples `samples_per_prompt` responses for each of `indices` (into `prompts`) and
     /// verifies them. The draws are a pure function of `seed` (chunk `c` samples with
     /// `derive_seed(seed, [c])`).
+    ///
+    /// Decoding is total: a response the tokenizer cannot decode (an id it does not have, which
+    /// the vocabulary limit keeps the sampler from drawing) is not verified; it scores 0 with
+    /// [`Status::Error`] and the decoding error as its reason, is counted in `tally.undecodable`,
+    /// and sampling goes on.
     pub fn sample<B: Backend, M: CausalLm<B>>(
         &self,
         model: &M,
@@ -128,27 +139,46 @@ impl Sampler<'_> {
 
             let started = Instant::now();
             let mut items = Vec::with_capacity(rows.len());
-            let mut texts = Vec::with_capacity(rows.len());
+            // Per row: its text, or the verdict of a response that cannot be decoded.
+            let mut decoded = Vec::with_capacity(rows.len());
             for (row, ids) in generation.tokens.iter().enumerate() {
                 tally.tokens += ids.len();
-                let text = self
-                    .tokenizer
-                    .decode(ids, true)
-                    .map_err(|e| TrainError::Model(e.to_string()))?;
-                let problem = prompts.problem(chunk[row / k]);
-                items.push(VerifyItem {
-                    response: text.clone(),
-                    reference: problem.reference.clone(),
-                });
-                texts.push(text);
+                match self.tokenizer.decode(ids, true) {
+                    Ok(text) => {
+                        let problem = prompts.problem(chunk[row / k]);
+                        items.push(VerifyItem {
+                            response: text.clone(),
+                            reference: problem.reference.clone(),
+                        });
+                        decoded.push(Ok(text));
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "a response could not be decoded: scored 0");
+                        tally.undecodable += 1;
+                        decoded.push(Err(Verdict::error(format!("undecodable: {error}"))));
+                    }
+                }
             }
-            let result = self.runner.run(items);
+            // Verdicts of the decoded rows, in order, merged back between the undecodable ones.
+            let mut verified = self.runner.run(items).verdicts.into_iter();
+            let verdicts: Vec<(Option<String>, Verdict)> = decoded
+                .into_iter()
+                .map(|row| match row {
+                    Ok(text) => {
+                        let verdict = verified.next().unwrap_or_else(|| {
+                            Verdict::error("the verify runner returned too few verdicts")
+                        });
+                        (Some(text), verdict)
+                    }
+                    Err(verdict) => (None, verdict),
+                })
+                .collect();
             tally.verify_seconds += started.elapsed().as_secs_f64();
             for (g, &p) in chunk.iter().enumerate() {
                 let responses: Vec<Sampled> = (0..k)
                     .map(|j| {
                         let row = g * k + j;
-                        let verdict = &result.verdicts[row];
+                        let (text, verdict) = &verdicts[row];
                         let score = if verdict.score.is_finite() {
                             verdict.score.clamp(0.0, 1.0)
                         } else {
@@ -159,10 +189,11 @@ impl Sampler<'_> {
                         tally.responses += 1;
                         Sampled {
                             ids: generation.tokens[row].clone(),
-                            text: texts[row].clone(),
+                            text: text.clone(),
                             truncated: generation.finish_reasons[row] == FinishReason::Length,
                             score,
                             status: verdict.status,
+                            reason: verdict.reason.clone(),
                         }
                     })
                     .collect();
@@ -170,5 +201,51 @@ impl Sampler<'_> {
             }
         }
         Ok(groups)
+    }
+}
+
+/// Leaves out of training every group with a response that could not be decoded, and returns
+/// how many. Its score of 0 says nothing about its answer, and an id past the vocabulary limit
+/// (which [`generate`] never draws, but another rollout engine might) has probability 0 under
+/// the policy (docs/algorithm.md §2), so no log-prob of it is finite.
+pub fn without_undecodable(groups: Vec<SampledGroup>) -> (Vec<SampledGroup>, usize) {
+    let before = groups.len();
+    let kept: Vec<SampledGroup> = groups
+        .into_iter()
+        .filter(|g| g.responses.iter().all(|r| r.text.is_some()))
+        .collect();
+    let dropped = before - kept.len();
+    (kept, dropped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(text: Option<&str>) -> Sampled {
+        Sampled {
+            ids: vec![1, 2],
+            text: text.map(str::to_string),
+            truncated: false,
+            score: 0.0,
+            status: if text.is_some() {
+                Status::Wrong
+            } else {
+                Status::Error
+            },
+            reason: String::new(),
+        }
+    }
+
+    #[test]
+    fn groups_with_an_undecodable_response_are_left_out_of_training() {
+        let groups = vec![
+            SampledGroup::new(0, vec![response(Some("a")), response(Some("b"))]),
+            SampledGroup::new(1, vec![response(Some("c")), response(None)]),
+            SampledGroup::new(2, vec![response(Some("d")), response(Some("e"))]),
+        ];
+        let (kept, dropped) = without_undecodable(groups);
+        assert_eq!(dropped, 1);
+        assert_eq!(kept.iter().map(|g| g.prompt).collect::<Vec<_>>(), [0, 2]);
     }
 }

@@ -28,6 +28,15 @@ pub struct Vocabulary {
 }
 
 impl Vocabulary {
+    /// The ids a run samples and scores: those below the tokenizer's size. A checkpoint's
+    /// embedding may have more rows (Qwen2.5: 151,936 for 151,665 ids); those padding rows have
+    /// no text, so the sampler never draws them and every log-prob of the run (old and new
+    /// policy, KL reference, implicit PRM and its reference, SFT) is over the ids below this
+    /// limit (`prime_models::SamplingConfig::vocab_limit`, `ResponseBatch::vocab_limit`).
+    pub fn vocab_limit(&self) -> Option<usize> {
+        Some(self.tokenizer.vocab_size())
+    }
+
     /// The tokenizer of `model.tokenizer`, else of `model.path`, else (built-in task without a
     /// model) the task's own tokenizer, written into `<run_dir>/tokenizer`.
     pub fn load(config: &TrainConfig, run_dir: &Path) -> Result<Self, TrainError> {

@@ -46,6 +46,9 @@ pub struct SftSettings {
     pub grad_clip: f64,
     /// Padding id.
     pub pad_id: u32,
+    /// Train the distribution over the ids below this limit, the one RL samples from
+    /// (`ResponseBatch::vocab_limit`).
+    pub vocab_limit: Option<usize>,
 }
 
 /// Runs the warm-up: step `s` trains on `examples(s)` (the caller decides where examples come
@@ -68,7 +71,8 @@ pub fn supervised_warmup<B: AutodiffBackend, M: CausalLm<B> + AutodiffModule<B>>
         let prompts: Vec<&[u32]> = pairs.iter().map(|p| p.prompt.as_slice()).collect();
         let completions: Vec<&[u32]> = pairs.iter().map(|p| p.completion.as_slice()).collect();
         let batch = ResponseBatch::<B>::from_ids(&prompts, &completions, settings.pad_id, device)
-            .map_err(|e| TrainError::Model(e.to_string()))?;
+            .map_err(|e| TrainError::Model(e.to_string()))?
+            .with_vocab_limit(settings.vocab_limit);
         let tokens: usize = completions.iter().map(|c| c.len()).sum();
         let scores =
             response_scores(&model, &batch, false).map_err(|e| TrainError::Model(e.to_string()))?;

@@ -22,7 +22,7 @@ use crate::filter::{Collector, FilterStats};
 use crate::metrics::{SampleRecord, StepMetrics};
 use crate::ppo_update::{log_probs_of, ppo_update, PpoSettings, PpoStats, TrainRow};
 use crate::ragged::padded_tensor;
-use crate::rollout::{RolloutTally, Sampler};
+use crate::rollout::{without_undecodable, RolloutTally, Sampler};
 use crate::seeds::{seed_for, PPO_ORDER, ROLLOUT};
 use crate::trainer::Trainer;
 
@@ -42,6 +42,8 @@ pub struct Rollouts {
     rows: Vec<Row>,
     filter: FilterStats,
     tally: RolloutTally,
+    /// Kept groups left out of training for a response that could not be decoded.
+    groups_undecodable: usize,
 }
 
 impl Rollouts {
@@ -152,6 +154,7 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
                 greedy: false,
                 stop_token_ids: self.vocabulary.stop_ids.clone(),
                 pad_token_id: self.vocabulary.pad_id,
+                vocab_limit: self.vocabulary.vocab_limit(),
             },
             samples_per_prompt: cfg.rollout.n_samples,
             prompts_per_call: cfg.rollout.micro_batch_size,
@@ -173,6 +176,14 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
                 &mut tally,
             )
         })?;
+        let (groups, groups_undecodable) = without_undecodable(groups);
+        if groups_undecodable > 0 {
+            tracing::warn!(
+                step,
+                groups = groups_undecodable,
+                "groups with an undecodable response left out of training"
+            );
+        }
         let rows = groups
             .iter()
             .enumerate()
@@ -190,6 +201,7 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
             rows,
             filter,
             tally,
+            groups_undecodable,
         })
     }
 
@@ -198,13 +210,14 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
     pub fn old_log_probs(&self, rows: &[Row]) -> Result<OldLogProbs, TrainError> {
         let (prompts, responses) = self.token_rows(rows);
         let micro = self.config.ppo.micro_batch_size;
-        let pad = self.vocabulary.pad_id;
+        let (pad, limit) = (self.vocabulary.pad_id, self.vocabulary.vocab_limit());
         let policy = log_probs_of(
             &self.models.policy.valid(),
             &prompts,
             &responses,
             micro,
             pad,
+            limit,
             &self.device,
         )?;
         let kl_reference = match &self.models.kl_reference {
@@ -214,6 +227,7 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
                 &responses,
                 micro,
                 pad,
+                limit,
                 &self.device,
             )?),
             None => None,
@@ -238,7 +252,8 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
         let (prompts, responses) = self.token_rows(rows);
         let responses =
             ResponseBatch::<B>::from_ids(&prompts, &responses, self.vocabulary.pad_id, &device)
-                .map_err(|e| TrainError::Model(e.to_string()))?;
+                .map_err(|e| TrainError::Model(e.to_string()))?
+                .with_vocab_limit(self.vocabulary.vocab_limit());
         let width = responses.tokens.input_ids.dims()[1] - responses.response_start;
         let mut batch = PrmBatch::from(responses);
         if self.config.reference.mode == ReferenceMode::Policy {
@@ -316,6 +331,7 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
             lr,
             grad_clip: cfg.optim.grad_clip,
             pad_id: self.vocabulary.pad_id,
+            vocab_limit: self.vocabulary.vocab_limit(),
             seed: seed_for(cfg.seed, PPO_ORDER, &[step as u64]),
         };
         let policy = self.models.policy.clone();
@@ -404,7 +420,7 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
 fn record_rollout(m: &mut StepMetrics, rollouts: &Rollouts) {
     let (f, t, rows) = (&rollouts.filter, &rollouts.tally, &rollouts.rows);
     m.groups_sampled = f.groups_sampled;
-    m.groups_kept = f.groups_kept;
+    m.groups_kept = f.groups_kept - rollouts.groups_undecodable;
     m.groups_too_easy = f.too_easy;
     m.groups_too_hard = f.too_hard;
     m.groups_truncated = f.truncated;
@@ -413,6 +429,8 @@ fn record_rollout(m: &mut StepMetrics, rollouts: &Rollouts) {
     m.verify_no_answer = t.counts.no_answer;
     m.verify_timeout = t.counts.timeout;
     m.verify_error = t.counts.error;
+    m.verify_undecodable = t.undecodable;
+    m.groups_undecodable = rollouts.groups_undecodable;
     m.time_rollout = t.rollout_seconds;
     m.time_verify = t.verify_seconds;
     m.sampling_tokens_per_s = t.tokens as f64 / t.rollout_seconds.max(1e-9);

@@ -315,6 +315,7 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
             },
             grad_clip: sft.grad_clip,
             pad_id: self.vocabulary.pad_id,
+            vocab_limit: self.vocabulary.vocab_limit(),
         };
         let mut optimizer = prime_models::optim::adamw(sft.weight_decay as f32).init::<B, M>();
         let bar = Progress::new(sft.steps as u64, self.config.logging.progress);
@@ -394,6 +395,7 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
             prompts_per_call: eval.micro_batch_size,
             stop_token_ids: self.vocabulary.stop_ids.clone(),
             pad_token_id: self.vocabulary.pad_id,
+            vocab_limit: self.vocabulary.vocab_limit(),
             seed: self.config.seed,
         };
         let record = evaluate(

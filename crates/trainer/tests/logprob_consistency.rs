@@ -1,6 +1,8 @@
 //! The log-probs the trainer recomputes for PPO (prompt left-padded, response right-padded, one
 //! forward) must equal the sampler's own log-probs (KV cache, token by token) at temperature 1:
 //! otherwise RL would optimise a different distribution than the one that generated the data.
+//! That holds with a vocabulary limit too (a model with more embedding rows than its tokenizer
+//! has ids): both are then over the ids below the limit.
 
 use burn::backend::Flex;
 use prime_data::prompts::PromptBatch;
@@ -21,25 +23,29 @@ fn recomputed_log_probs_match_the_sampler() {
     let rows: Vec<&[u32]> = prompts.iter().map(|p| p.as_slice()).collect();
     let batch = PromptBatch::left_padded(vec![0, 1, 2], rows.iter().copied(), 0)
         .to_token_batch::<B>(&device);
-    let sampling = SamplingConfig {
-        max_new_tokens: 12,
-        temperature: 1.0,
-        top_k: None,
-        top_p: 1.0,
-        greedy: false,
-        stop_token_ids: vec![1],
-        pad_token_id: 0,
-    };
-    let generation = generate(&model, &batch, &sampling, 9);
-    let responses: Vec<&[u32]> = generation.tokens.iter().map(|t| t.as_slice()).collect();
-    let recomputed = log_probs_of(&model, &rows, &responses, 2, 0, &device).unwrap();
-    for (row, (a, b)) in recomputed.iter().zip(&generation.logprobs).enumerate() {
-        assert_eq!(a.len(), b.len(), "row {row}");
-        for (t, (x, y)) in a.iter().zip(b).enumerate() {
-            assert!(
-                (x - y).abs() < 1e-4,
-                "row {row} token {t}: recomputed {x} vs sampler {y}"
-            );
+    for vocab_limit in [None, Some(30)] {
+        let sampling = SamplingConfig {
+            max_new_tokens: 12,
+            temperature: 1.0,
+            top_k: None,
+            top_p: 1.0,
+            greedy: false,
+            stop_token_ids: vec![1],
+            pad_token_id: 0,
+            vocab_limit,
+        };
+        let generation = generate(&model, &batch, &sampling, 9);
+        let responses: Vec<&[u32]> = generation.tokens.iter().map(|t| t.as_slice()).collect();
+        let recomputed =
+            log_probs_of(&model, &rows, &responses, 2, 0, vocab_limit, &device).unwrap();
+        for (row, (a, b)) in recomputed.iter().zip(&generation.logprobs).enumerate() {
+            assert_eq!(a.len(), b.len(), "row {row}");
+            for (t, (x, y)) in a.iter().zip(b).enumerate() {
+                assert!(
+                    (x - y).abs() < 1e-4,
+                    "limit {vocab_limit:?} row {row} token {t}: recomputed {x} vs sampler {y}"
+                );
+            }
         }
     }
 }
@@ -67,7 +73,7 @@ fn positive_advantages_raise_the_responses_log_prob() {
     let r: Vec<&[u32]> = responses.iter().map(|x| x.as_slice()).collect();
     for sign in [1.0f32, -1.0] {
         let model = config.init::<AD>(&device);
-        let before = log_probs_of(&model.valid(), &p, &r, 2, 0, &device).unwrap();
+        let before = log_probs_of(&model.valid(), &p, &r, 2, 0, None, &device).unwrap();
         let rows: Vec<TrainRow> = (0..3)
             .map(|i| TrainRow {
                 prompt: prompts[i].clone(),
@@ -91,13 +97,14 @@ fn positive_advantages_raise_the_responses_log_prob() {
             lr: 1e-3,
             grad_clip: 1.0,
             pad_id: 0,
+            vocab_limit: None,
             seed: 1,
         };
         let mut optimizer =
             prime_models::optim::adamw(0.0).init::<AD, prime_models::Qwen2ForCausalLm<AD>>();
         let (model, stats) = ppo_update(model, &mut optimizer, &rows, &settings, &device).unwrap();
         assert_eq!(stats.optimizer_steps, 1);
-        let after = log_probs_of(&model.valid(), &p, &r, 2, 0, &device).unwrap();
+        let after = log_probs_of(&model.valid(), &p, &r, 2, 0, None, &device).unwrap();
         for (i, (b, a)) in before.iter().zip(&after).enumerate() {
             let (b, a): (f32, f32) = (b.iter().sum(), a.iter().sum());
             assert!(
