@@ -155,7 +155,8 @@ impl ChatTemplate {
     pub fn with_variable(mut self, name: impl Into<String>, value: impl Serialize) -> Self {
         let name = name.into();
         self.variables.retain(|(n, _)| *n != name);
-        self.variables.push((name, Value::from(minijinja::value::Serde(value))));
+        self.variables
+            .push((name, Value::from(minijinja::value::Serde(value))));
         self
     }
 
