@@ -9,9 +9,13 @@
 //! (`prompt_tokens` with `--model-dir`: the prompt through the model's chat template). Then a
 //! summary line `{"rows": n, "skipped": m, "by_ability": {...}}`. With `--on-bad-row error` (the
 //! default) a malformed row ends the run with a non-zero exit and a one-line message naming the
-//! file, row and field; with `skip` each skipped row's message goes to stderr.
+//! file, row and field; with `skip` each skipped row's message goes to stderr. A row is malformed
+//! when the reader rejects it, including a ground truth its verifier could not use: code tests
+//! that do not parse, an empty math answer (`tests/inspect_data.rs` runs this on
+//! `crates/data/tests/data/bad_ground_truths.parquet`).
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -42,7 +46,7 @@ struct Summary {
 
 #[derive(Parser)]
 #[command(about = "Print the problems of a parquet/JSONL dataset file as JSON lines")]
-struct Args {
+pub struct Args {
     /// A `.parquet` or `.jsonl` file in the veRL or legacy Eurus-2-RL-Data layout.
     file: PathBuf,
     /// A model directory whose tokenizer and chat template count the prompt tokens.
@@ -57,7 +61,8 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    match run(Args::parse()) {
+    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+    match run(Args::parse(), &mut out, &mut err) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {}", message.replace('\n', " "));
@@ -66,7 +71,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: Args) -> Result<(), String> {
+/// Prints the problems to `out` and the skipped rows' messages to `err`; `Err` is the message of
+/// the error that ended the run.
+pub fn run(args: Args, out: &mut impl Write, err: &mut impl Write) -> Result<(), String> {
     let tokenizer = match &args.model_dir {
         Some(dir) => Some(Tokenizer::from_dir(dir).map_err(|e| e.to_string())?),
         None => None,
@@ -98,25 +105,20 @@ fn run(args: Args) -> Result<(), String> {
             prompt_tokens,
             ground_truth: &problem.reference.ground_truth,
         };
-        println!(
-            "{}",
-            serde_json::to_string(&row).map_err(|e| e.to_string())?
-        );
+        let line = serde_json::to_string(&row).map_err(|e| e.to_string())?;
+        writeln!(out, "{line}").map_err(|e| e.to_string())?;
         *by_ability.entry(problem.ability).or_default() += 1;
         rows += 1;
     }
     let stats = reader.stats();
     for message in &stats.skipped_examples {
-        eprintln!("skipped: {message}");
+        writeln!(err, "skipped: {message}").map_err(|e| e.to_string())?;
     }
     let summary = Summary {
         rows,
         skipped: stats.skipped,
         by_ability,
     };
-    println!(
-        "{}",
-        serde_json::to_string(&summary).map_err(|e| e.to_string())?
-    );
-    Ok(())
+    let line = serde_json::to_string(&summary).map_err(|e| e.to_string())?;
+    writeln!(out, "{line}").map_err(|e| e.to_string())
 }

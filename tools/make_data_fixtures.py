@@ -96,6 +96,24 @@ def expected(rows_and_flags, path_stem):
             "problems": problems, "bad_rows": bad}
 
 
+VERL_SCHEMA = pa.schema([
+    ("data_source", pa.string()),
+    ("prompt", pa.list_(pa.struct([("content", pa.string()), ("role", pa.string())]))),
+    ("ability", pa.string()),
+    ("reward_model", pa.struct([("ground_truth", pa.string()), ("style", pa.string())])),
+    ("extra_info", pa.struct([("index", pa.int64()), ("split", pa.string())])),
+])
+
+
+def write_verl_parquet(rows, stem):
+    """`rows`: (row dict, bad field or None). Writes `{stem}.parquet` in 4-row row groups and its
+    expectations; returns the table."""
+    table = pa.Table.from_pylist([r for r, _ in rows], schema=VERL_SCHEMA)
+    pq.write_table(table, os.path.join(OUT, stem + ".parquet"), row_group_size=4, compression="snappy")
+    write_json(stem + ".parquet.expected.json", expected(rows, stem))
+    return table
+
+
 def verl_parquet():
     good = good_rows()
     # Interleave malformed rows with good ones; every malformed kind a parquet file can hold
@@ -137,17 +155,7 @@ def verl_parquet():
     rows.extend(bad_iter)
     rows.insert(3, (no_extra, None))
 
-    schema = pa.schema([
-        ("data_source", pa.string()),
-        ("prompt", pa.list_(pa.struct([("content", pa.string()), ("role", pa.string())]))),
-        ("ability", pa.string()),
-        ("reward_model", pa.struct([("ground_truth", pa.string()), ("style", pa.string())])),
-        ("extra_info", pa.struct([("index", pa.int64()), ("split", pa.string())])),
-    ])
-    table = pa.Table.from_pylist([r for r, _ in rows], schema=schema)
-    stem = "heldout_verl"
-    pq.write_table(table, os.path.join(OUT, stem + ".parquet"), row_group_size=4, compression="snappy")
-    write_json(stem + ".parquet.expected.json", expected(rows, stem))
+    table = write_verl_parquet(rows, "heldout_verl")
 
     # File-level failures: a required column missing, and `prompt` stored as plain text.
     pq.write_table(table.drop_columns(["reward_model"]), os.path.join(OUT, "missing_reward_model.parquet"))
@@ -222,6 +230,46 @@ def legacy_jsonl():
     write_json(stem + ".jsonl.expected.json", expected(as_verl, stem))
 
 
+def bad_ground_truths():
+    """Rows whose ground truth no verifier could use (issue 23): code tests that do not parse and
+    math answers that are empty. The reader must report each as a bad row naming the ground-truth
+    field (the key inside it for code tests), never pass it on to fail during training."""
+    def code(truth, index):
+        gt = truth if isinstance(truth, str) else json.dumps(truth)
+        return verl_row("apps", "Print the sum of two integers.", gt, "code", index)
+
+    def math(truth, index):
+        return verl_row("numina_olympiads", "Compute 1 + 1.", truth, "math", index)
+
+    gt = "reward_model.ground_truth"
+    bad = [
+        (code("{not json", 900), gt),
+        (code({"inputs": ["1 2\n"], "outputs": []}, 901), gt + ".outputs"),
+        (code({"outputs": ["3\n"]}, 902), gt + ".inputs"),
+        (code({"inputs": ["1 2\n"], "outputs": ["3\n"], "fn_name": 3}, 903), gt + ".fn_name"),
+        (code({"inputs": [], "outputs": []}, 904), gt + ".inputs"),
+        (code({"inputs": "1 2", "outputs": "3"}, 905), gt + ".inputs"),
+        (code("[1, 2]", 906), gt + ".inputs"),
+        (math("\\boxed{}", 907), gt),
+        (math("\\boxed{ }", 908), gt),
+    ]
+    good = good_rows() + [
+        # Valid edge cases: `fn_name` null, inputs as lists of lines, a boxed math answer.
+        code({"inputs": [["1", "2"]], "outputs": [["3"]], "fn_name": None}, 910),
+        code({"inputs": ["[1, 2]"], "outputs": ["3"], "fn_name": "add"}, 911),
+        math("\\boxed{2}", 912),
+    ]
+    rows = []
+    bad_iter = iter(bad)
+    for row in good:
+        rows.append((row, None))
+        nxt = next(bad_iter, None)
+        if nxt:
+            rows.append(nxt)
+    rows.extend(bad_iter)
+    write_verl_parquet(rows, "bad_ground_truths")
+
+
 def write_json(name, value):
     with open(os.path.join(OUT, name), "w") as f:
         json.dump(value, f, indent=1)
@@ -233,4 +281,5 @@ if __name__ == "__main__":
     verl_parquet()
     verl_jsonl()
     legacy_jsonl()
+    bad_ground_truths()
     print("wrote", sorted(os.listdir(OUT)))

@@ -144,6 +144,26 @@ fn heldout_legacy_jsonl_counts_ground_truths_and_bad_rows() {
 }
 
 #[test]
+fn unusable_ground_truths_are_bad_rows_naming_the_field() {
+    // Code tests that do not parse (not JSON, unequal lengths, no `inputs`, a non-string
+    // `fn_name`, no tests) and empty math answers: counted as skipped, or the first ends the read.
+    check_skip("bad_ground_truths.parquet", skip());
+    check_error("bad_ground_truths.parquet");
+    let mut reader = ProblemReader::open(
+        &fixture("bad_ground_truths.parquet"),
+        &ReadOptions::default(),
+    )
+    .unwrap();
+    let err = reader.find_map(Result::err).expect("the first bad row");
+    let message = err.to_string();
+    assert!(
+        message.contains("bad_ground_truths.parquet: row 1, field `reward_model.ground_truth`")
+            && message.contains("not JSON"),
+        "{message}"
+    );
+}
+
+#[test]
 fn a_missing_column_is_a_schema_error_naming_it() {
     for options in [ReadOptions::default(), skip()] {
         let err = ProblemReader::open(&fixture("missing_reward_model.parquet"), &options)

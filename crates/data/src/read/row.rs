@@ -1,11 +1,15 @@
 //! Turning one row, as JSON, into a [`Problem`]: the single place where rows are validated.
 //!
 //! Parquet rows are converted to JSON first (see `read::arrow_json`), so a malformed row gets the
-//! same error whichever format it came from.
+//! same error whichever format it came from. The ground truth is checked for what its verifier
+//! will need ([`check_ground_truth`]): a row no verifier could grade is a row error here, not a
+//! verifier error on every sample of the problem during training.
 
 use std::path::Path;
 
 use prime_models::ChatMessage;
+use prime_verifiers::code::{CodeTests, GroundTruthError};
+use prime_verifiers::math::last_boxed;
 use prime_verifiers::Reference;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -111,6 +115,7 @@ fn verl_row(row: &Map<String, Value>, ctx: RowContext<'_>) -> Result<Problem, Da
         "reward_model.ground_truth",
         ctx,
     )?;
+    check_ground_truth(&ability, &ground_truth, "reward_model.ground_truth", ctx)?;
     let extra = row.get("extra_info").cloned().unwrap_or(Value::Null);
     let id = match row.get("id") {
         Some(value) if !value.is_null() => id_value(value, ctx)?,
@@ -145,6 +150,7 @@ fn legacy_row(row: &Map<String, Value>, ctx: RowContext<'_>) -> Result<Problem, 
         other => messages(other, "instruction", ctx)?,
     };
     let ground_truth = ground_truth(row.get("reference"), "reference", ctx)?;
+    check_ground_truth(&ability, &ground_truth, "reference", ctx)?;
     let rest: Map<String, Value> = row
         .iter()
         .filter(|(key, _)| {
@@ -242,6 +248,41 @@ fn ground_truth(
     }
 }
 
+/// The ground truth holds what the row's verifier needs (by `ability`; others are not checked):
+/// - `code`: tests that parse, `{"inputs": [...], "outputs": [...], "fn_name"?: str}` with
+///   `inputs` and `outputs` non-empty lists of equal length (the verifier's own
+///   [`CodeTests::parse`]); the error names the key (`reward_model.ground_truth.outputs`);
+/// - `math`: a non-empty answer (the content of the last `\boxed{}` when there is one).
+fn check_ground_truth(
+    ability: &str,
+    ground_truth: &str,
+    field: &str,
+    ctx: RowContext<'_>,
+) -> Result<(), DataError> {
+    match ability {
+        "code" => CodeTests::parse(ground_truth).map(drop).map_err(|err| {
+            let key = match &err {
+                GroundTruthError::Json(_) => None,
+                GroundTruthError::Field(name) => Some(*name),
+                GroundTruthError::Lengths { .. } => Some("outputs"),
+                GroundTruthError::Empty => Some("inputs"),
+                GroundTruthError::FnName => Some("fn_name"),
+            };
+            let field = key.map_or_else(|| field.to_string(), |key| format!("{field}.{key}"));
+            ctx.bad(field, format!("code tests: {err}"))
+        }),
+        "math" => {
+            let answer = last_boxed(ground_truth).unwrap_or(ground_truth);
+            if answer.trim().is_empty() {
+                Err(ctx.bad(field, "empty answer in `\\boxed{}`"))
+            } else {
+                Ok(())
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
 /// A chat: a non-empty list of `{role, content}` with non-empty roles and at least one `user`
 /// message.
 fn messages(
@@ -310,4 +351,116 @@ fn messages(
         return Err(ctx.bad(field, "no non-empty `user` message"));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn read(row: Value) -> Result<Problem, DataError> {
+        let ctx = RowContext {
+            path: Path::new("rows.jsonl"),
+            row: 7,
+        };
+        problem_from_json(&row, Layout::Auto, ctx)
+    }
+
+    fn verl(ability: &str, ground_truth: Value) -> Value {
+        json!({
+            "data_source": "apps",
+            "prompt": [{"role": "user", "content": "q"}],
+            "ability": ability,
+            "reward_model": {"style": "rule", "ground_truth": ground_truth},
+        })
+    }
+
+    fn legacy(task: &str, reference: Value) -> Value {
+        json!({"id": 1, "task": task, "source": "apps", "instruction": "q", "reference": reference})
+    }
+
+    /// The field a bad row names, and its message.
+    fn bad_field(row: Value) -> (String, String) {
+        match read(row) {
+            Err(err @ DataError::BadRow { .. }) => {
+                let DataError::BadRow { field, row, .. } = &err else {
+                    unreachable!()
+                };
+                assert_eq!(*row, 7);
+                (field.clone(), err.to_string())
+            }
+            other => panic!("expected a bad row, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn code_tests_must_parse() {
+        let gt = "reward_model.ground_truth";
+        let cases = [
+            (json!("{not json"), gt.to_string()),
+            (
+                json!(r#"{"inputs": ["1"], "outputs": []}"#),
+                format!("{gt}.outputs"),
+            ),
+            (json!(r#"{"outputs": ["1"]}"#), format!("{gt}.inputs")),
+            (
+                json!(r#"{"inputs": [], "outputs": []}"#),
+                format!("{gt}.inputs"),
+            ),
+            (
+                json!(r#"{"inputs": ["1"], "outputs": ["1"], "fn_name": ""}"#),
+                format!("{gt}.fn_name"),
+            ),
+            // Stored unencoded as an object, it is checked the same way.
+            (
+                json!({"inputs": ["1"], "outputs": "1"}),
+                format!("{gt}.outputs"),
+            ),
+        ];
+        for (truth, field) in cases {
+            let (got, message) = bad_field(verl("code", truth.clone()));
+            assert_eq!(got, field, "{truth}");
+            assert!(
+                message.starts_with("rows.jsonl: row 7, field `"),
+                "{message}"
+            );
+            assert!(message.contains("code tests: ground truth"), "{message}");
+        }
+        let (field, _) = bad_field(legacy("Coding", json!("{not json")));
+        assert_eq!(field, "reference");
+    }
+
+    #[test]
+    fn valid_code_tests_pass() {
+        for truth in [
+            json!(r#"{"inputs": ["1 2\n"], "outputs": ["3\n"]}"#),
+            json!(r#"{"inputs": ["[1]"], "outputs": ["1"], "fn_name": "f"}"#),
+            json!(r#"{"inputs": [["1", "2"]], "outputs": [["3"]], "fn_name": null}"#),
+            json!({"inputs": ["1"], "outputs": ["1"]}),
+        ] {
+            let problem =
+                read(verl("code", truth.clone())).unwrap_or_else(|e| panic!("{truth}: {e}"));
+            assert_eq!(problem.ability, "code");
+        }
+        assert!(read(legacy(
+            "Coding",
+            json!(r#"{"inputs": ["1"], "outputs": ["1"]}"#)
+        ))
+        .is_ok());
+    }
+
+    #[test]
+    fn a_math_answer_must_not_be_empty() {
+        for truth in [json!(r"\boxed{}"), json!(r"The answer is \boxed{ }.")] {
+            let (field, message) = bad_field(verl("math", truth));
+            assert_eq!(field, "reward_model.ground_truth");
+            assert!(message.contains("empty answer"), "{message}");
+        }
+        let (field, _) = bad_field(legacy("Math", json!(r"\boxed{}")));
+        assert_eq!(field, "reference");
+        assert!(read(verl("math", json!(r"\boxed{\frac{1}{2}}"))).is_ok());
+        assert!(read(verl("math", json!(3))).is_ok());
+        // Other abilities are not checked here: their verifiers own their ground truths.
+        assert!(read(verl("arithmetic", json!("{not json"))).is_ok());
+    }
 }

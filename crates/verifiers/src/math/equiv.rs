@@ -1,21 +1,26 @@
-//! Equivalence of two parsed answers: exact rationals where possible, numeric closeness with a
-//! tolerance chosen by how the numbers were written, random-point identity tests for
-//! expressions with variables, and bracket rules for structures.
+//! Equivalence of two parsed answers.
+//!
+//! Exact first: two values that evaluate exactly (integers, decimals, repeating decimals,
+//! fractions, radicals that simplify) are equal only when they are the same rational. A tolerance
+//! enters only where a value is irrational (π, e, a root or a logarithm that does not simplify),
+//! and then a tight relative one, [`IRRATIONAL_REL_TOL`]. A written decimal never equals an
+//! irrational value (it is a rounding of it), and a value that over- or underflowed, or outgrew the
+//! exact-number limit, decides nothing: the comparison is refused ([`Refusal`], reported in the
+//! verdict's reason). Expressions with variables are compared at random points; structures by
+//! their bracket rules.
 
 use num_bigint::BigInt;
 use num_rational::BigRational;
 
 use super::ast::{Answer, Constant, Expr, Relation};
 use super::budget::{Budget, Exhausted};
+use super::complex::{eval_complex, mentions_i, Complex, IMAGINARY_UNIT};
 use super::eval::{Env, Evaluator};
-use super::value::{EvalError, ExactLimits, Num};
+use super::value::{self, EvalError, ExactLimits, Num};
 
-/// Relative tolerance when a decimal literal is involved (a rounded answer; docs/algorithm.md §13).
-pub const DECIMAL_REL_TOL: f64 = 1e-4;
-/// Relative tolerance between two exact-looking expressions that evaluate to floats (π, roots).
-pub const SYMBOLIC_REL_TOL: f64 = 1e-9;
-/// Absolute floor for values near zero.
-const ABS_TOL: f64 = 1e-12;
+/// Relative tolerance between two values when one of them is irrational: about the rounding
+/// error of evaluating both in `f64`, far below any rounding a person writes.
+pub const IRRATIONAL_REL_TOL: f64 = 1e-9;
 /// Random points tried for expressions with variables, and how many must evaluate.
 const TRIALS: usize = 12;
 const NEEDED: usize = 4;
@@ -25,21 +30,72 @@ const NEEDED: usize = 4;
 pub enum Match {
     /// Exactly equal rationals or identical structure.
     Exact,
-    /// Equal within tolerance.
+    /// Equal within [`IRRATIONAL_REL_TOL`] (an irrational value on at least one side).
     Numeric,
-    /// Equal after reading the ground truth or answer as a percentage.
+    /// Equal after reading one side's `%`.
     Percent,
     /// Equal at every random point tried.
     Identity,
 }
 
-/// Compares answers under one budget.
+/// Why a comparison was refused rather than decided; the verdict is "not equivalent" and its
+/// reason names the refusal ([`Refusal::reason`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// A floating-point value over- or underflowed.
+    Range,
+    /// An exact value needed more bits than the limit.
+    TooLarge,
+    /// A decimal was compared with an irrational value.
+    DecimalVsIrrational,
+}
+
+impl Refusal {
+    /// The text that follows "not equivalent" in the verdict.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Refusal::Range => "a value over- or underflows floating point",
+            Refusal::TooLarge => "an exact value exceeds the size limit",
+            Refusal::DecimalVsIrrational => {
+                "a decimal is a rounding of an irrational value, not equal to it"
+            }
+        }
+    }
+}
+
+/// Which side wrote a `%` (or "percent").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PercentSides {
+    /// The ground truth did.
+    pub truth: bool,
+    /// The answer did.
+    pub answer: bool,
+}
+
+/// A value of an expression: real, or complex when the imaginary unit occurs.
+#[derive(Debug, Clone, PartialEq)]
+enum Value {
+    Real(Num),
+    Complex(Complex),
+}
+
+impl Value {
+    fn is_exact(&self) -> bool {
+        match self {
+            Value::Real(x) => x.exact().is_some(),
+            Value::Complex(z) => z.is_exact(),
+        }
+    }
+}
+
+/// Compares answers (ground truth first, answer second) under one budget.
 pub struct Comparer<'b> {
     budget: &'b mut Budget,
     limits: ExactLimits,
-    /// Either side had a `%`.
-    pub percent: bool,
+    percent: PercentSides,
     seed: u64,
+    /// The first refusal met, reported when the answers end up not equivalent.
+    pub refusal: Option<Refusal>,
 }
 
 fn next_random(state: &mut u64) -> u64 {
@@ -51,23 +107,69 @@ fn next_random(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// An evaluation outcome as the comparison sees it.
+enum Evaluated<T> {
+    Value(T),
+    /// Undefined here (a pole, a domain error, an unbound variable).
+    Undefined,
+    /// Out of floating-point range or over the exact-number limit.
+    Refused(Refusal),
+}
+
 impl<'b> Comparer<'b> {
     /// A comparer drawing from `budget`.
-    pub fn new(budget: &'b mut Budget, limits: ExactLimits, percent: bool) -> Self {
+    pub fn new(budget: &'b mut Budget, limits: ExactLimits, percent: PercentSides) -> Self {
         Self {
             budget,
             limits,
             percent,
             seed: 0x5EED,
+            refusal: None,
         }
     }
 
-    fn eval(&mut self, e: &Expr, env: &Env) -> Result<Num, EvalError> {
-        Evaluator {
+    fn refuse(&mut self, why: Refusal) {
+        self.refusal.get_or_insert(why);
+    }
+
+    /// The value of `e` at `env` (complex when `complex`).
+    fn eval(&mut self, e: &Expr, env: &Env, complex: bool) -> Result<Evaluated<Value>, Exhausted> {
+        let mut evaluator = Evaluator {
             budget: self.budget,
             limits: self.limits,
-        }
-        .eval(e, env)
+        };
+        let result = if complex {
+            eval_complex(&mut evaluator, e, env).map(Value::Complex)
+        } else {
+            evaluator.eval(e, env).map(Value::Real)
+        };
+        Ok(match result {
+            Ok(v) => Evaluated::Value(v),
+            Err(EvalError::Budget) => return Err(Exhausted),
+            Err(EvalError::Range) => Evaluated::Refused(Refusal::Range),
+            Err(EvalError::TooLarge) => Evaluated::Refused(Refusal::TooLarge),
+            Err(EvalError::Domain | EvalError::Unbound) => Evaluated::Undefined,
+        })
+    }
+
+    /// Both sides' values, or `None` (with a refusal noted) when either has none.
+    fn eval_pair(
+        &mut self,
+        a: &Expr,
+        b: &Expr,
+        env: &Env,
+        complex: bool,
+    ) -> Result<Option<(Value, Value)>, Exhausted> {
+        let x = self.eval(a, env, complex)?;
+        let y = self.eval(b, env, complex)?;
+        Ok(match (x, y) {
+            (Evaluated::Value(x), Evaluated::Value(y)) => Some((x, y)),
+            (Evaluated::Refused(why), _) | (_, Evaluated::Refused(why)) => {
+                self.refuse(why);
+                None
+            }
+            _ => None,
+        })
     }
 
     /// Whether `answer` is equivalent to `truth`; `Err` when the budget ran out.
@@ -78,6 +180,8 @@ impl<'b> Comparer<'b> {
             (Answer::Choice(a), Answer::Expr(Expr::Var(v))) => v
                 .eq_ignore_ascii_case(&a.to_string())
                 .then_some(Match::Exact),
+            // A lower-case `e` is read as Euler's number; against choice E it is the letter.
+            (Answer::Choice('E'), Answer::Expr(Expr::Const(Constant::E))) => Some(Match::Exact),
             (Answer::Equation(l1, r1), Answer::Equation(l2, r2)) => {
                 if let (Some(_), Some(m)) = (self.answers(l1, l2)?, self.answers(r1, r2)?) {
                     Some(m)
@@ -130,6 +234,14 @@ impl<'b> Comparer<'b> {
                     items: i2,
                 },
             ) => self.ordered(i1, i2)?,
+            (Answer::Union(parts), Answer::List(items)) => match rays(items) {
+                Some(intervals) => self.unordered(parts, &intervals)?,
+                None => None,
+            },
+            (Answer::List(items), Answer::Union(parts)) => match rays(items) {
+                Some(intervals) => self.unordered(&intervals, parts)?,
+                None => None,
+            },
             (Answer::Set(a) | Answer::List(a), Answer::Set(b) | Answer::List(b))
             | (Answer::Union(a), Answer::Union(b)) => self.unordered(a, b)?,
             (b @ Answer::Bracketed { .. }, Answer::Inequality(rel, lhs, rhs))
@@ -155,6 +267,29 @@ impl<'b> Comparer<'b> {
                     result
                 }
             }
+            // A column vector written as a tuple, or the other way round.
+            (
+                Answer::Matrix(rows),
+                Answer::Bracketed {
+                    open: '(',
+                    close: ')',
+                    items,
+                },
+            ) => match column(rows) {
+                Some(cells) => self.ordered(&cells, items)?,
+                None => None,
+            },
+            (
+                Answer::Bracketed {
+                    open: '(',
+                    close: ')',
+                    items,
+                },
+                Answer::Matrix(rows),
+            ) => match column(rows) {
+                Some(cells) => self.ordered(items, &cells)?,
+                None => None,
+            },
             (Answer::Expr(a), Answer::Expr(b)) => self.exprs(a, b)?,
             _ => None,
         })
@@ -215,16 +350,19 @@ impl<'b> Comparer<'b> {
         };
         let f = Expr::Sub(Box::new(l1.clone()), Box::new(r1.clone()));
         let g = Expr::Sub(Box::new(l2.clone()), Box::new(r2.clone()));
-        let vars = same_variables(&f, &g);
-        let Some(vars) = vars else { return Ok(None) };
+        if mentions_i(&f) || mentions_i(&g) {
+            return Ok(None);
+        }
+        let Some(vars) = same_variables(&f, &g) else {
+            return Ok(None);
+        };
         let mut ratio: Option<Num> = None;
         let mut ok = 0;
         for trial in 0..TRIALS {
             let env = self.point(&vars, trial);
-            let (a, b) = match (self.eval(&f, &env), self.eval(&g, &env)) {
-                (Err(EvalError::Budget), _) | (_, Err(EvalError::Budget)) => return Err(Exhausted),
-                (Ok(a), Ok(b)) => (a, b),
-                _ => continue,
+            let Some((Value::Real(a), Value::Real(b))) = self.eval_pair(&f, &g, &env, false)?
+            else {
+                continue;
             };
             if a.is_zero() || b.is_zero() {
                 if a.is_zero() != b.is_zero() {
@@ -232,24 +370,21 @@ impl<'b> Comparer<'b> {
                 }
                 continue;
             }
-            let r = match super::value::binary(
-                super::value::BinOp::Div,
-                &a,
-                &b,
-                self.budget,
-                self.limits,
-            ) {
+            let r = match value::binary(value::BinOp::Div, &a, &b, self.budget, self.limits) {
                 Ok(r) => r,
                 Err(EvalError::Budget) => return Err(Exhausted),
                 Err(_) => continue,
             };
             match &ratio {
                 None => ratio = Some(r),
-                Some(first) => {
-                    if !close(first, &r, SYMBOLIC_REL_TOL) {
+                Some(first) => match close(first, &r) {
+                    Ok(true) => {}
+                    Ok(false) => return Ok(None),
+                    Err(why) => {
+                        self.refuse(why);
                         return Ok(None);
                     }
-                }
+                },
             }
             ok += 1;
         }
@@ -279,34 +414,27 @@ impl<'b> Comparer<'b> {
         if ia.is_some() || ib.is_some() {
             return Ok((ia == ib).then_some(Match::Exact));
         }
-        let tol = if a.has_decimal() || b.has_decimal() {
-            DECIMAL_REL_TOL
-        } else {
-            SYMBOLIC_REL_TOL
-        };
+        let decimals = (a.has_decimal(), b.has_decimal());
+        let complex = mentions_i(a) || mentions_i(b);
         let Some(vars) = same_variables(a, b) else {
             return Ok(None);
         };
         if vars.is_empty() {
-            let (x, y) = match (self.eval(a, &Env::new()), self.eval(b, &Env::new())) {
-                (Err(EvalError::Budget), _) | (_, Err(EvalError::Budget)) => return Err(Exhausted),
-                (Ok(x), Ok(y)) => (x, y),
-                _ => return Ok(None),
-            };
-            return Ok(self.numbers(&x, &y, tol));
+            return Ok(match self.eval_pair(a, b, &Env::new(), complex)? {
+                Some((x, y)) => self.values(&x, &y, decimals),
+                None => None,
+            });
         }
         let mut ok = 0;
         let mut exact = true;
         for trial in 0..TRIALS {
             let env = self.point(&vars, trial);
-            let (x, y) = match (self.eval(a, &env), self.eval(b, &env)) {
-                (Err(EvalError::Budget), _) | (_, Err(EvalError::Budget)) => return Err(Exhausted),
-                (Ok(x), Ok(y)) => (x, y),
-                // Undefined on one side or both (a pole, a removable point): try another point.
-                _ => continue,
+            // Undefined or refused at this point (a pole, an overflow): try another point.
+            let Some((x, y)) = self.eval_pair(a, b, &env, complex)? else {
+                continue;
             };
-            exact &= x.exact().is_some() && y.exact().is_some();
-            if !close(&x, &y, tol) {
+            exact &= x.is_exact() && y.is_exact();
+            if self.values(&x, &y, decimals).is_none() {
                 return Ok(None);
             }
             ok += 1;
@@ -317,30 +445,91 @@ impl<'b> Comparer<'b> {
         Ok((ok >= NEEDED).then_some(Match::Identity))
     }
 
-    /// Two numbers: exact equality, closeness, or the percent variants.
-    fn numbers(&mut self, x: &Num, y: &Num, tol: f64) -> Option<Match> {
-        if let (Some(a), Some(b)) = (x.exact(), y.exact()) {
-            if a == b {
-                return Some(Match::Exact);
+    /// Two values (truth first); `decimals` says which side was written with a decimal point.
+    fn values(&mut self, x: &Value, y: &Value, decimals: (bool, bool)) -> Option<Match> {
+        match (x, y) {
+            (Value::Real(x), Value::Real(y)) => self.numbers(x, y, decimals),
+            (Value::Complex(z), Value::Complex(w)) => {
+                let re = self.numbers(&z.re, &w.re, decimals);
+                both(re, self.numbers(&z.im, &w.im, decimals))
             }
+            _ => None,
         }
-        let both_exact = x.exact().is_some() && y.exact().is_some();
-        if !(both_exact && tol == SYMBOLIC_REL_TOL) && close(x, y, tol) {
-            return Some(Match::Numeric);
-        }
-        if self.percent {
-            let (xf, yf) = (x.to_f64(), y.to_f64());
-            let scaled = [Num::Approx(yf * 100.0), Num::Approx(yf / 100.0)];
-            let percent_tol = tol.max(DECIMAL_REL_TOL * 1e-2);
-            if scaled
-                .iter()
-                .any(|s| close(&Num::Approx(xf), s, percent_tol))
-            {
-                return Some(Match::Percent);
-            }
-        }
-        None
     }
+
+    /// Two numbers (truth first): exact equality when both are exact, else the tight relative
+    /// tolerance; then, when one side wrote `%`, the other side's number times 100.
+    fn numbers(&mut self, x: &Num, y: &Num, decimals: (bool, bool)) -> Option<Match> {
+        match self.same_number(x, y, decimals) {
+            Ok(true) => {
+                let exact = x.exact().is_some() && y.exact().is_some();
+                return Some(if exact { Match::Exact } else { Match::Numeric });
+            }
+            Ok(false) => {}
+            Err(why) => {
+                self.refuse(why);
+                return None;
+            }
+        }
+        if self.percent.truth == self.percent.answer {
+            return None;
+        }
+        // `25\%` against `0.25`: the side without `%`, times 100, is the side with it.
+        let plain = if self.percent.truth { y } else { x };
+        let hundred = Num::int(100);
+        let scaled = value::binary(value::BinOp::Mul, plain, &hundred, self.budget, self.limits);
+        let scaled = scaled.ok()?;
+        let (p, q) = if self.percent.truth {
+            (x, &scaled)
+        } else {
+            (&scaled, y)
+        };
+        (self.same_number(p, q, decimals) == Ok(true)).then_some(Match::Percent)
+    }
+
+    /// Exact equality of exact values; a decimal against an irrational value is refused; else
+    /// closeness within [`IRRATIONAL_REL_TOL`].
+    fn same_number(&self, x: &Num, y: &Num, decimals: (bool, bool)) -> Result<bool, Refusal> {
+        let (x_exact, y_exact) = (x.exact().is_some(), y.exact().is_some());
+        if (x_exact && !y_exact && decimals.0) || (y_exact && !x_exact && decimals.1) {
+            return Err(Refusal::DecimalVsIrrational);
+        }
+        close(x, y)
+    }
+}
+
+/// Exactly equal when both are exact; otherwise `|x − y| ≤ IRRATIONAL_REL_TOL · max(|x|, |y|)`,
+/// refused when either has no float value.
+pub fn close(x: &Num, y: &Num) -> Result<bool, Refusal> {
+    if let (Some(a), Some(b)) = (x.exact(), y.exact()) {
+        return Ok(a == b);
+    }
+    let (a, b) = match (x.to_float(), y.to_float()) {
+        (Ok(a), Ok(b)) => (a, b),
+        _ => return Err(Refusal::Range),
+    };
+    Ok((a - b).abs() <= IRRATIONAL_REL_TOL * a.abs().max(b.abs()))
+}
+
+/// The cells of a one-column matrix (a column vector), as answers.
+fn column(rows: &[Vec<Expr>]) -> Option<Vec<Answer>> {
+    rows.iter()
+        .map(|row| match row.as_slice() {
+            [cell] => Some(Answer::Expr(cell.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `x < 2, x > 5` (as "x < 2 or x > 5") as the intervals `(-∞, 2)` and `(5, ∞)`.
+fn rays(items: &[Answer]) -> Option<Vec<Answer>> {
+    items
+        .iter()
+        .map(|item| match item {
+            Answer::Inequality(rel, lhs, rhs) => ray(*rel, lhs, rhs),
+            _ => None,
+        })
+        .collect()
 }
 
 /// `x < c` → `(-∞, c)`, `c ≤ x` → `[c, ∞)`: an inequality between a variable and a constant as
@@ -389,11 +578,13 @@ fn both(a: Option<Match>, b: Option<Match>) -> Option<Match> {
     }
 }
 
-/// The sorted free variables, when both sides have the same ones.
+/// The sorted free variables other than the imaginary unit, when both sides have the same ones.
 fn same_variables(a: &Expr, b: &Expr) -> Option<Vec<String>> {
     let (mut va, mut vb) = (Vec::new(), Vec::new());
     a.variables(&mut va);
     b.variables(&mut vb);
+    va.retain(|v| v != IMAGINARY_UNIT);
+    vb.retain(|v| v != IMAGINARY_UNIT);
     (va == vb).then_some(va)
 }
 
@@ -407,21 +598,6 @@ fn infinity_sign(e: &Expr) -> Option<i8> {
     }
 }
 
-/// `|x - y| ≤ rel · max(|x|, |y|)` or `|x - y| ≤ 1e-12` (both finite).
-pub fn close(x: &Num, y: &Num, rel: f64) -> bool {
-    if let (Some(a), Some(b)) = (x.exact(), y.exact()) {
-        if a == b {
-            return true;
-        }
-    }
-    let (a, b) = (x.to_f64(), y.to_f64());
-    if !a.is_finite() || !b.is_finite() {
-        return false;
-    }
-    let diff = (a - b).abs();
-    diff <= ABS_TOL || diff <= rel * a.abs().max(b.abs())
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::lexer::tokenize;
@@ -429,29 +605,102 @@ mod tests {
     use super::super::parser::parse_answer;
     use super::*;
 
-    fn equal(truth: &str, answer: &str) -> bool {
+    /// The match (if any) and the refusal noted on the way.
+    fn compare(truth: &str, answer: &str) -> (Option<Match>, Option<Refusal>) {
         let (t, a) = (normalize(truth), normalize(answer));
         let pt = parse_answer(&tokenize(&t.text).unwrap(), 64).unwrap();
         let pa = parse_answer(&tokenize(&a.text).unwrap(), 64).unwrap();
         let mut budget = Budget::new(1_000_000);
-        let mut c = Comparer::new(
-            &mut budget,
-            ExactLimits { max_bits: 8192 },
-            t.percent || a.percent,
-        );
-        c.answers(&pt, &pa).unwrap().is_some()
+        let percent = PercentSides {
+            truth: t.percent,
+            answer: a.percent,
+        };
+        let mut c = Comparer::new(&mut budget, ExactLimits { max_bits: 8192 }, percent);
+        let m = c.answers(&pt, &pa).unwrap();
+        (m, c.refusal)
+    }
+
+    fn equal(truth: &str, answer: &str) -> bool {
+        compare(truth, answer).0.is_some()
     }
 
     #[test]
-    fn numbers() {
-        assert!(equal(r"\frac{1}{2}", "0.5"));
-        assert!(equal(r"\frac{1}{3}", "0.33333"));
-        assert!(!equal(r"\frac{1}{3}", "0.33"));
+    fn exact_values_compare_exactly() {
+        assert_eq!(compare(r"\frac{1}{2}", "0.5").0, Some(Match::Exact));
+        assert!(equal(r"\frac{1}{3}", r"0.\overline{3}"));
+        assert!(equal(r"\frac{1}{6}", r"0.1\overline{6}"));
+        assert!(equal(r"\frac{1}{7}", r"0.\overline{142857}"));
+        // Roundings of a non-terminating value are not the value.
+        assert!(!equal(r"\frac{1}{3}", "0.33333"));
+        assert!(!equal(r"\frac{25}{7}", "3.571429"));
+        // A difference in the fifth decimal place is a difference.
+        assert!(!equal("12.5", "12.50004"));
+        assert!(!equal("3.14159", "3.14162"));
         assert!(!equal("100000", "100001"));
-        assert!(equal(r"3\sqrt{2}", r"\sqrt{18}"));
+        assert!(equal(r"3 \times 10^{8}", "300000000"));
+        assert!(equal(r"1.5 \cdot 10^{-3}", "0.0015"));
+        assert!(equal(r"\sqrt{\frac{9}{4}}", "1.5"));
+    }
+
+    #[test]
+    fn irrational_values_use_a_tight_tolerance() {
+        assert_eq!(compare(r"3\sqrt{2}", r"\sqrt{18}").0, Some(Match::Numeric));
+        assert!(equal(r"\frac{\sqrt{2}}{2}", r"\frac{1}{\sqrt{2}}"));
+        assert!(equal(r"\frac{1}{2}", r"\cos \frac{\pi}{3}"));
         assert!(!equal(r"\pi", r"\frac{22}{7}"));
-        assert!(equal(r"50\%", "0.5"));
+        assert!(!equal(r"\pi", r"\frac{355}{113}"));
+        // A decimal is a rounding of an irrational value, however many digits it has.
+        let (m, why) = compare(r"\frac{2\pi}{3}", "2.0944");
+        assert_eq!((m, why), (None, Some(Refusal::DecimalVsIrrational)));
+        assert!(!equal(r"\sqrt{2}", "1.4142135623730951"));
+        assert!(equal(r"\frac{3\sqrt{2}}{2}", r"1.5\sqrt{2}"));
+    }
+
+    #[test]
+    fn values_out_of_range_decide_nothing() {
+        for answer in [
+            r"e^{-1000}",
+            r"\pi^{-1000}",
+            r"10^{-400}\pi",
+            r"\frac{1}{e^{800}}",
+        ] {
+            assert_eq!(
+                compare("0", answer),
+                (None, Some(Refusal::Range)),
+                "{answer}"
+            );
+        }
+        assert_eq!(compare(r"e^{-30}", r"e^{-31}").0, None);
+        assert_eq!(compare("0", r"10^{-400}"), (None, None));
+        assert_eq!(
+            compare("1", r"10^{10^{5}}"),
+            (None, Some(Refusal::TooLarge))
+        );
+        assert_eq!(compare("0", r"\pi - \pi").0, Some(Match::Numeric));
+    }
+
+    #[test]
+    fn percentages_read_one_side_only() {
+        assert_eq!(compare(r"50\%", "0.5").0, Some(Match::Percent));
+        assert_eq!(compare("0.5", r"50\%").0, Some(Match::Percent));
+        assert!(equal(r"50\%", "50"));
+        assert!(!equal(r"50\%", "5000"));
         assert!(!equal("50", "0.5"));
+    }
+
+    #[test]
+    fn complex_numbers() {
+        assert!(equal("3+4i", "4i+3"));
+        assert!(equal("2i", "(1+i)^2"));
+        assert!(equal(r"\frac{1-i}{2}", r"\frac{1}{1+i}"));
+        assert!(equal(r"2i", r"\sqrt{-4}"));
+        assert!(equal(
+            r"-\frac{1}{2}+\frac{\sqrt{3}}{2}i",
+            r"\frac{-1+i\sqrt{3}}{2}"
+        ));
+        assert!(!equal("3+4i", "3-4i"));
+        assert!(!equal("3+4i", "7"));
+        assert!(!equal("2i", "2"));
     }
 
     #[test]
@@ -485,10 +734,49 @@ mod tests {
             r"x = \frac{1+\sqrt{5}}{2}, \frac{1-\sqrt{5}}{2}"
         ));
         assert!(equal("2, 3", r"2 \text{ and } 3"));
+        assert!(equal(r"(2, 5]", r"2 < x \le 5"));
+        assert!(equal(r"(2, 5]", r"5 \ge x > 2"));
+        assert!(!equal(r"(2, 5]", r"2 \le x \le 5"));
+        assert!(equal(
+            r"(-\infty, 2) \cup (5, \infty)",
+            r"x < 2 \text{ or } x > 5"
+        ));
+        assert!(equal(r"\emptyset", r"\{\}"));
         assert!(equal(
             r"\begin{pmatrix}1&2\\3&4\end{pmatrix}",
             r"\begin{bmatrix}1&2\\3&\frac{8}{2}\end{bmatrix}"
         ));
+    }
+
+    #[test]
+    fn plus_minus_inside_sets() {
+        let three = r"\{1+\sqrt{5}, 1-\sqrt{5}, -2\}";
+        assert!(equal(r"\{1\pm\sqrt{5},-2\}", three));
+        assert!(equal(r"\left\{1\pm\sqrt{5},-2\right\}", three));
+        assert!(equal(r"1\pm\sqrt{5},-2", "-2, 1-\\sqrt{5}, 1+\\sqrt{5}"));
+        assert!(!equal(r"\{1\pm\sqrt{5},-2\}", r"\{1+\sqrt{5}, -2\}"));
+        assert!(!equal(
+            r"\{1\pm\sqrt{5},-2\}",
+            r"\{1+\sqrt{5}, 1-\sqrt{5}, 2\}"
+        ));
+    }
+
+    #[test]
+    fn scaled_matrices() {
+        let negated = r"\begin{pmatrix}-1&-2\\-3&-4\end{pmatrix}";
+        assert!(equal(r"-\begin{pmatrix}1&2\\3&4\end{pmatrix}", negated));
+        assert!(equal(negated, r"-\begin{pmatrix}1&2\\3&4\end{pmatrix}"));
+        assert!(!equal(r"\begin{pmatrix}1&2\\3&4\end{pmatrix}", negated));
+        assert!(equal(
+            r"\frac{1}{2}\begin{pmatrix}2&4\\6&8\end{pmatrix}",
+            r"\begin{bmatrix}1&2\\3&4\end{bmatrix}"
+        ));
+        assert!(equal(
+            r"\left(\begin{array}{cc}1&2\\3&4\end{array}\right)",
+            r"\begin{pmatrix}1&2\\3&4\end{pmatrix}"
+        ));
+        assert!(equal(r"\begin{pmatrix}1\\-2\end{pmatrix}", "(1, -2)"));
+        assert!(!equal(r"\begin{pmatrix}1\\-2\end{pmatrix}", "(-2, 1)"));
     }
 
     #[test]
@@ -499,6 +787,8 @@ mod tests {
         assert!(equal("3", "x=3"));
         assert!(!equal("y = 2x + 1", "y = 2x"));
         assert!(equal("B", "(B)"));
+        assert!(equal(r"\text{(E)}", "e"));
+        assert!(!equal(r"\text{(D)}", "e"));
         assert!(!equal("B", "C"));
     }
 }

@@ -86,11 +86,11 @@ impl Evaluator<'_> {
                 }
             }
         }
-        let (xf, bf) = (x.to_f64(), base.to_f64());
+        let (xf, bf) = (x.to_float()?, base.to_float()?);
         if xf <= 0.0 || bf <= 0.0 || bf == 1.0 {
             return Err(EvalError::Domain);
         }
-        Num::approx(xf.ln() / bf.ln())
+        value::float(xf.ln() / bf.ln(), false)
     }
 }
 
@@ -112,7 +112,7 @@ fn call(f: Func, x: &Num) -> Result<Num, EvalError> {
             _ => {}
         }
     }
-    let v = x.to_f64();
+    let v = x.to_float()?;
     let y = match f {
         Func::Sin => v.sin(),
         Func::Cos => v.cos(),
@@ -131,7 +131,7 @@ fn call(f: Func, x: &Num) -> Result<Num, EvalError> {
         Func::Floor => v.floor(),
         Func::Ceil => v.ceil(),
     };
-    Num::approx(y)
+    value::float(y, f == Func::Exp)
 }
 
 #[cfg(test)]
@@ -155,7 +155,7 @@ mod tests {
     }
 
     fn approx(s: &str) -> f64 {
-        eval(s, &Env::new()).unwrap().to_f64()
+        eval(s, &Env::new()).unwrap().to_float().unwrap()
     }
 
     #[test]
@@ -187,5 +187,15 @@ mod tests {
         assert_eq!(eval("y", &env), Err(EvalError::Unbound));
         assert_eq!(eval(r"\ln(-1)", &env), Err(EvalError::Domain));
         assert_eq!(eval(r"\frac{1}{x-3}", &env), Err(EvalError::Domain));
+    }
+
+    #[test]
+    fn out_of_range_values_are_errors() {
+        let none = Env::new();
+        assert_eq!(eval(r"e^{-1000}", &none), Err(EvalError::Range));
+        assert_eq!(eval(r"\exp(1000)", &none), Err(EvalError::Range));
+        assert_eq!(eval(r"\pi \cdot 10^{-400}", &none), Err(EvalError::Range));
+        assert_eq!(eval(r"10^{5000}", &none), Err(EvalError::TooLarge));
+        assert!(eval(r"10^{-400}", &none).unwrap().exact().is_some());
     }
 }

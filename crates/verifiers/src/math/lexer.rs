@@ -3,7 +3,8 @@
 /// One token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tok {
-    /// Digits with at most one decimal point (`12`, `0.5`, `.5`).
+    /// Digits with at most one decimal point (`12`, `0.5`, `.5`); a repeating block written
+    /// `\overline{…}` follows in parentheses (`0.1\overline{6}` → `0.1(6)`).
     Num(String),
     /// A single letter (a variable or a constant such as `e`).
     Letter(char),
@@ -100,7 +101,27 @@ pub fn tokenize(text: &str) -> Result<Vec<Tok>, LexError> {
                 seen_point |= chars[i] == '.';
                 i += 1;
             }
-            tokens.push(Tok::Num(chars[start..i].iter().collect()));
+            let mut number: String = chars[start..i].iter().collect();
+            // `0.\overline{3}`, `0.1\overline{6}`: the point may come just before the bar.
+            let bar = if seen_point { i } else { i + 1 };
+            if seen_point || chars.get(i) == Some(&'.') {
+                if let Some((block, end)) = overline(&chars, bar) {
+                    if !seen_point {
+                        number.push('.');
+                    }
+                    number.push('(');
+                    number.push_str(&block);
+                    number.push(')');
+                    i = end;
+                }
+            }
+            if !number.contains('(') {
+                if let Some(end) = exponent_end(&chars, i, seen_point) {
+                    number.extend(&chars[i..end]);
+                    i = end;
+                }
+            }
+            tokens.push(Tok::Num(number));
         } else if c.is_alphabetic() {
             let start = i;
             while i < chars.len() && chars[i].is_alphabetic() {
@@ -140,6 +161,46 @@ pub fn tokenize(text: &str) -> Result<Vec<Tok>, LexError> {
         }
     }
     Ok(tokens)
+}
+
+/// The end of an `e`-notation exponent starting at `i` (`1.5e-3`, `6.02E23`, `3e8`), if one is
+/// there. Without a decimal point a signed exponent is not one: `2e-1` is `2·e − 1`.
+fn exponent_end(chars: &[char], i: usize, seen_point: bool) -> Option<usize> {
+    if !matches!(chars.get(i), Some('e' | 'E')) {
+        return None;
+    }
+    let mut j = i + 1;
+    if seen_point && matches!(chars.get(j), Some('+' | '-')) {
+        j += 1;
+    }
+    let digits = chars[j.min(chars.len())..]
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    let end = j + digits;
+    let followed_by_letter = chars.get(end).is_some_and(|c| c.is_alphabetic());
+    (digits > 0 && !followed_by_letter).then_some(end)
+}
+
+/// `\overline{digits}` at `i`: the digits and the index after the closing brace.
+fn overline(chars: &[char], i: usize) -> Option<(String, usize)> {
+    let command: Vec<char> = "\\overline".chars().collect();
+    if chars.get(i..i + command.len())? != command.as_slice() {
+        return None;
+    }
+    let mut j = i + command.len();
+    while chars.get(j) == Some(&' ') {
+        j += 1;
+    }
+    if chars.get(j) != Some(&'{') {
+        return None;
+    }
+    let digits: String = chars[j + 1..]
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    let close = j + 1 + digits.len();
+    (!digits.is_empty() && chars.get(close) == Some(&'}')).then_some((digits, close + 1))
 }
 
 /// A run of letters: known function names become commands, short runs become single letters
@@ -261,5 +322,32 @@ mod tests {
             tokenize("1.2.3").unwrap(),
             vec![Tok::Num("1.2".into()), Tok::Num(".3".into())]
         );
+    }
+
+    #[test]
+    fn repeating_decimals() {
+        assert_eq!(
+            tokenize(r"0.\overline{3}").unwrap(),
+            vec![Tok::Num("0.(3)".into())]
+        );
+        assert_eq!(
+            tokenize(r"1.2\overline{34}").unwrap(),
+            vec![Tok::Num("1.2(34)".into())]
+        );
+        // No point, no repeating block: `\overline` stays a command.
+        assert_eq!(
+            tokenize(r"2\overline{3}").unwrap()[1],
+            Tok::Cmd("overline".into())
+        );
+    }
+
+    #[test]
+    fn e_notation() {
+        assert_eq!(tokenize("1.5e-3").unwrap(), vec![Tok::Num("1.5e-3".into())]);
+        assert_eq!(tokenize("3E8").unwrap(), vec![Tok::Num("3E8".into())]);
+        // `2e-1` is 2·e − 1, `2e3x` a product, `2e` twice Euler's number.
+        assert_eq!(tokenize("2e-1").unwrap().len(), 4);
+        assert_eq!(tokenize("2e3x").unwrap()[0], Tok::Num("2".into()));
+        assert_eq!(tokenize("2e").unwrap()[1], Tok::Letter('e'));
     }
 }

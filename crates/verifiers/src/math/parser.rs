@@ -55,6 +55,9 @@ pub fn parse_expr(tokens: &[Tok], max_depth: usize) -> Result<Expr, ParseError> 
     parser.whole_expr(tokens)
 }
 
+/// Largest |n| of an `e`-notation exponent (`1e400` is more than any answer needs).
+const MAX_E_EXPONENT: u32 = 400;
+
 /// Most `\pm` signs expanded in one answer (each doubles the answers).
 const MAX_PLUS_MINUS: usize = 3;
 
@@ -114,6 +117,29 @@ fn matching_close(toks: &[Tok]) -> Option<usize> {
     None
 }
 
+/// `\{ … \}` as a whole.
+fn is_set(toks: &[Tok]) -> bool {
+    toks.first() == Some(&Tok::LSet) && matching_close(toks) == Some(toks.len() - 1)
+}
+
+/// Items separated by top-level commas, not an equation (`x = 1, 2` is one).
+fn is_list(toks: &[Tok]) -> bool {
+    split_top(toks, |t| *t == Tok::Comma).len() >= 2
+        && split_top(toks, |t| *t == Tok::Eq).len() == 1
+}
+
+/// A matrix environment as a whole, possibly inside one pair of `( )` or `[ ]`.
+fn is_matrix(toks: &[Tok]) -> bool {
+    let whole = || matching_close(toks) == Some(toks.len() - 1);
+    match toks {
+        [Tok::Begin(_), ..] => whole(),
+        [Tok::LParen | Tok::LBrack, Tok::Begin(_), ..] => {
+            whole() && is_matrix(&toks[1..toks.len() - 1])
+        }
+        _ => false,
+    }
+}
+
 fn bracket_char(t: &Tok) -> Option<char> {
     match t {
         Tok::LParen => Some('('),
@@ -156,17 +182,52 @@ fn func_of(name: &str) -> Option<Func> {
     })
 }
 
-/// Parse a decimal literal exactly: `"1.25"` → 5/4.
+/// Parse a decimal literal exactly: `"1.25"` → 5/4; a repeating block from the lexer in
+/// parentheses, `"0.1(6)"` (written `0.1\overline{6}`) → 1/6.
 fn literal(digits: &str) -> Result<Expr, ParseError> {
     let bad = || ParseError::Unexpected(digits.to_string());
-    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
-    let mantissa = format!("{int}{frac}");
-    let numer = BigInt::from_str_radix(if mantissa.is_empty() { "0" } else { &mantissa }, 10)
-        .map_err(|_| bad())?;
-    let denom = num_traits::pow(BigInt::from(10), frac.len());
+    if let Some((mantissa, exponent)) = digits.split_once(['e', 'E']) {
+        // `1.5e-3`: the lexer admits only a sign and digits after the `e`.
+        let Expr::Num { value, decimal } = literal(mantissa)? else {
+            return Err(bad());
+        };
+        let exponent: i32 = exponent.parse().map_err(|_| bad())?;
+        if exponent.unsigned_abs() > MAX_E_EXPONENT {
+            return Err(bad());
+        }
+        let scale = BigRational::from_integer(num_traits::pow(
+            BigInt::from(10),
+            exponent.unsigned_abs() as usize,
+        ));
+        let value = if exponent < 0 {
+            value / scale
+        } else {
+            value * scale
+        };
+        return Ok(Expr::Num { value, decimal });
+    }
+    let (written, repeating) = match digits.split_once('(') {
+        Some((head, tail)) => (head, Some(tail.strip_suffix(')').ok_or_else(bad)?)),
+        None => (digits, None),
+    };
+    let (int, frac) = written.split_once('.').unwrap_or((written, ""));
+    let integer = |text: &str| {
+        BigInt::from_str_radix(if text.is_empty() { "0" } else { text }, 10).map_err(|_| bad())
+    };
+    let ten_to = |n: usize| num_traits::pow(BigInt::from(10), n);
+    let terminating = BigRational::new(integer(&format!("{int}{frac}"))?, ten_to(frac.len()));
+    let value = match repeating {
+        None => terminating,
+        // 0.1(6) = 0.1 + 6 / (10^1 · (10^1 − 1)).
+        Some(block) => {
+            let period = ten_to(block.len()) - BigInt::from(1);
+            terminating + BigRational::new(integer(block)?, ten_to(frac.len()) * period)
+        }
+    };
     Ok(Expr::Num {
-        value: BigRational::new(numer, denom),
-        decimal: digits.contains('.'),
+        value,
+        // A repeating decimal is an exact value, not a rounding.
+        decimal: written.contains('.') && repeating.is_none(),
     })
 }
 
@@ -207,9 +268,18 @@ impl<'a> Parser<'a> {
         if toks.iter().any(|t| matches!(t, Tok::Word(_))) {
             return Err(ParseError::Unexpected("words".into()));
         }
+        if let [Tok::Cmd(c)] = toks {
+            if c == "emptyset" || c == "varnothing" {
+                return Ok(Answer::Set(Vec::new()));
+            }
+        }
         let is_pm = |t: &Tok| matches!(t, Tok::Cmd(c) if c == "pm" || c == "mp");
         if let Some(at) = toks.iter().position(is_pm) {
-            return self.plus_minus(toks, at);
+            // In a set or a list, each item expands on its own: `\{1 \pm \sqrt{5}, -2\}` is
+            // three values.
+            if !is_set(toks) && !is_list(toks) {
+                return self.plus_minus(toks, at);
+            }
         }
         if let [Tok::Letter(c)] | [Tok::LParen, Tok::Letter(c), Tok::RParen] = toks {
             if ('A'..='E').contains(c) {
@@ -238,6 +308,11 @@ impl<'a> Parser<'a> {
                 Answer::Inequality(rel, lhs, rhs)
             });
         }
+        if let [first, second] = relations[..] {
+            if let Some(interval) = self.chained(toks, first, second)? {
+                return Ok(interval);
+            }
+        }
         let unions = split_top(toks, |t| *t == Tok::Cmd("cup".into()));
         if unions.len() >= 2 {
             let parts = unions
@@ -246,18 +321,108 @@ impl<'a> Parser<'a> {
                 .collect::<Result<_, _>>()?;
             return Ok(Answer::Union(parts));
         }
+        if let Some(a) = self.scaled_matrix(toks)? {
+            return Ok(a);
+        }
         if let Some(a) = self.enclosed(toks)? {
             return Ok(a);
         }
         let items = split_top(toks, |t| *t == Tok::Comma);
         if items.len() >= 2 {
-            let items = items
-                .into_iter()
-                .map(|item| self.answer(item))
-                .collect::<Result<_, _>>()?;
-            return Ok(Answer::List(items));
+            return Ok(Answer::List(self.items(items)?));
         }
         Ok(Answer::Expr(self.whole_expr(toks)?))
+    }
+
+    /// The items of a set or list; an item with `\pm` becomes its two values.
+    fn items(&mut self, items: Vec<&'a [Tok]>) -> Result<Vec<Answer>, ParseError> {
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            match self.answer(item)? {
+                Answer::List(values) => out.extend(values),
+                other => out.push(other),
+            }
+        }
+        Ok(out)
+    }
+
+    /// `a < x < b` (or `b > x > a`, with `≤`/`≥` making the end closed) as an interval; `None`
+    /// when the two relations are not such a chain (`x < 2, x > 5` is a list).
+    fn chained(
+        &mut self,
+        toks: &'a [Tok],
+        first: usize,
+        second: usize,
+    ) -> Result<Option<Answer>, ParseError> {
+        let (Some((rel1, flip1)), Some((rel2, flip2))) =
+            (relation(&toks[first]), relation(&toks[second]))
+        else {
+            return Ok(None);
+        };
+        if flip1 != flip2 || split_top(toks, |t| *t == Tok::Comma).len() > 1 {
+            return Ok(None);
+        }
+        let middle = self.whole_expr(&toks[first + 1..second])?;
+        if !matches!(middle, Expr::Var(_)) {
+            return Ok(None);
+        }
+        let left = self.whole_expr(&toks[..first])?;
+        let right = self.whole_expr(&toks[second + 1..])?;
+        // Written upwards `lo < x ≤ hi`, or downwards `hi > x ≥ lo`.
+        let (lo, lo_rel, hi, hi_rel) = if flip1 {
+            (right, rel2, left, rel1)
+        } else {
+            (left, rel1, right, rel2)
+        };
+        Ok(Some(Answer::Bracketed {
+            open: if lo_rel == Relation::LessEq { '[' } else { '(' },
+            close: if hi_rel == Relation::LessEq { ']' } else { ')' },
+            items: vec![Answer::Expr(lo), Answer::Expr(hi)],
+        }))
+    }
+
+    /// `-M`, `2M`, `\frac{1}{2} \cdot M` for a matrix `M`: the matrix of scaled entries.
+    fn scaled_matrix(&mut self, toks: &'a [Tok]) -> Result<Option<Answer>, ParseError> {
+        let mut depth = 0i64;
+        let mut start = None;
+        for (i, t) in toks.iter().enumerate() {
+            if depth == 0 && i > 0 && is_matrix(&toks[i..]) {
+                start = Some(i);
+                break;
+            }
+            if is_open(t) {
+                depth += 1;
+            } else if is_close(t) {
+                depth -= 1;
+            }
+        }
+        let Some(start) = start else {
+            return Ok(None);
+        };
+        let mut prefix = &toks[..start];
+        if let [head @ .., Tok::Cmd(c)] = prefix {
+            if c == "cdot" || c == "times" {
+                prefix = head;
+            }
+        }
+        let Some(Answer::Matrix(rows)) = self.enclosed(&toks[start..])? else {
+            return Ok(None);
+        };
+        // `None`: a plain minus sign.
+        let factor = if matches!(prefix, [Tok::Minus]) {
+            None
+        } else {
+            Some(self.whole_expr(prefix)?)
+        };
+        let scale = |cell: Expr| match &factor {
+            None => Expr::Neg(boxed(cell)),
+            Some(f) => Expr::Mul(boxed(f.clone()), boxed(cell)),
+        };
+        let rows = rows
+            .into_iter()
+            .map(|row| row.into_iter().map(scale).collect())
+            .collect();
+        Ok(Some(Answer::Matrix(rows)))
     }
 
     /// `a \pm b` is the two answers `a + b` and `a - b` (at most [`MAX_PLUS_MINUS`] `\pm`).
@@ -298,15 +463,16 @@ impl<'a> Parser<'a> {
             if inner.is_empty() {
                 return Ok(Some(Answer::Set(Vec::new())));
             }
-            let items = split_top(inner, |t| *t == Tok::Comma)
-                .into_iter()
-                .map(|item| self.answer(item))
-                .collect::<Result<_, _>>()?;
+            let items = self.items(split_top(inner, |t| *t == Tok::Comma))?;
             return Ok(Some(Answer::Set(items)));
         }
         let (Some(open), Some(close)) = (bracket_char(first), bracket_char(last)) else {
             return Ok(None);
         };
+        if is_matrix(inner) {
+            // `\left( \begin{array}{cc} … \end{array} \right)`
+            return self.enclosed(inner);
+        }
         let items = split_top(inner, |t| *t == Tok::Comma);
         if items.len() < 2 {
             return Ok(None);
@@ -321,6 +487,12 @@ impl<'a> Parser<'a> {
     fn matrix(&mut self, env: &str, inner: &'a [Tok]) -> Result<Answer, ParseError> {
         if !env.ends_with("matrix") && env != "array" {
             return Err(ParseError::UnknownCommand(env.to_string()));
+        }
+        let mut inner = inner;
+        if env == "array" && inner.first() == Some(&Tok::LBrace) {
+            // The column specification `{cc}`, `{c|c}`.
+            let close = matching_close(inner).ok_or(ParseError::Unexpected("array".into()))?;
+            inner = &inner[close + 1..];
         }
         let mut rows = Vec::new();
         for row in split_top(inner, |t| *t == Tok::RowSep) {

@@ -1,5 +1,10 @@
 //! Numbers during evaluation: exact rationals while possible, `f64` once something irrational
-//! (π, a non-perfect root, a logarithm) or too large enters.
+//! (π, a non-perfect root, a logarithm) enters.
+//!
+//! Two rules keep a float from deciding an equality it cannot support: an exact value never turns
+//! into a float because it grew too large (that is [`EvalError::TooLarge`]), and a float that
+//! over- or underflowed (infinite, subnormal, or zero where the exact result is not) is
+//! [`EvalError::Range`], never a value.
 
 use num_bigint::BigInt;
 use num_rational::BigRational;
@@ -12,19 +17,23 @@ use super::budget::{Budget, Exhausted};
 pub enum Num {
     /// An exact rational.
     Exact(BigRational),
-    /// A finite floating-point approximation.
+    /// A normal (finite, not subnormal) floating-point approximation, or zero.
     Approx(f64),
 }
 
 /// Why a value could not be computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EvalError {
-    /// Outside the domain (division by zero, log of a negative, …) or not finite.
+    /// Outside the domain (division by zero, log of a negative, …).
     Domain,
     /// A variable without a value.
     Unbound,
     /// The step budget ran out.
     Budget,
+    /// A floating-point value over- or underflowed.
+    Range,
+    /// An exact value needs more bits than [`ExactLimits::max_bits`].
+    TooLarge,
 }
 
 impl From<Exhausted> for EvalError {
@@ -36,8 +45,20 @@ impl From<Exhausted> for EvalError {
 /// Limits of exact arithmetic.
 #[derive(Debug, Clone, Copy)]
 pub struct ExactLimits {
-    /// An exact result with more bits (numerator + denominator) than this becomes approximate.
+    /// An exact result with more bits (numerator + denominator) than this is not computed.
     pub max_bits: u64,
+}
+
+/// A float result as a value: NaN is a domain error; an infinite or subnormal result, or a zero
+/// where the exact result cannot be zero (`nonzero`), is [`EvalError::Range`].
+pub fn float(x: f64, nonzero: bool) -> Result<Num, EvalError> {
+    if x.is_nan() {
+        Err(EvalError::Domain)
+    } else if x.is_infinite() || x.is_subnormal() || (x == 0.0 && nonzero) {
+        Err(EvalError::Range)
+    } else {
+        Ok(Num::Approx(x))
+    }
 }
 
 impl Num {
@@ -46,20 +67,15 @@ impl Num {
         Num::Exact(BigRational::from_integer(BigInt::from(n)))
     }
 
-    /// A finite float, or a domain error.
-    pub fn approx(x: f64) -> Result<Num, EvalError> {
-        if x.is_finite() {
-            Ok(Num::Approx(x))
-        } else {
-            Err(EvalError::Domain)
-        }
-    }
-
-    /// The value as `f64` (may be infinite for huge exact values).
-    pub fn to_f64(&self) -> f64 {
+    /// The value as a float, or [`EvalError::Range`] when an exact value has none (too large,
+    /// or so small that it flushes to zero or to a subnormal).
+    pub fn to_float(&self) -> Result<f64, EvalError> {
         match self {
-            Num::Exact(r) => r.to_f64().unwrap_or(f64::NAN),
-            Num::Approx(x) => *x,
+            Num::Exact(r) => {
+                let x = r.to_f64().unwrap_or(f64::NAN);
+                float(x, !r.is_zero()).map(|_| x)
+            }
+            Num::Approx(x) => Ok(*x),
         }
     }
 
@@ -91,9 +107,10 @@ fn cost(a: &BigRational, b: &BigRational) -> u64 {
     words.saturating_mul(words)
 }
 
-fn exact_or_approx(r: BigRational, limits: ExactLimits) -> Result<Num, EvalError> {
+/// An exact result, or [`EvalError::TooLarge`] past the size limit (never a float).
+fn within_limits(r: BigRational, limits: ExactLimits) -> Result<Num, EvalError> {
     if bits(&r) > limits.max_bits {
-        Num::approx(r.to_f64().unwrap_or(f64::NAN))
+        Err(EvalError::TooLarge)
     } else {
         Ok(Num::Exact(r))
     }
@@ -133,22 +150,21 @@ pub fn binary(
                 x / y
             }
         };
-        return exact_or_approx(r, limits);
+        return within_limits(r, limits);
     }
     budget.charge(1)?;
-    let (x, y) = (a.to_f64(), b.to_f64());
-    let r = match op {
-        BinOp::Add => x + y,
-        BinOp::Sub => x - y,
-        BinOp::Mul => x * y,
+    let (x, y) = (a.to_float()?, b.to_float()?);
+    match op {
+        BinOp::Add => float(x + y, false),
+        BinOp::Sub => float(x - y, false),
+        BinOp::Mul => float(x * y, x != 0.0 && y != 0.0),
         BinOp::Div => {
             if y == 0.0 {
                 return Err(EvalError::Domain);
             }
-            x / y
+            float(x / y, x != 0.0)
         }
-    };
-    Num::approx(r)
+    }
 }
 
 /// `-a`.
@@ -201,14 +217,14 @@ pub fn pow(
         }
     }
     budget.charge(1)?;
-    let (b, e) = (base.to_f64(), exponent.to_f64());
+    let (b, e) = (base.to_float()?, exponent.to_float()?);
     if b < 0.0 && e.fract() != 0.0 {
         // A real odd root of a negative base: (-8)^(1/3) = -2.
         if let Num::Exact(er) = exponent {
             let q = er.denom().to_u32().unwrap_or(0);
             if q % 2 == 1 {
                 let p = er.numer().to_f64().unwrap_or(f64::NAN);
-                return Num::approx(float_root(b, q as f64).powf(p));
+                return float(float_root(b, q as f64).powf(p), true);
             }
         }
         return Err(EvalError::Domain);
@@ -216,7 +232,7 @@ pub fn pow(
     if b == 0.0 && e < 0.0 {
         return Err(EvalError::Domain);
     }
-    Num::approx(b.powf(e))
+    float(b.powf(e), b != 0.0)
 }
 
 fn exact_pow(
@@ -242,6 +258,10 @@ fn exact_pow(
         Some(p) => p,
         None => return Ok(None),
     };
+    if base.abs().is_one() {
+        let odd = p % 2 != 0;
+        return Ok(Some(Num::Exact(if odd { base } else { base.abs() })));
+    }
     if base.is_zero() {
         return match p.signum() {
             -1 => Err(EvalError::Domain),
@@ -252,7 +272,7 @@ fn exact_pow(
     let magnitude = p.unsigned_abs();
     let result_bits = bits(&base).saturating_mul(magnitude);
     if result_bits > limits.max_bits {
-        return Ok(None);
+        return Err(EvalError::TooLarge);
     }
     let words = result_bits / 64 + 1;
     budget.charge(words.saturating_mul(words))?;
@@ -277,11 +297,12 @@ pub fn root(
             return pow(radicand, &exponent, budget, limits);
         }
     }
-    let n = index.to_f64();
+    let n = index.to_float()?;
     if n == 0.0 {
         return Err(EvalError::Domain);
     }
-    Num::approx(float_root(radicand.to_f64(), n))
+    let x = radicand.to_float()?;
+    float(float_root(x, n), x != 0.0)
 }
 
 /// `n!` for a non-negative integer, exact while its size stays under the limits.
@@ -290,13 +311,13 @@ pub fn factorial(n: &Num, budget: &mut Budget, limits: ExactLimits) -> Result<Nu
     if !r.is_integer() || r.is_negative() {
         return Err(EvalError::Domain);
     }
-    let k = r.to_integer().to_u64().ok_or(EvalError::Domain)?;
+    let k = r.to_integer().to_u64().ok_or(EvalError::TooLarge)?;
     let mut acc = BigInt::one();
     for i in 2..=k {
         budget.charge(acc.bits() / 64 + 1)?;
         acc *= i;
         if acc.bits() > limits.max_bits {
-            return Err(EvalError::Domain);
+            return Err(EvalError::TooLarge);
         }
     }
     Ok(Num::Exact(BigRational::from_integer(acc)))
@@ -320,14 +341,14 @@ pub fn binomial(
     // exact integer division (no gcd).
     let k = std::cmp::min(k.clone(), &n - &k)
         .to_u64()
-        .ok_or(EvalError::Domain)?;
+        .ok_or(EvalError::TooLarge)?;
     let mut acc = BigInt::one();
     for i in 0..k {
         let words = acc.bits() / 64 + 1;
         budget.charge(words.saturating_mul(4))?;
         acc = acc * (&n - BigInt::from(i)) / BigInt::from(i + 1);
         if acc.bits() > limits.max_bits {
-            return Err(EvalError::Domain);
+            return Err(EvalError::TooLarge);
         }
     }
     Ok(Num::Exact(BigRational::from_integer(acc)))
@@ -372,7 +393,7 @@ mod tests {
             q(-3, 1)
         );
         let sqrt2 = root(&q(2, 1), &q(2, 1), &mut budget, LIMITS).unwrap();
-        assert!((sqrt2.to_f64() - std::f64::consts::SQRT_2).abs() < 1e-15);
+        assert!((sqrt2.to_float().unwrap() - std::f64::consts::SQRT_2).abs() < 1e-15);
         assert_eq!(
             root(&q(-4, 1), &q(2, 1), &mut budget, LIMITS),
             Err(EvalError::Domain)
@@ -386,9 +407,27 @@ mod tests {
     #[test]
     fn huge_powers_fall_back_and_stay_bounded() {
         let mut budget = Budget::new(1_000_000);
-        // 10^(10^6) has ~3.3 million bits: not computed exactly, and not finite as a float.
+        // 10^(10^6) has ~3.3 million bits: refused, never approximated.
         let r = pow(&q(10, 1), &q(1_000_000, 1), &mut budget, LIMITS);
-        assert_eq!(r, Err(EvalError::Domain));
+        assert_eq!(r, Err(EvalError::TooLarge));
+        // (1 + 2^-1000)^5 would round to 1.0 as a float: refused instead.
+        let near_one = binary(
+            BinOp::Add,
+            &q(1, 1),
+            &pow(&q(2, 1), &q(-1000, 1), &mut budget, LIMITS).unwrap(),
+            &mut budget,
+            LIMITS,
+        )
+        .unwrap();
+        assert_eq!(
+            pow(&near_one, &q(5, 1), &mut budget, LIMITS),
+            Err(EvalError::TooLarge)
+        );
+        // ±1 to any integer power stays exact.
+        assert_eq!(
+            pow(&q(-1, 1), &q(1_000_001, 1), &mut budget, LIMITS).unwrap(),
+            q(-1, 1)
+        );
         // 2^100 is exact.
         let r = pow(&q(2, 1), &q(100, 1), &mut budget, LIMITS).unwrap();
         assert_eq!(r.exact().unwrap().to_integer(), BigInt::from(1u128 << 100));
@@ -414,7 +453,7 @@ mod tests {
             binomial(&q(3, 1), &q(5, 1), &mut budget, LIMITS),
             Err(EvalError::Domain)
         );
-        // C(10^9, 10^8) is far over 4096 bits: a domain error after a few hundred steps.
+        // C(10^9, 10^8) is far over 4096 bits: refused after a few hundred steps.
         let start = std::time::Instant::now();
         let huge = binomial(
             &q(1_000_000_000, 1),
@@ -422,12 +461,44 @@ mod tests {
             &mut budget,
             LIMITS,
         );
-        assert_eq!(huge, Err(EvalError::Domain));
+        assert_eq!(huge, Err(EvalError::TooLarge));
         assert!(start.elapsed().as_millis() < 100);
-        // 100000! is far over 4096 bits: a domain error, not a hang.
+        // 100000! is far over 4096 bits: refused, not a hang.
         assert_eq!(
             factorial(&q(100_000, 1), &mut budget, LIMITS),
-            Err(EvalError::Domain)
+            Err(EvalError::TooLarge)
+        );
+    }
+
+    #[test]
+    fn floats_that_over_or_underflow_are_no_values() {
+        let mut budget = Budget::new(100_000);
+        let pi = Num::Approx(std::f64::consts::PI);
+        // 10^-400 is exact; as a float it flushes to zero, so π · 10^-400 has no float value.
+        let tiny = pow(&q(10, 1), &q(-400, 1), &mut budget, LIMITS).unwrap();
+        assert!(tiny.exact().is_some());
+        assert_eq!(tiny.to_float(), Err(EvalError::Range));
+        assert_eq!(
+            binary(BinOp::Mul, &pi, &tiny, &mut budget, LIMITS),
+            Err(EvalError::Range)
+        );
+        // π^-1000 underflows, π^1000 overflows.
+        assert_eq!(
+            pow(&pi, &q(-1000, 1), &mut budget, LIMITS),
+            Err(EvalError::Range)
+        );
+        assert_eq!(
+            pow(&pi, &q(1000, 1), &mut budget, LIMITS),
+            Err(EvalError::Range)
+        );
+        assert_eq!(float(1e-310, false), Err(EvalError::Range));
+        assert_eq!(float(0.0, true), Err(EvalError::Range));
+        assert_eq!(float(0.0, false), Ok(Num::Approx(0.0)));
+        assert_eq!(float(f64::NAN, false), Err(EvalError::Domain));
+        // π − π is a true zero.
+        assert_eq!(
+            binary(BinOp::Sub, &pi, &pi, &mut budget, LIMITS),
+            Ok(Num::Approx(0.0))
         );
     }
 
