@@ -211,27 +211,11 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
         let (prompts, responses) = self.token_rows(rows);
         let micro = self.config.ppo.micro_batch_size;
         let (pad, limit) = (self.vocabulary.pad_id, self.vocabulary.vocab_limit());
-        let policy = log_probs_of(
-            &self.models.policy.valid(),
-            &prompts,
-            &responses,
-            micro,
-            pad,
-            limit,
-            &self.device,
-        )?;
-        let kl_reference = match &self.models.kl_reference {
-            Some(model) => Some(log_probs_of(
-                model,
-                &prompts,
-                &responses,
-                micro,
-                pad,
-                limit,
-                &self.device,
-            )?),
-            None => None,
+        let score = |model: &M::InnerModule| {
+            log_probs_of(model, &prompts, &responses, micro, pad, limit, &self.device)
         };
+        let policy = score(&self.models.policy.valid())?;
+        let kl_reference = self.models.kl_reference.as_ref().map(score).transpose()?;
         Ok(OldLogProbs {
             policy,
             kl_reference,
