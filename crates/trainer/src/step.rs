@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use burn::tensor::backend::AutodiffBackend;
 use prime_advantages::RolloutBatch;
+use prime_data::prompts::PromptDataset;
 use prime_implicit_prm::{OutcomeLabels, PrmBatch, PrmOutput};
 use prime_models::{ResponseBatch, SamplingConfig, TrainableLm};
 
@@ -24,6 +25,7 @@ use crate::ppo_update::{log_probs_of, ppo_update, PpoSettings, PpoStats, TrainRo
 use crate::ragged::padded_tensor;
 use crate::rollout::{without_undecodable, RolloutTally, Sampler};
 use crate::seeds::{seed_for, PPO_ORDER, ROLLOUT};
+use crate::setup::Vocabulary;
 use crate::trainer::Trainer;
 
 /// One response of the step's batch, flattened out of its group.
@@ -229,27 +231,17 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
         rows: &[Row],
         old: &OldLogProbs,
     ) -> Result<Option<PrmOutput>, TrainError> {
-        if self.models.prm.is_none() {
-            return Ok(None);
-        }
-        let device = self.device.clone();
-        let (prompts, responses) = self.token_rows(rows);
-        let responses =
-            ResponseBatch::<B>::from_ids(&prompts, &responses, self.vocabulary.pad_id, &device)
-                .map_err(|e| TrainError::Model(e.to_string()))?
-                .with_vocab_limit(self.vocabulary.vocab_limit());
-        let width = responses.tokens.input_ids.dims()[1] - responses.response_start;
-        let mut batch = PrmBatch::from(responses);
-        if self.config.reference.mode == ReferenceMode::Policy {
-            batch = batch.with_reference_log_probs(padded_tensor(&old.policy, width, &device));
-        }
-        let labels = OutcomeLabels {
-            acc: rows.iter().map(|r| r.score as f32).collect(),
-            group_ids: rows.iter().map(|r| r.group).collect(),
-        };
         let Some(prm) = self.models.prm.as_mut() else {
             return Ok(None);
         };
+        let policy_reference = self.config.reference.mode == ReferenceMode::Policy;
+        let (batch, labels) = prm_inputs(
+            self.prompts.dataset(),
+            &self.vocabulary,
+            rows,
+            policy_reference.then_some(old),
+            &self.device,
+        )?;
         prm.step(&batch, &labels)
             .map(Some)
             .map_err(|e| TrainError::Prm(e.to_string()))
@@ -332,10 +324,7 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
 
     /// The prompt and response ids of every row.
     fn token_rows<'a>(&'a self, rows: &'a [Row]) -> (Vec<&'a [u32]>, Vec<&'a [u32]>) {
-        let dataset = self.prompts.dataset();
-        rows.iter()
-            .map(|r| (dataset.prompt_ids(r.prompt), r.response.as_slice()))
-            .unzip()
+        token_rows(self.prompts.dataset(), rows)
     }
 
     fn skip(&mut self, mut m: StepMetrics, why: &str, started: Instant) -> StepMetrics {
@@ -398,6 +387,38 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
         }
         Ok(())
     }
+}
+
+/// The prompt and response ids of every row.
+fn token_rows<'a>(dataset: &'a PromptDataset, rows: &'a [Row]) -> (Vec<&'a [u32]>, Vec<&'a [u32]>) {
+    rows.iter()
+        .map(|r| (dataset.prompt_ids(r.prompt), r.response.as_slice()))
+        .unzip()
+}
+
+/// The implicit PRM's batch (with the old policy's log-probs when `policy_reference` gives
+/// them: `reference.mode = "policy"`) and its outcome labels.
+fn prm_inputs<B: AutodiffBackend>(
+    dataset: &PromptDataset,
+    vocabulary: &Vocabulary,
+    rows: &[Row],
+    policy_reference: Option<&OldLogProbs>,
+    device: &B::Device,
+) -> Result<(PrmBatch<B>, OutcomeLabels), TrainError> {
+    let (prompts, responses) = token_rows(dataset, rows);
+    let responses = ResponseBatch::<B>::from_ids(&prompts, &responses, vocabulary.pad_id, device)
+        .map_err(|e| TrainError::Model(e.to_string()))?
+        .with_vocab_limit(vocabulary.vocab_limit());
+    let width = responses.tokens.input_ids.dims()[1] - responses.response_start;
+    let mut batch = PrmBatch::from(responses);
+    if let Some(old) = policy_reference {
+        batch = batch.with_reference_log_probs(padded_tensor(&old.policy, width, device));
+    }
+    let labels = OutcomeLabels {
+        acc: rows.iter().map(|r| r.score as f32).collect(),
+        group_ids: rows.iter().map(|r| r.group).collect(),
+    };
+    Ok((batch, labels))
 }
 
 /// Sampling, verification and filter counts into the step's metrics.
