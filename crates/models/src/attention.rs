@@ -5,30 +5,29 @@
 //! `softmax(q·kᵀ/√d + mask) · v`.
 
 use burn::module::Module;
-use burn::nn::Linear;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{activation::softmax, backend::Backend, module::attention, Tensor};
 
 use crate::cache::LayerCache;
 use crate::checkpoint::Checkpoint;
 use crate::host_tensor::HostTensor;
-use crate::linear_rows::linear_rows;
+use crate::lora::AdaptedLinear;
 use crate::rms_norm::RmsNorm;
 use crate::rotary::RotaryEmbedding;
-use crate::weights::{init_linear, load_linear, save_linear, NamedTensors};
+use crate::weights::{init_linear, load_linear, NamedTensors};
 use crate::{ModelError, Qwen2Config};
 
 /// HF `Qwen2Attention`.
 #[derive(Module, Debug)]
 pub struct Qwen2Attention<B: Backend> {
     /// `hidden → heads · head_dim`.
-    pub q_proj: Linear<B>,
+    pub q_proj: AdaptedLinear<B>,
     /// `hidden → kv_heads · head_dim`.
-    pub k_proj: Linear<B>,
+    pub k_proj: AdaptedLinear<B>,
     /// `hidden → kv_heads · head_dim`.
-    pub v_proj: Linear<B>,
+    pub v_proj: AdaptedLinear<B>,
     /// `heads · head_dim → hidden`.
-    pub o_proj: Linear<B>,
+    pub o_proj: AdaptedLinear<B>,
     /// RMSNorm over each query head (`[head_dim]`), before RoPE (Qwen3).
     pub q_norm: Option<RmsNorm<B>>,
     /// RMSNorm over each key head (`[head_dim]`), before RoPE (Qwen3).
@@ -53,10 +52,10 @@ impl<B: Backend> Qwen2Attention<B> {
                 .then(|| RmsNorm::new(config.head_dim, config.rms_norm_eps, device))
         };
         Self {
-            q_proj: init_linear(h, q, bias, std, device),
-            k_proj: init_linear(h, kv, bias, std, device),
-            v_proj: init_linear(h, kv, bias, std, device),
-            o_proj: init_linear(q, h, o_bias, std, device),
+            q_proj: init_linear(h, q, bias, std, device).into(),
+            k_proj: init_linear(h, kv, bias, std, device).into(),
+            v_proj: init_linear(h, kv, bias, std, device).into(),
+            o_proj: init_linear(q, h, o_bias, std, device).into(),
             q_norm: norm(),
             k_norm: norm(),
             num_heads: config.num_attention_heads,
@@ -86,18 +85,22 @@ impl<B: Backend> Qwen2Attention<B> {
             )))
         };
         let (q_norm, k_norm) = (norm("q_norm")?, norm("k_norm")?);
-        Ok(Self {
-            q_proj: load_linear(checkpoint, &format!("{prefix}.q_proj"), h, q, bias, device)?,
-            k_proj: load_linear(checkpoint, &format!("{prefix}.k_proj"), h, kv, bias, device)?,
-            v_proj: load_linear(checkpoint, &format!("{prefix}.v_proj"), h, kv, bias, device)?,
-            o_proj: load_linear(
+        let mut load = |name: &str, d_in, d_out, bias| {
+            load_linear(
                 checkpoint,
-                &format!("{prefix}.o_proj"),
-                q,
-                h,
-                o_bias,
+                &format!("{prefix}.{name}"),
+                d_in,
+                d_out,
+                bias,
                 device,
-            )?,
+            )
+            .map(AdaptedLinear::from)
+        };
+        Ok(Self {
+            q_proj: load("q_proj", h, q, bias)?,
+            k_proj: load("k_proj", h, kv, bias)?,
+            v_proj: load("v_proj", h, kv, bias)?,
+            o_proj: load("o_proj", q, h, o_bias)?,
             q_norm,
             k_norm,
             num_heads: config.num_attention_heads,
@@ -107,10 +110,9 @@ impl<B: Backend> Qwen2Attention<B> {
     }
 
     pub(crate) fn save(&self, prefix: &str, out: &mut NamedTensors) {
-        save_linear(&self.q_proj, &format!("{prefix}.q_proj"), out);
-        save_linear(&self.k_proj, &format!("{prefix}.k_proj"), out);
-        save_linear(&self.v_proj, &format!("{prefix}.v_proj"), out);
-        save_linear(&self.o_proj, &format!("{prefix}.o_proj"), out);
+        for (name, layer) in self.projections() {
+            layer.save(&format!("{prefix}.{name}"), out);
+        }
         for (name, norm) in [("q_norm", &self.q_norm), ("k_norm", &self.k_norm)] {
             if let Some(norm) = norm {
                 out.push((
@@ -119,6 +121,26 @@ impl<B: Backend> Qwen2Attention<B> {
                 ));
             }
         }
+    }
+
+    /// The four projections with their module names, in Hugging Face order.
+    pub fn projections(&self) -> [(&'static str, &AdaptedLinear<B>); 4] {
+        [
+            ("q_proj", &self.q_proj),
+            ("k_proj", &self.k_proj),
+            ("v_proj", &self.v_proj),
+            ("o_proj", &self.o_proj),
+        ]
+    }
+
+    /// [`Self::projections`], mutable.
+    pub fn projections_mut(&mut self) -> [(&'static str, &mut AdaptedLinear<B>); 4] {
+        [
+            ("q_proj", &mut self.q_proj),
+            ("k_proj", &mut self.k_proj),
+            ("v_proj", &mut self.v_proj),
+            ("o_proj", &mut self.o_proj),
+        ]
     }
 
     /// Attention over `x` (`[batch, n, hidden]`, the newest `n` positions).
@@ -139,9 +161,9 @@ impl<B: Backend> Qwen2Attention<B> {
         let [batch, n, _] = x.dims();
         let (heads, kv_heads, dim) = (self.num_heads, self.num_kv_heads, self.head_dim);
         let split = |t: Tensor<B, 3>, h: usize| t.reshape([batch, n, h, dim]).swap_dims(1, 2);
-        let q = split(linear_rows(&self.q_proj, x.clone()), heads); // [batch, heads, n, dim]
-        let k = split(linear_rows(&self.k_proj, x.clone()), kv_heads); // [batch, kv_heads, n, dim]
-        let v = split(linear_rows(&self.v_proj, x), kv_heads);
+        let q = split(self.q_proj.forward(x.clone()), heads); // [batch, heads, n, dim]
+        let k = split(self.k_proj.forward(x.clone()), kv_heads); // [batch, kv_heads, n, dim]
+        let v = split(self.v_proj.forward(x), kv_heads);
         let q = match &self.q_norm {
             Some(norm) => norm.forward(q),
             None => q,
@@ -176,7 +198,7 @@ impl<B: Backend> Qwen2Attention<B> {
             attention(q, k, v, None, Some(mask_bias.clone()), options)
         };
         let context = context.swap_dims(1, 2).reshape([batch, n, heads * dim]);
-        linear_rows(&self.o_proj, context)
+        self.o_proj.forward(context)
     }
 }
 

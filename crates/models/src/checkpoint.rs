@@ -55,6 +55,11 @@ impl Checkpoint {
         } else {
             vec![dir.join(SINGLE_FILE)]
         };
+        Self::from_files(dir, files)
+    }
+
+    /// Opens the safetensors files `files` (tensor errors name `dir`).
+    pub(crate) fn from_files(dir: &Path, files: Vec<PathBuf>) -> Result<Self, ModelError> {
         let mut shards = Vec::with_capacity(files.len());
         let mut remaining = BTreeMap::new();
         for path in files {
@@ -101,6 +106,25 @@ impl Checkpoint {
             shape: shape.to_vec(),
             values,
         })
+    }
+
+    /// Names of the tensors not yet taken, sorted.
+    pub(crate) fn names(&self) -> Vec<String> {
+        self.remaining.keys().cloned().collect()
+    }
+
+    /// Removes tensor `name` at whatever shape it is stored with (the caller checks it).
+    pub(crate) fn take_any(&mut self, name: &str) -> Result<HostTensor, ModelError> {
+        let shape = self
+            .remaining
+            .get(name)
+            .and_then(|&index| self.shards[index].metadata.info(name))
+            .map(|info| info.shape.clone())
+            .ok_or_else(|| ModelError::MissingTensor {
+                name: name.into(),
+                dir: self.dir.clone(),
+            })?;
+        self.take(name, &shape)
     }
 
     /// Drops `name` if present (a tensor the model derives from another, e.g. a tied LM head).

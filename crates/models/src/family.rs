@@ -14,6 +14,7 @@ use burn::module::{AutodiffModule, Module};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use serde::{Deserialize, Serialize};
 
+use crate::lora::AdaptedLinear;
 use crate::{CausalLm, ModelError, ModelFamily, Qwen2Config, Qwen2ForCausalLm, SaveDtype};
 
 /// An architecture with Hugging Face checkpoints: loads and saves `config.json` +
@@ -32,6 +33,19 @@ pub trait PretrainedLm<B: Backend>: CausalLm<B> + Module<B> + Sized {
         vocab_size: usize,
         device: &B::Device,
     ) -> Result<Self, ModelError>;
+
+    /// Every projection that can carry a LoRA adapter, under its Hugging Face module path
+    /// (`model.layers.0.self_attn.q_proj`), in a fixed order. [`crate::adapters`] builds all of
+    /// LoRA (attach, merge, PEFT files, bf16 base) on this one method and its mutable twin; a
+    /// family that returns nothing (the default) cannot be trained with LoRA.
+    fn adapted_linears(&self) -> Vec<(String, &AdaptedLinear<B>)> {
+        Vec::new()
+    }
+
+    /// [`Self::adapted_linears`], mutable, in the same order.
+    fn adapted_linears_mut(&mut self) -> Vec<(String, &mut AdaptedLinear<B>)> {
+        Vec::new()
+    }
 }
 
 /// A model that can be trained: a [`PretrainedLm`] under autodiff whose inference copy
@@ -149,6 +163,32 @@ impl<B: Backend> PretrainedLm<B> for Qwen2ForCausalLm<B> {
         .with_family(a.family);
         config.validate()?;
         Ok(config.init(device))
+    }
+
+    fn adapted_linears(&self) -> Vec<(String, &AdaptedLinear<B>)> {
+        let mut out = Vec::new();
+        for (i, layer) in self.model.layers.iter().enumerate() {
+            for (name, linear) in layer.self_attn.projections() {
+                out.push((format!("model.layers.{i}.self_attn.{name}"), linear));
+            }
+            for (name, linear) in layer.mlp.projections() {
+                out.push((format!("model.layers.{i}.mlp.{name}"), linear));
+            }
+        }
+        out
+    }
+
+    fn adapted_linears_mut(&mut self) -> Vec<(String, &mut AdaptedLinear<B>)> {
+        let mut out = Vec::new();
+        for (i, layer) in self.model.layers.iter_mut().enumerate() {
+            for (name, linear) in layer.self_attn.projections_mut() {
+                out.push((format!("model.layers.{i}.self_attn.{name}"), linear));
+            }
+            for (name, linear) in layer.mlp.projections_mut() {
+                out.push((format!("model.layers.{i}.mlp.{name}"), linear));
+            }
+        }
+        out
     }
 }
 

@@ -73,13 +73,22 @@ pub fn save_hf<B: Backend>(
         })
     })?;
 
-    let tensors: Vec<(String, OwnedView)> = model
-        .hf_tensors()
+    write_safetensors(&dir.join(SINGLE_FILE), model.hf_tensors(), dtype)
+}
+
+/// Writes `tensors` (in their order) to the safetensors file `path`, stored as `dtype`, through a
+/// temporary file.
+pub(crate) fn write_safetensors(
+    path: &Path,
+    tensors: Vec<(String, crate::HostTensor)>,
+    dtype: SaveDtype,
+) -> Result<(), ModelError> {
+    let tensors: Vec<(String, OwnedView)> = tensors
         .into_iter()
         .map(|(name, tensor)| (name, OwnedView::encode(tensor.shape, &tensor.values, dtype)))
         .collect();
     let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
-    write_atomically(&dir.join(SINGLE_FILE), |path| {
+    write_atomically(path, |path| {
         safetensors::serialize_to_file(tensors, Some(metadata), path).map_err(|error| {
             ModelError::Safetensors {
                 path: path.to_path_buf(),
@@ -90,7 +99,7 @@ pub fn save_hf<B: Backend>(
 }
 
 /// Runs `write` on `path` + `.tmp`, then renames it to `path`.
-fn write_atomically(
+pub(crate) fn write_atomically(
     path: &Path,
     write: impl FnOnce(&Path) -> Result<(), ModelError>,
 ) -> Result<(), ModelError> {

@@ -24,6 +24,7 @@
 
 #![warn(missing_docs)]
 
+pub mod adapters;
 mod attention;
 pub mod backend;
 mod cache;
@@ -40,11 +41,13 @@ mod host_tensor;
 mod linear_rows;
 mod llama;
 mod log_probs;
+pub mod lora;
 mod mlp;
 mod model;
 mod model_family;
 pub mod optim;
 pub mod optim_state;
+pub mod peft;
 mod qwen3;
 mod response_batch;
 mod rms_norm;
@@ -54,8 +57,11 @@ mod tokenizer;
 mod weights;
 
 #[cfg(test)]
+mod adapter_tests;
+#[cfg(test)]
 mod model_tests;
 
+pub use adapters::BaseDtype;
 pub use attention::Qwen2Attention;
 pub use cache::{LayerCache, Qwen2Cache};
 pub use causal_lm::{CausalLm, TokenBatch};
@@ -70,6 +76,7 @@ pub use hf_config::Llama3RopeScaling;
 pub use hf_io::{load_hf, save_hf, SaveDtype};
 pub use host_tensor::HostTensor;
 pub use log_probs::{entropy, response_scores, token_log_probs, ResponseScores};
+pub use lora::{AdaptedLinear, LoraAdapter, LoraConfig, LoraTarget};
 pub use mlp::Qwen2Mlp;
 pub use model::{Qwen2ForCausalLm, Qwen2Model};
 pub use model_family::ModelFamily;

@@ -2,23 +2,22 @@
 //! where the config says so (Llama's `mlp_bias`).
 
 use burn::module::Module;
-use burn::nn::Linear;
 use burn::tensor::{activation::silu, backend::Backend, Tensor};
 
 use crate::checkpoint::Checkpoint;
-use crate::linear_rows::linear_rows;
-use crate::weights::{init_linear, load_linear, save_linear, NamedTensors};
+use crate::lora::AdaptedLinear;
+use crate::weights::{init_linear, load_linear, NamedTensors};
 use crate::{ModelError, Qwen2Config};
 
 /// HF `Qwen2MLP`: `gate_proj`, `up_proj` (`hidden → intermediate`), `down_proj` (back).
 #[derive(Module, Debug)]
 pub struct Qwen2Mlp<B: Backend> {
     /// `hidden → intermediate`, passed through SiLU.
-    pub gate_proj: Linear<B>,
+    pub gate_proj: AdaptedLinear<B>,
     /// `hidden → intermediate`, the linear branch.
-    pub up_proj: Linear<B>,
+    pub up_proj: AdaptedLinear<B>,
     /// `intermediate → hidden`.
-    pub down_proj: Linear<B>,
+    pub down_proj: AdaptedLinear<B>,
 }
 
 impl<B: Backend> Qwen2Mlp<B> {
@@ -29,9 +28,9 @@ impl<B: Backend> Qwen2Mlp<B> {
             config.initializer_range,
         );
         Self {
-            gate_proj: init_linear(h, i, config.mlp_bias, std, device),
-            up_proj: init_linear(h, i, config.mlp_bias, std, device),
-            down_proj: init_linear(i, h, config.mlp_bias, std, device),
+            gate_proj: init_linear(h, i, config.mlp_bias, std, device).into(),
+            up_proj: init_linear(h, i, config.mlp_bias, std, device).into(),
+            down_proj: init_linear(i, h, config.mlp_bias, std, device).into(),
         }
     }
 
@@ -41,44 +40,56 @@ impl<B: Backend> Qwen2Mlp<B> {
         config: &Qwen2Config,
         device: &B::Device,
     ) -> Result<Self, ModelError> {
-        let (h, i) = (config.hidden_size, config.intermediate_size);
+        let (h, i, bias) = (
+            config.hidden_size,
+            config.intermediate_size,
+            config.mlp_bias,
+        );
+        let mut load = |name: &str, d_in, d_out| {
+            load_linear(
+                checkpoint,
+                &format!("{prefix}.{name}"),
+                d_in,
+                d_out,
+                bias,
+                device,
+            )
+            .map(AdaptedLinear::from)
+        };
         Ok(Self {
-            gate_proj: load_linear(
-                checkpoint,
-                &format!("{prefix}.gate_proj"),
-                h,
-                i,
-                config.mlp_bias,
-                device,
-            )?,
-            up_proj: load_linear(
-                checkpoint,
-                &format!("{prefix}.up_proj"),
-                h,
-                i,
-                config.mlp_bias,
-                device,
-            )?,
-            down_proj: load_linear(
-                checkpoint,
-                &format!("{prefix}.down_proj"),
-                i,
-                h,
-                config.mlp_bias,
-                device,
-            )?,
+            gate_proj: load("gate_proj", h, i)?,
+            up_proj: load("up_proj", h, i)?,
+            down_proj: load("down_proj", i, h)?,
         })
     }
 
     pub(crate) fn save(&self, prefix: &str, out: &mut NamedTensors) {
-        save_linear(&self.gate_proj, &format!("{prefix}.gate_proj"), out);
-        save_linear(&self.up_proj, &format!("{prefix}.up_proj"), out);
-        save_linear(&self.down_proj, &format!("{prefix}.down_proj"), out);
+        for (name, layer) in self.projections() {
+            layer.save(&format!("{prefix}.{name}"), out);
+        }
+    }
+
+    /// The three projections with their module names, in Hugging Face order.
+    pub fn projections(&self) -> [(&'static str, &AdaptedLinear<B>); 3] {
+        [
+            ("gate_proj", &self.gate_proj),
+            ("up_proj", &self.up_proj),
+            ("down_proj", &self.down_proj),
+        ]
+    }
+
+    /// [`Self::projections`], mutable.
+    pub fn projections_mut(&mut self) -> [(&'static str, &mut AdaptedLinear<B>); 3] {
+        [
+            ("gate_proj", &mut self.gate_proj),
+            ("up_proj", &mut self.up_proj),
+            ("down_proj", &mut self.down_proj),
+        ]
     }
 
     /// `x`: `[batch, seq, hidden]` → `[batch, seq, hidden]`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let gate = silu(linear_rows(&self.gate_proj, x.clone()));
-        linear_rows(&self.down_proj, gate.mul(linear_rows(&self.up_proj, x)))
+        let gate = silu(self.gate_proj.forward(x.clone()));
+        self.down_proj.forward(gate.mul(self.up_proj.forward(x)))
     }
 }

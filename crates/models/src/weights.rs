@@ -69,9 +69,19 @@ pub(crate) fn load_linear<B: Backend>(
 
 /// Appends the linear layer's tensors under `prefix` in Hugging Face layout.
 pub(crate) fn save_linear<B: Backend>(linear: &Linear<B>, prefix: &str, out: &mut NamedTensors) {
-    let weight = HostTensor::from_tensor(linear.weight.val()).transposed();
+    save_weight_and_bias(&linear.weight, linear.bias.as_ref(), prefix, out);
+}
+
+/// Appends a weight `[in, out]` (written `[out, in]`) and optional bias under `prefix`.
+pub(crate) fn save_weight_and_bias<B: Backend>(
+    weight: &Param<Tensor<B, 2>>,
+    bias: Option<&Param<Tensor<B, 1>>>,
+    prefix: &str,
+    out: &mut NamedTensors,
+) {
+    let weight = HostTensor::from_tensor(weight.val()).transposed();
     out.push((format!("{prefix}.weight"), weight));
-    if let Some(bias) = &linear.bias {
+    if let Some(bias) = bias {
         out.push((
             format!("{prefix}.bias"),
             HostTensor::from_tensor(bias.val()),

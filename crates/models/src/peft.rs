@@ -1,0 +1,244 @@
+//! Adapters on disk in Hugging Face PEFT's layout, so `peft.PeftModel.from_pretrained` and vLLM's
+//! LoRA loading read what we write, and we read what they write:
+//!
+//! - `adapter_config.json`: `peft_type = "LORA"`, `r`, `lora_alpha`, `target_modules`, …;
+//! - `adapter_model.safetensors`: `base_model.model.<module path>.lora_A.weight` (`[r, in]`) and
+//!   `….lora_B.weight` (`[out, r]`), f32.
+//!
+//! PEFT features this crate does not implement are refused on read with the field named
+//! (`use_rslora`, `use_dora`, a per-module rank or α, bias training, …).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use burn::tensor::backend::Backend;
+use serde::{Deserialize, Serialize};
+
+use crate::adapters::{adapter_shape, adapter_tensors, attach_lora, set_adapter_tensors};
+use crate::checkpoint::Checkpoint;
+use crate::hf_io::{write_atomically, write_safetensors};
+use crate::lora::{LoraConfig, LoraTarget};
+use crate::{ModelError, PretrainedLm, SaveDtype};
+
+/// `adapter_config.json`.
+pub const ADAPTER_CONFIG: &str = "adapter_config.json";
+/// `adapter_model.safetensors`.
+pub const ADAPTER_WEIGHTS: &str = "adapter_model.safetensors";
+
+/// The fields of PEFT's `LoraConfig` this crate writes and checks on read (others are ignored).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct AdapterConfigFile {
+    peft_type: String,
+    #[serde(default)]
+    task_type: Option<String>,
+    r: usize,
+    lora_alpha: f64,
+    target_modules: TargetModules,
+    #[serde(default)]
+    lora_dropout: f64,
+    #[serde(default = "none")]
+    bias: String,
+    #[serde(default)]
+    fan_in_fan_out: bool,
+    #[serde(default)]
+    use_rslora: bool,
+    #[serde(default)]
+    use_dora: bool,
+    #[serde(default)]
+    rank_pattern: HashMap<String, serde_json::Value>,
+    #[serde(default)]
+    alpha_pattern: HashMap<String, serde_json::Value>,
+    #[serde(default)]
+    modules_to_save: Option<Vec<String>>,
+    #[serde(default)]
+    base_model_name_or_path: Option<String>,
+    #[serde(default)]
+    inference_mode: bool,
+}
+
+fn none() -> String {
+    "none".into()
+}
+
+/// PEFT writes `target_modules` as a list (or a regex string, which is not supported here).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+enum TargetModules {
+    List(Vec<String>),
+    Pattern(String),
+}
+
+/// Writes `model`'s adapters to `dir` (created if needed) as `adapter_config.json` +
+/// `adapter_model.safetensors`; each file goes through a temporary name. `base_model` is recorded
+/// as `base_model_name_or_path` (where the base weights live).
+///
+/// Errors: the model has no adapters, or a file cannot be written.
+pub fn save_adapter<B: Backend, M: PretrainedLm<B>>(
+    model: &M,
+    config: &LoraConfig,
+    dir: &Path,
+    base_model: Option<&Path>,
+) -> Result<(), ModelError> {
+    if adapter_shape(model).is_none() {
+        return Err(ModelError::InvalidConfig {
+            field: "lora.rank",
+            reason: "the model carries no adapter to save".into(),
+        });
+    }
+    std::fs::create_dir_all(dir).map_err(|source| ModelError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let file = AdapterConfigFile {
+        peft_type: "LORA".into(),
+        task_type: Some("CAUSAL_LM".into()),
+        r: config.rank,
+        lora_alpha: config.alpha,
+        target_modules: TargetModules::List(
+            config
+                .targets
+                .iter()
+                .map(|t| t.name().to_string())
+                .collect(),
+        ),
+        lora_dropout: 0.0,
+        bias: none(),
+        fan_in_fan_out: false,
+        use_rslora: false,
+        use_dora: false,
+        rank_pattern: HashMap::new(),
+        alpha_pattern: HashMap::new(),
+        modules_to_save: None,
+        base_model_name_or_path: base_model.map(|p| p.display().to_string()),
+        inference_mode: true,
+    };
+    let path = dir.join(ADAPTER_CONFIG);
+    let text = serde_json::to_string_pretty(&file).map_err(|source| ModelError::Json {
+        path: path.clone(),
+        source,
+    })?;
+    write_atomically(&path, |tmp| {
+        std::fs::write(tmp, text.as_bytes()).map_err(|source| ModelError::Io {
+            path: tmp.to_path_buf(),
+            source,
+        })
+    })?;
+    write_safetensors(
+        &dir.join(ADAPTER_WEIGHTS),
+        adapter_tensors(model),
+        SaveDtype::F32,
+    )
+}
+
+/// Reads the [`LoraConfig`] of the adapter directory `dir`.
+///
+/// Errors name the file and field: not valid JSON, not a LoRA adapter, a target this crate does
+/// not adapt, or a PEFT feature it does not implement.
+pub fn read_adapter_config(dir: &Path) -> Result<LoraConfig, ModelError> {
+    let path = dir.join(ADAPTER_CONFIG);
+    let text = std::fs::read_to_string(&path).map_err(|source| ModelError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let file: AdapterConfigFile =
+        serde_json::from_str(&text).map_err(|source| ModelError::Json {
+            path: path.clone(),
+            source,
+        })?;
+    let unsupported = |field: &'static str, reason: String| ModelError::InvalidConfig {
+        field,
+        reason: format!("{}: {reason}", path.display()),
+    };
+    if file.peft_type != "LORA" {
+        return Err(unsupported(
+            "peft_type",
+            format!("`{}` is not a LoRA adapter", file.peft_type),
+        ));
+    }
+    let checks: [(&'static str, bool, &str); 6] = [
+        ("use_rslora", file.use_rslora, "rank-stabilised scaling"),
+        ("use_dora", file.use_dora, "DoRA"),
+        (
+            "fan_in_fan_out",
+            file.fan_in_fan_out,
+            "transposed (Conv1D) weights",
+        ),
+        ("bias", file.bias != "none", "trained biases"),
+        (
+            "rank_pattern",
+            !file.rank_pattern.is_empty(),
+            "per-module ranks",
+        ),
+        (
+            "alpha_pattern",
+            !file.alpha_pattern.is_empty(),
+            "per-module alphas",
+        ),
+    ];
+    if let Some((field, _, what)) = checks.iter().find(|(_, set, _)| *set) {
+        return Err(unsupported(field, format!("{what} are not supported")));
+    }
+    if file.modules_to_save.as_ref().is_some_and(|m| !m.is_empty()) {
+        return Err(unsupported(
+            "modules_to_save",
+            "fully trained modules beside the adapters are not supported".into(),
+        ));
+    }
+    let names = match file.target_modules {
+        TargetModules::List(names) => names,
+        TargetModules::Pattern(pattern) => {
+            return Err(unsupported(
+                "target_modules",
+                format!("a pattern (`{pattern}`) is not supported; list the module names"),
+            ))
+        }
+    };
+    let targets = names
+        .iter()
+        .map(|name| {
+            LoraTarget::from_name(name).ok_or_else(|| {
+                unsupported(
+                    "target_modules",
+                    format!(
+                        "`{name}` is not one of q_proj k_proj v_proj o_proj gate_proj up_proj \
+                         down_proj"
+                    ),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let config = LoraConfig {
+        rank: file.r,
+        alpha: file.lora_alpha,
+        targets,
+    };
+    if !config.enabled() {
+        return Err(unsupported("r", "must be at least 1".into()));
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+/// Attaches the adapter stored in `dir` to `model` (its base): freezes the base, builds
+/// adapters of the stored rank and targets, and loads their values. Returns the model and the
+/// adapter's [`LoraConfig`].
+///
+/// Errors name the file or tensor: see [`read_adapter_config`]; a missing, mis-shaped or
+/// unexpected adapter tensor (e.g. an adapter made for another architecture).
+pub fn load_adapter<B: Backend, M: PretrainedLm<B>>(
+    model: M,
+    dir: &Path,
+    device: &B::Device,
+) -> Result<(M, LoraConfig), ModelError> {
+    let config = read_adapter_config(dir)?;
+    let model = attach_lora(model, &config, device)?;
+    let weights: PathBuf = dir.join(ADAPTER_WEIGHTS);
+    let mut checkpoint = Checkpoint::from_files(dir, vec![weights.clone()])?;
+    let mut tensors = BTreeMap::new();
+    for name in checkpoint.names() {
+        let tensor = checkpoint.take_any(&name)?;
+        tensors.insert(name, tensor);
+    }
+    let model = set_adapter_tensors(model, tensors, &weights, device)?;
+    Ok((model, config))
+}
