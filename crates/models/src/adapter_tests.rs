@@ -87,8 +87,10 @@ fn adapted_forward_equals_the_merged_weight_forward() {
         .adapted_linears()
         .iter()
         .all(|(_, l)| l.lora.is_none()));
-    let diff = max_abs_diff(&with_adapters, &logits(&merged));
-    assert!(diff <= 1e-5, "adapted vs merged: {diff}");
+    // Relative to the largest logit: f32 sums in another order differ by a few ulps of it.
+    let scale = with_adapters.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let relative = max_abs_diff(&with_adapters, &logits(&merged)) / scale;
+    assert!(relative <= 1e-5, "adapted vs merged: relative error {relative}");
 }
 
 #[test]
