@@ -160,7 +160,8 @@ fn peft_files_round_trip_with_peft_names_and_shapes() {
         targets: vec![LoraTarget::QProj, LoraTarget::OProj, LoraTarget::GateProj],
         ..LoraConfig::with_rank(2)
     };
-    let adapted = trained(attach_lora(base::<B>(5), &config, &Default::default()).unwrap());
+    let model = base::<B>(5);
+    let adapted = trained(attach_lora(model.clone(), &config, &Default::default()).unwrap());
     let dir = tempfile::tempdir().unwrap();
     save_adapter(
         &adapted,
@@ -202,7 +203,7 @@ fn peft_files_round_trip_with_peft_names_and_shapes() {
         )
     );
 
-    let (reloaded, read) = load_adapter(base::<B>(5), dir.path(), &Default::default()).unwrap();
+    let (reloaded, read) = load_adapter(model, dir.path(), &Default::default()).unwrap();
     assert_eq!(read, config);
     assert_eq!(logits(&reloaded), logits(&adapted));
 }
@@ -246,8 +247,10 @@ fn unsupported_peft_features_are_refused_with_the_field_named() {
 
 #[test]
 fn a_bf16_base_stores_the_projections_in_bf16_and_stays_close_to_f32() {
-    let model =
-        trained(attach_lora(base::<B>(7), &LoraConfig::with_rank(2), &Default::default()).unwrap());
+    // The default initialisation (std 0.02), whose activations are like a trained model's scale.
+    let device = Default::default();
+    let model = Qwen2Config::tiny().init::<B>(&device);
+    let model = attach_lora(model, &LoraConfig::with_rank(2), &device).unwrap();
     let f32_logits = logits(&model);
     let model = cast_base(model, BaseDtype::Bf16);
     for (path, layer) in model.adapted_linears() {
@@ -259,10 +262,9 @@ fn a_bf16_base_stores_the_projections_in_bf16_and_stays_close_to_f32() {
     }
     let scale = f32_logits.iter().fold(0.0f32, |m, v| m.max(v.abs()));
     let relative = max_abs_diff(&f32_logits, &logits(&model)) / scale;
-    // bf16 keeps 8 mantissa bits (2⁻⁹ ≈ 0.2% per weight); errors add up over the layers of
-    // this deliberately large-weight random model (3.7% measured).
+    // bf16 keeps 8 mantissa bits (2⁻⁹ ≈ 0.2% per weight).
     assert!(
-        relative > 0.0 && relative < 5e-2,
+        relative > 0.0 && relative < 1e-2,
         "bf16 base: relative logit error {relative}"
     );
 }
