@@ -33,6 +33,9 @@ pub enum PrmError {
         /// The backend's message.
         reason: String,
     },
+    /// A collective between data-parallel ranks failed.
+    #[error(transparent)]
+    Collective(#[from] prime_distributed::CommError),
     /// The PRM produced a non-finite loss or gradient norm.
     #[error("non-finite {what} in PRM update (mini-batch {mini_batch})")]
     NonFinite {

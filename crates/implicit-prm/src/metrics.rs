@@ -13,12 +13,22 @@ use std::collections::BTreeMap;
 ///
 /// Returns 0.5 for an empty batch. The slices must have equal lengths (checked by the caller).
 pub fn dpo_accuracy(sequence_rewards: &[f32], acc: &[f32], group_ids: &[usize]) -> f32 {
+    match dpo_accuracy_parts(sequence_rewards, acc, group_ids) {
+        (_, 0) => 0.5,
+        (sum, groups) => (sum / groups as f64) as f32,
+    }
+}
+
+/// The sum over groups of the per-group `dpo_acc` values and the number of groups: what ranks
+/// that each hold whole groups add up for the batch's `dpo_acc`.
+pub(crate) fn dpo_accuracy_parts(
+    sequence_rewards: &[f32],
+    acc: &[f32],
+    group_ids: &[usize],
+) -> (f64, usize) {
     let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (row, &group) in group_ids.iter().enumerate() {
         groups.entry(group).or_default().push(row);
-    }
-    if groups.is_empty() {
-        return 0.5;
     }
     let per_group = groups.values().map(|rows| {
         let (mut correct, mut total) = (0.0f64, 0.0f64);
@@ -41,8 +51,7 @@ pub fn dpo_accuracy(sequence_rewards: &[f32], acc: &[f32], group_ids: &[usize]) 
             correct / total
         }
     });
-    let count = groups.len() as f64;
-    (per_group.sum::<f64>() / count) as f32
+    (per_group.sum::<f64>(), groups.len())
 }
 
 #[cfg(test)]

@@ -7,10 +7,13 @@ use burn::module::AutodiffModule;
 use burn::optim::{adaptor::OptimizerAdaptor, AdamW, GradientsParams, Optimizer};
 use burn::tensor::TensorData;
 use burn::tensor::{backend::AutodiffBackend, backend::Backend, ElementConversion, Tensor};
+use prime_distributed::{
+    all_reduce_f64, all_reduce_gradients, Communicator, RowShard, SingleProcess,
+};
 use prime_models::{optim, response_scores, CausalLm, ResponseDims};
 
 use crate::loss::{ce_loss, dpo_loss, DpoTargets};
-use crate::metrics::dpo_accuracy;
+use crate::metrics::dpo_accuracy_parts;
 use crate::{
     ImplicitRewards, OutcomeLabels, PrmBatch, PrmConfig, PrmError, PrmLoss, PrmOutput, PrmStats,
     UpdateMode,
@@ -124,7 +127,7 @@ where
     /// (docs/algorithm.md §6). Runs without autodiff, `mini_batch_size` rows at a time.
     pub fn token_rewards(&self, batch: &PrmBatch<B>) -> Result<ImplicitRewards, PrmError> {
         let dims = batch.dims()?;
-        self.score(batch, dims)
+        self.score(Some(batch), dims)
     }
 
     /// Trains the PRM on `batch` (docs/algorithm.md §7): one AdamW step per mini-batch of
@@ -138,13 +141,18 @@ where
     ) -> Result<PrmStats, PrmError> {
         let dims = batch.dims()?;
         labels.validate(dims.rows)?;
-        let outcome = self.train(batch, labels, dims)?;
+        let shard = RowShard::whole(dims.rows);
+        let dp = Shard {
+            comm: &SingleProcess,
+            rows: &shard,
+        };
+        let outcome = self.train(Some(batch), labels, dims, &dp)?;
         let after = if self.config.measure_after_update {
-            Some(self.dpo_acc(&self.score(batch, dims)?, labels))
+            Some(self.dpo_acc(&self.score(Some(batch), dims)?, labels, &dp)?)
         } else {
             None
         };
-        Ok(self.stats(&outcome.rewards, labels, Some(&outcome), after))
+        self.stats(&outcome.rewards, labels, Some(&outcome), after, &dp)
     }
 
     /// The PRM phase of a training step, in the configured update mode: returns the rewards to
@@ -158,40 +166,86 @@ where
         batch: &PrmBatch<B>,
         labels: &OutcomeLabels,
     ) -> Result<PrmOutput, PrmError> {
-        let dims = batch.dims()?;
+        let shard = RowShard::whole(batch.num_rows());
+        self.step_sharded(Some(batch), labels, &shard, &SingleProcess)
+    }
+
+    /// [`ImplicitPrm::step`] of a data-parallel job: this rank holds rows `shard` of the step's
+    /// global batch (`batch`, `None` when it holds none; `labels` of those rows, group ids
+    /// global, a group never split between ranks). Mini-batches are cut from the global rows;
+    /// each rank back-propagates its rows of one, with the loss normalised by the mini-batch's
+    /// global size, and the gradients are summed over ranks before the (identical) optimizer
+    /// step. Returns the rewards of this rank's rows; the stats are the whole batch's.
+    pub fn step_sharded(
+        &mut self,
+        batch: Option<&PrmBatch<B>>,
+        labels: &OutcomeLabels,
+        shard: &RowShard,
+        comm: &dyn Communicator,
+    ) -> Result<PrmOutput, PrmError> {
+        let dims = match batch {
+            Some(batch) => batch.dims()?,
+            None => ResponseDims {
+                rows: 0,
+                response_width: 0,
+            },
+        };
+        if dims.rows != shard.len() {
+            return Err(PrmError::Batch(format!(
+                "rank {} holds {} rows of the global batch but its PRM batch has {}",
+                comm.rank(),
+                shard.len(),
+                dims.rows
+            )));
+        }
         labels.validate(dims.rows)?;
+        let dp = Shard { comm, rows: shard };
         match self.config.update {
             UpdateMode::After => {
-                let outcome = self.train(batch, labels, dims)?;
+                let outcome = self.train(batch, labels, dims, &dp)?;
                 let after = if self.config.measure_after_update {
-                    Some(self.dpo_acc(&self.score(batch, dims)?, labels))
+                    Some(self.dpo_acc(&self.score(batch, dims)?, labels, &dp)?)
                 } else {
                     None
                 };
-                let stats = self.stats(&outcome.rewards, labels, Some(&outcome), after);
+                let stats = self.stats(&outcome.rewards, labels, Some(&outcome), after, &dp)?;
                 Ok(PrmOutput {
                     rewards: outcome.rewards,
                     stats,
                 })
             }
             UpdateMode::Before => {
-                let outcome = self.train(batch, labels, dims)?;
+                let outcome = self.train(batch, labels, dims, &dp)?;
                 let rewards = self.score(batch, dims)?;
-                let after = Some(self.dpo_acc(&rewards, labels));
-                let mut stats = self.stats(&rewards, labels, Some(&outcome), after);
-                stats.dpo_acc_before = self.dpo_acc(&outcome.rewards, labels);
+                let after = Some(self.dpo_acc(&rewards, labels, &dp)?);
+                let mut stats = self.stats(&rewards, labels, Some(&outcome), after, &dp)?;
+                stats.dpo_acc_before = self.dpo_acc(&outcome.rewards, labels, &dp)?;
                 Ok(PrmOutput { rewards, stats })
             }
             UpdateMode::None => {
                 let rewards = self.score(batch, dims)?;
-                let stats = self.stats(&rewards, labels, None, None);
+                let stats = self.stats(&rewards, labels, None, None, &dp)?;
                 Ok(PrmOutput { rewards, stats })
             }
         }
     }
 
-    fn dpo_acc(&self, rewards: &ImplicitRewards, labels: &OutcomeLabels) -> f32 {
-        dpo_accuracy(&rewards.sequence_rewards(), &labels.acc, &labels.group_ids)
+    /// `dpo_acc` of the whole batch: the per-group values summed over ranks, over all groups.
+    fn dpo_acc(
+        &self,
+        rewards: &ImplicitRewards,
+        labels: &OutcomeLabels,
+        dp: &Shard<'_>,
+    ) -> Result<f32, PrmError> {
+        let (sum, groups) =
+            dpo_accuracy_parts(&rewards.sequence_rewards(), &labels.acc, &labels.group_ids);
+        let mut parts = [sum, groups as f64];
+        all_reduce_f64(dp.comm, &mut parts)?;
+        Ok(if parts[1] == 0.0 {
+            0.5
+        } else {
+            (parts[0] / parts[1]) as f32
+        })
     }
 
     fn stats(
@@ -200,17 +254,18 @@ where
         labels: &OutcomeLabels,
         outcome: Option<&TrainOutcome>,
         dpo_acc_after: Option<f32>,
-    ) -> PrmStats {
-        let (reward_mean, reward_std) = rewards.token_reward_mean_std();
-        PrmStats {
+        dp: &Shard<'_>,
+    ) -> Result<PrmStats, PrmError> {
+        let (reward_mean, reward_std) = global_mean_std(rewards, dp.comm)?;
+        Ok(PrmStats {
             loss: outcome.map(|o| o.loss),
             grad_norm: outcome.map(|o| o.grad_norm),
-            dpo_acc_before: self.dpo_acc(rewards, labels),
+            dpo_acc_before: self.dpo_acc(rewards, labels, dp)?,
             dpo_acc_after,
             reward_mean,
             reward_std,
             optimizer_steps: outcome.map_or(0, |o| o.steps),
-        }
+        })
     }
 
     /// `[m, R]` reference log-probs of a chunk on the inner backend.
@@ -229,8 +284,19 @@ where
         }
     }
 
-    /// Inference forward of the current PRM over the whole batch, chunk by chunk.
-    fn score(&self, batch: &PrmBatch<B>, dims: ResponseDims) -> Result<ImplicitRewards, PrmError> {
+    /// Inference forward of the current PRM over the whole batch (this rank's rows), chunk by
+    /// chunk.
+    fn score(
+        &self,
+        batch: Option<&PrmBatch<B>>,
+        dims: ResponseDims,
+    ) -> Result<ImplicitRewards, PrmError> {
+        let Some(batch) = batch else {
+            return Ok(ImplicitRewards::from_log_ratios(
+                Vec::new(),
+                self.config.beta,
+            ));
+        };
         let prm = self.model.valid();
         let inner = batch.inner();
         let mut q_rows = Vec::with_capacity(dims.rows);
@@ -276,12 +342,14 @@ where
         Ok((loss, q))
     }
 
-    /// One optimizer step per mini-batch; returns the rewards of the loss forwards.
+    /// One optimizer step per mini-batch of the global batch; returns the rewards of the loss
+    /// forwards of this rank's rows.
     fn train(
         &mut self,
-        batch: &PrmBatch<B>,
+        batch: Option<&PrmBatch<B>>,
         labels: &OutcomeLabels,
         dims: ResponseDims,
+        dp: &Shard<'_>,
     ) -> Result<TrainOutcome, PrmError> {
         let beta = self.config.beta;
         let dpo_targets = match self.config.loss {
@@ -301,31 +369,48 @@ where
         };
         let mut q_rows = Vec::with_capacity(dims.rows);
         let (mut loss_sum, mut norm_sum, mut steps) = (0.0f64, 0.0f64, 0usize);
-        for (index, range) in mini_batches(dims.rows, self.config.mini_batch_size).enumerate() {
-            let chunk = batch.rows(range.clone());
-            let chunk_dims = ResponseDims {
-                rows: range.len(),
-                response_width: dims.response_width,
+        let global_rows = dp.rows.global_rows();
+        for (index, global) in mini_batches(global_rows, self.config.mini_batch_size).enumerate() {
+            let range = dp.rows.local_range(global.clone());
+            let (local_loss, grads) = match batch.filter(|_| !range.is_empty()) {
+                None => (0.0, GradientsParams::new()),
+                Some(batch) => {
+                    let chunk = batch.rows(range.clone());
+                    let chunk_dims = ResponseDims {
+                        rows: range.len(),
+                        response_width: dims.response_width,
+                    };
+                    let (loss, q) = self.mini_batch_loss(
+                        &self.model,
+                        &chunk,
+                        chunk_dims,
+                        &labels.acc[range.clone()],
+                        dpo_targets.as_ref().map(|t| t.rows(range.clone())),
+                    )?;
+                    q_rows.extend(ragged_rows(
+                        q.detach().inner(),
+                        &chunk.responses.response_lengths,
+                    )?);
+                    // The loss is a mean over this rank's rows of the mini-batch: weighted by
+                    // their share, the ranks' losses (and gradients) add up to the mini-batch's.
+                    let loss = loss.mul_scalar(range.len() as f64 / global.len() as f64);
+                    let value = f64::from(loss.clone().inner().into_scalar().elem::<f32>());
+                    (
+                        value,
+                        GradientsParams::from_grads(loss.backward(), &self.model),
+                    )
+                }
             };
-            let (loss, q) = self.mini_batch_loss(
-                &self.model,
-                &chunk,
-                chunk_dims,
-                &labels.acc[range.clone()],
-                dpo_targets.as_ref().map(|t| t.rows(range.clone())),
-            )?;
-            q_rows.extend(ragged_rows(
-                q.detach().inner(),
-                &chunk.responses.response_lengths,
-            )?);
-            let loss_value = loss.clone().inner().into_scalar().elem::<f32>();
+            let mut mini_batch_loss = [local_loss];
+            all_reduce_f64(dp.comm, &mut mini_batch_loss)?;
+            let loss_value = mini_batch_loss[0] as f32;
             if !loss_value.is_finite() {
                 return Err(PrmError::NonFinite {
                     what: "loss",
                     mini_batch: index,
                 });
             }
-            let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+            let grads = all_reduce_gradients(dp.comm, &self.model, grads)?;
             let (grads, norm) = if self.config.grad_clip > 0.0 {
                 optim::clip_grad_norm(&self.model, grads, f64::from(self.config.grad_clip))
             } else {
@@ -340,17 +425,47 @@ where
             self.model = self
                 .optimizer
                 .step(self.config.lr, self.model.clone(), grads);
-            loss_sum += f64::from(loss_value) * range.len() as f64;
+            loss_sum += f64::from(loss_value) * global.len() as f64;
             norm_sum += norm;
             steps += 1;
         }
         Ok(TrainOutcome {
             rewards: ImplicitRewards::from_log_ratios(q_rows, beta),
-            loss: (loss_sum / dims.rows as f64) as f32,
+            loss: (loss_sum / global_rows.max(1) as f64) as f32,
             grad_norm: (norm_sum / steps.max(1) as f64) as f32,
             steps,
         })
     }
+}
+
+/// The ranks of a data-parallel job and the rows of the global batch this one holds.
+struct Shard<'a> {
+    comm: &'a dyn Communicator,
+    rows: &'a RowShard,
+}
+
+/// Mean and population standard deviation of the token rewards of every rank (two passes, as
+/// [`ImplicitRewards::token_reward_mean_std`] in one process).
+fn global_mean_std(
+    rewards: &ImplicitRewards,
+    comm: &dyn Communicator,
+) -> Result<(f32, f32), PrmError> {
+    let values = || {
+        rewards
+            .token_rewards
+            .iter()
+            .flatten()
+            .map(|&v| f64::from(v))
+    };
+    let mut sums = [values().sum::<f64>(), values().count() as f64];
+    all_reduce_f64(comm, &mut sums)?;
+    if sums[1] == 0.0 {
+        return Ok((0.0, 0.0));
+    }
+    let mean = sums[0] / sums[1];
+    let mut squares = [values().map(|v| (v - mean).powi(2)).sum::<f64>()];
+    all_reduce_f64(comm, &mut squares)?;
+    Ok((mean as f32, (squares[0] / sums[1]).sqrt() as f32))
 }
 
 /// `[n, R]` response log-probs of `batch` under `model`, 0 after `L_i`.

@@ -83,5 +83,7 @@ pub use model_family::ModelFamily;
 pub use response_batch::{ResponseBatch, ResponseDims};
 pub use rms_norm::RmsNorm;
 pub use rotary::RotaryEmbedding;
-pub use sampling::{generate, generate_uncached, FinishReason, Generation, SamplingConfig};
+pub use sampling::{
+    generate, generate_rows, generate_uncached, FinishReason, Generation, SamplingConfig,
+};
 pub use tokenizer::{Tokenizer, TokenizerError};

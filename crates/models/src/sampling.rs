@@ -113,7 +113,46 @@ pub fn generate<B: Backend, M: CausalLm<B>>(
         seen = total;
         last_position(model.forward_step(new_ids, mask, &mut cache))
     };
-    run(prompts, config, seed, &mut step)
+    run(prompts, config, row_rngs(seed, batch), &mut step)
+}
+
+/// [`generate`] with one seed per row (`row_seeds`: `[batch]`): row `i` draws from a generator
+/// seeded `row_seeds[i]` alone, so its response does not depend on which rows share its batch
+/// (data-parallel ranks and one process sample the same responses for the same prompt).
+/// A seed count other than the batch's rows is an error.
+pub fn generate_rows<B: Backend, M: CausalLm<B>>(
+    model: &M,
+    prompts: &TokenBatch<B>,
+    config: &SamplingConfig,
+    row_seeds: &[u64],
+) -> Result<Generation, crate::ModelError> {
+    let [batch, prompt_len] = prompts.input_ids.dims();
+    if row_seeds.len() != batch {
+        return Err(crate::ModelError::Batch(format!(
+            "{} row seeds for a batch of {batch} rows",
+            row_seeds.len()
+        )));
+    }
+    let rngs = row_seeds
+        .iter()
+        .map(|&s| StdRng::seed_from_u64(s))
+        .collect();
+    let mut cache = model.new_cache(batch, prompt_len + config.max_new_tokens);
+    let mut seen = 0;
+    let mut step = |ids: Tensor<B, 2, Int>, mask: Tensor<B, 2, Int>| {
+        let total = ids.dims()[1];
+        let new_ids = ids.slice([0..batch, seen..total]);
+        seen = total;
+        last_position(model.forward_step(new_ids, mask, &mut cache))
+    };
+    Ok(run(prompts, config, rngs, &mut step))
+}
+
+/// One generator per row, drawn from `seed`: a row's draws do not depend on when the other
+/// rows finish.
+fn row_rngs(seed: u64, batch: usize) -> Vec<StdRng> {
+    let mut master = StdRng::seed_from_u64(seed);
+    (0..batch).map(|_| StdRng::from_rng(&mut master)).collect()
 }
 
 /// The same sampling as [`generate`] but re-running the whole sequence every step, without a
@@ -131,7 +170,8 @@ pub fn generate_uncached<B: Backend, M: CausalLm<B>>(
         });
         last_position(logits)
     };
-    run(prompts, config, seed, &mut step)
+    let batch = prompts.input_ids.dims()[0];
+    run(prompts, config, row_rngs(seed, batch), &mut step)
 }
 
 /// `[batch, n, vocab]` → the last position's logits, flattened on the host (`batch · vocab`).
@@ -152,7 +192,7 @@ fn last_position<B: Backend>(logits: Tensor<B, 3>) -> (Vec<f32>, usize) {
 fn run<B: Backend, F>(
     prompts: &TokenBatch<B>,
     config: &SamplingConfig,
-    seed: u64,
+    mut rngs: Vec<StdRng>,
     step: &mut F,
 ) -> Generation
 where
@@ -160,10 +200,6 @@ where
 {
     let [batch, _] = prompts.input_ids.dims();
     let device = prompts.input_ids.device();
-    // One generator per row, drawn from the seed: a row's draws do not depend on when the
-    // other rows finish.
-    let mut master = StdRng::seed_from_u64(seed);
-    let mut rngs: Vec<StdRng> = (0..batch).map(|_| StdRng::from_rng(&mut master)).collect();
     let mut tokens = vec![Vec::new(); batch];
     let mut logprobs = vec![Vec::new(); batch];
     let mut finish: Vec<Option<FinishReason>> = vec![None; batch];

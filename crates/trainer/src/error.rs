@@ -100,6 +100,9 @@ pub enum TrainError {
     /// The advantage estimator failed.
     #[error("advantages: {0}")]
     Advantage(String),
+    /// A collective between the ranks of a data-parallel run failed.
+    #[error("data-parallel: {0}")]
+    Distributed(#[from] prime_distributed::CommError),
     /// The implicit PRM failed.
     #[error("implicit PRM: {0}")]
     Prm(String),

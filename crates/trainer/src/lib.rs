@@ -21,6 +21,7 @@
 
 pub mod checkpoint_dir;
 pub mod config;
+mod distributed;
 mod error;
 pub mod eval;
 mod extensions;
@@ -44,6 +45,7 @@ mod step;
 mod trainer;
 
 pub use config::TrainConfig;
+pub use distributed::communicator_from_env;
 pub use error::{ConfigError, TrainError};
 pub use extensions::Extensions;
 pub use launch::{evaluate_run, model_family, train};

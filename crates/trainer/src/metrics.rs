@@ -175,7 +175,8 @@ pub struct SampleRecord {
 #[derive(Debug)]
 pub struct JsonlWriter {
     path: PathBuf,
-    file: File,
+    /// `None`: records are dropped (a data-parallel rank other than 0 writes nothing).
+    file: Option<File>,
 }
 
 impl JsonlWriter {
@@ -198,8 +199,16 @@ impl JsonlWriter {
             .map_err(|e| TrainError::io(path, e))?;
         Ok(Self {
             path: path.to_path_buf(),
-            file,
+            file: Some(file),
         })
+    }
+
+    /// A writer that drops every record and touches no file.
+    pub fn discard(path: &Path) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            file: None,
+        }
     }
 
     /// Writes `record` as one line.
@@ -208,8 +217,11 @@ impl JsonlWriter {
             path: self.path.clone(),
             message: e.to_string(),
         })?;
-        writeln!(self.file, "{line}")
-            .and_then(|_| self.file.flush())
+        let Some(file) = self.file.as_mut() else {
+            return Ok(());
+        };
+        writeln!(file, "{line}")
+            .and_then(|_| file.flush())
             .map_err(|e| TrainError::io(&self.path, e))
     }
 }

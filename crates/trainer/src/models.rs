@@ -152,6 +152,9 @@ pub fn scratch<B: AutodiffBackend, M: TrainableLm<B>>(
     vocabulary: &Vocabulary,
     device: &B::Device,
 ) -> Result<M, TrainError> {
+    let _seeded = crate::seeds::BACKEND_SEED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
     B::seed(device, seed_for(config.seed, tag, &[]));
     M::from_scratch(architecture, vocabulary.tokenizer.vocab_size(), device).map_err(model_err)
 }

@@ -8,6 +8,9 @@ use burn::module::AutodiffModule;
 use burn::optim::{GradientsAccumulator, GradientsParams, Optimizer};
 use burn::tensor::{backend::AutodiffBackend, backend::Backend, Tensor};
 use prime_data::SplitMix64;
+use prime_distributed::{
+    all_reduce_f64, all_reduce_gradients, Communicator, RowShard, SingleProcess,
+};
 use prime_models::{optim::clip_grad_norm, response_scores, CausalLm, ResponseBatch};
 
 use crate::error::TrainError;
@@ -19,6 +22,8 @@ use prime_models::optim_state::AdamWOf;
 /// One response prepared for the policy update.
 #[derive(Debug, Clone)]
 pub struct TrainRow {
+    /// Its row in the step's batch over all data-parallel ranks (its index in one process).
+    pub global: usize,
     /// Prompt token ids.
     pub prompt: Vec<u32>,
     /// Response token ids (`L_i` of them).
@@ -110,6 +115,17 @@ pub struct PpoSettings {
     pub seed: u64,
 }
 
+/// This rank's part of a data-parallel PPO update: which rows of the global batch it holds, the
+/// response length of every global row (for token-mean normalisers), and the other ranks.
+pub struct PpoShard<'a> {
+    /// The ranks.
+    pub comm: &'a dyn Communicator,
+    /// The global rows this rank's `rows` are (ascending).
+    pub rows: &'a RowShard,
+    /// `L_i` of every global row, `[global rows]`.
+    pub lengths: &'a [usize],
+}
+
 /// One PPO update of `model` on `rows` (1 epoch by default): rows are shuffled (seeded), cut into
 /// mini-batches; each mini-batch accumulates the gradients of its micro-batches (the loss of each
 /// is normalised by the whole mini-batch, so the sum is the mini-batch's gradient), clips the
@@ -121,6 +137,39 @@ pub fn ppo_update<B: AutodiffBackend, M: CausalLm<B> + AutodiffModule<B>>(
     settings: &PpoSettings,
     device: &B::Device,
 ) -> Result<(M, PpoStats), TrainError> {
+    let lengths: Vec<usize> = rows.iter().map(|r| r.response.len()).collect();
+    let whole = RowShard::whole(rows.len());
+    let shard = PpoShard {
+        comm: &SingleProcess,
+        rows: &whole,
+        lengths: &lengths,
+    };
+    ppo_update_sharded(model, optimizer, rows, settings, &shard, device)
+}
+
+/// [`ppo_update`] of a data-parallel job: `rows` are this rank's rows (`shard.rows`) of the
+/// global batch. The row order and the mini-batches are the global batch's (the same seed on
+/// every rank); each rank back-propagates its rows of a mini-batch with the mini-batch's global
+/// normaliser, the gradients are summed over ranks, and every rank takes the same clipped AdamW
+/// step. A mini-batch non-finite on any rank is skipped on all. The stats are the whole batch's.
+pub fn ppo_update_sharded<B: AutodiffBackend, M: CausalLm<B> + AutodiffModule<B>>(
+    model: M,
+    optimizer: &mut AdamWOf<M, B>,
+    rows: &[TrainRow],
+    settings: &PpoSettings,
+    shard: &PpoShard<'_>,
+    device: &B::Device,
+) -> Result<(M, PpoStats), TrainError> {
+    if rows.len() != shard.rows.len() || shard.lengths.len() != shard.rows.global_rows() {
+        return Err(TrainError::Config(format!(
+            "rank {}: {} rows for a shard of {}, {} lengths for a batch of {}",
+            shard.comm.rank(),
+            rows.len(),
+            shard.rows.len(),
+            shard.lengths.len(),
+            shard.rows.global_rows()
+        )));
+    }
     let started = Instant::now();
     let mut model = model;
     let mut stats = PpoStats::default();
@@ -130,11 +179,13 @@ pub fn ppo_update<B: AutodiffBackend, M: CausalLm<B> + AutodiffModule<B>>(
     let need_entropy = true;
     let need_ref = settings.loss.kl_coef != 0.0;
     for epoch in 0..settings.epochs {
-        let mut order: Vec<usize> = (0..rows.len()).collect();
+        let mut order: Vec<usize> = (0..shard.rows.global_rows()).collect();
         SplitMix64::new(derive_seed(settings.seed, &[epoch as u64])).shuffle(&mut order);
-        for mini in order.chunks(settings.mini_batch_size.max(1)) {
-            let tokens: usize = mini.iter().map(|&i| rows[i].response.len()).sum();
-            let normalizer = settings.loss.aggregation.normalizer(mini.len(), tokens);
+        for global in order.chunks(settings.mini_batch_size.max(1)) {
+            let tokens: usize = global.iter().map(|&g| shard.lengths[g]).sum();
+            let normalizer = settings.loss.aggregation.normalizer(global.len(), tokens);
+            // This rank's rows of the mini-batch, in the mini-batch's order.
+            let mini: Vec<usize> = global.iter().filter_map(|&g| shard.rows.local(g)).collect();
             let mut accumulator = GradientsAccumulator::<M>::new();
             let mut finite = true;
             let mut mini_loss = 0.0;
@@ -215,12 +266,14 @@ pub fn ppo_update<B: AutodiffBackend, M: CausalLm<B> + AutodiffModule<B>>(
                 accumulator.accumulate(&model, grads);
             }
             minibatches += 1;
-            if !finite {
+            let mut non_finite = [f64::from(u8::from(!finite))];
+            all_reduce_f64(shard.comm, &mut non_finite)?;
+            if non_finite[0] > 0.0 {
                 stats.skipped_minibatches += 1;
                 continue;
             }
             loss_sum += mini_loss;
-            let grads = accumulator.grads();
+            let grads = all_reduce_gradients(shard.comm, &model, accumulator.grads())?;
             let (grads, norm) = if settings.grad_clip > 0.0 {
                 clip_grad_norm(&model, grads, settings.grad_clip)
             } else {
@@ -235,8 +288,20 @@ pub fn ppo_update<B: AutodiffBackend, M: CausalLm<B> + AutodiffModule<B>>(
             stats.optimizer_steps += 1;
         }
     }
+    let mut sums = [
+        loss_sum,
+        clipped,
+        kl,
+        ent,
+        ref_kl,
+        valid as f64,
+        stats.tokens as f64,
+    ];
+    all_reduce_f64(shard.comm, &mut sums)?;
+    let [loss_sum, clipped, kl, ent, ref_kl, valid, tokens] = sums;
+    stats.tokens = tokens as usize;
     let applied = minibatches.saturating_sub(stats.skipped_minibatches).max(1) as f64;
-    let valid = valid.max(1) as f64;
+    let valid = valid.max(1.0);
     stats.policy_loss = loss_sum / applied;
     stats.clip_frac = clipped / valid;
     stats.approx_kl = kl / valid;

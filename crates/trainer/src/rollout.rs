@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use burn::tensor::backend::Backend;
 use prime_data::prompts::PromptDataset;
-use prime_models::{generate, CausalLm, FinishReason, SamplingConfig, Tokenizer};
+use prime_models::{generate_rows, CausalLm, FinishReason, SamplingConfig, Tokenizer};
 use prime_verifiers::{Status, StatusCounts, Verdict, VerifyItem, VerifyRunner};
 
 use crate::error::TrainError;
@@ -102,8 +102,9 @@ pub struct Sampler<'a> {
 
 impl Sampler<'_> {
     /// Samples `samples_per_prompt` responses for each of `indices` (into `prompts`) and
-    /// verifies them. The draws are a pure function of `seed` (chunk `c` samples with
-    /// `derive_seed(seed, [c])`).
+    /// verifies them. Response `j` of prompt `p` (dataset index) draws from
+    /// `derive_seed(seed, [p, j])` alone, whatever else shares its batch: data-parallel ranks
+    /// that split a round's prompts sample what one process samples.
     ///
     /// Decoding is total: a response the tokenizer cannot decode (an id it does not have, which
     /// the vocabulary limit keeps the sampler from drawing) is not verified; it scores 0 with
@@ -120,7 +121,7 @@ impl Sampler<'_> {
     ) -> Result<Vec<SampledGroup>, TrainError> {
         let k = self.samples_per_prompt;
         let mut groups = Vec::with_capacity(indices.len());
-        for (chunk_no, chunk) in indices.chunks(self.prompts_per_call.max(1)).enumerate() {
+        for chunk in indices.chunks(self.prompts_per_call.max(1)) {
             if let Some(&p) = chunk.iter().find(|&&p| p >= prompts.len()) {
                 return Err(TrainError::Data(format!(
                     "prompt index {p} out of range ({})",
@@ -133,8 +134,12 @@ impl Sampler<'_> {
                 .collect();
             let started = Instant::now();
             let batch = prompts.batch(&rows).to_token_batch::<B>(device);
-            let chunk_seed = derive_seed(seed, &[chunk_no as u64]);
-            let generation = generate(model, &batch, &self.sampling, chunk_seed);
+            let row_seeds: Vec<u64> = chunk
+                .iter()
+                .flat_map(|&p| (0..k).map(move |j| derive_seed(seed, &[p as u64, j as u64])))
+                .collect();
+            let generation = generate_rows(model, &batch, &self.sampling, &row_seeds)
+                .map_err(|e| TrainError::Model(e.to_string()))?;
             tally.rollout_seconds += started.elapsed().as_secs_f64();
 
             let started = Instant::now();

@@ -23,6 +23,8 @@ pub mod files {
     pub const INIT: &str = "init";
     /// The trained policy, HF layout in `model.save_dtype`.
     pub const FINAL: &str = "final";
+    /// The policy's LoRA adapter (PEFT layout), inside `final/`, when LoRA is on.
+    pub const FINAL_ADAPTER: &str = "adapter";
 }
 
 /// The JSONL logs a run appends to.
@@ -44,6 +46,15 @@ impl RunLogs {
             evals: JsonlWriter::open(&run_dir.join(files::EVAL), resumed_at)?,
             samples: JsonlWriter::open(&run_dir.join(files::SAMPLES), resumed_at)?,
         })
+    }
+
+    /// Logs that write nothing (a data-parallel rank other than 0).
+    pub fn discard(run_dir: &Path) -> Self {
+        Self {
+            metrics: JsonlWriter::discard(&run_dir.join(files::METRICS)),
+            evals: JsonlWriter::discard(&run_dir.join(files::EVAL)),
+            samples: JsonlWriter::discard(&run_dir.join(files::SAMPLES)),
+        }
     }
 }
 

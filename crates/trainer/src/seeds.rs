@@ -13,9 +13,14 @@ pub struct SeedTag(pub u64);
 pub const SCRATCH_POLICY: SeedTag = SeedTag(0x1417);
 /// Initial weights of a PRM built from scratch.
 pub const SCRATCH_PRM: SeedTag = SeedTag(0x9A17);
+/// The policy's fresh LoRA adapter (`A`; `B` starts at zero).
+pub const LORA_POLICY: SeedTag = SeedTag(0x10A1);
+/// The PRM's fresh LoRA adapter.
+pub const LORA_PRM: SeedTag = SeedTag(0x10A2);
 /// The order of the training prompts (epoch permutations).
 pub const PROMPT_ORDER: SeedTag = SeedTag(0xDA7A);
-/// Rollout sampling: `[ROLLOUT, step, round]`, then the chunk.
+/// Rollout sampling: `[ROLLOUT, step, round]`, then the prompt's dataset index and the
+/// response's number within its group (whatever rank or batch samples it).
 pub const ROLLOUT: SeedTag = SeedTag(0x5A);
 /// The row order of the PPO mini-batches: `[PPO_ORDER, step]`, then the epoch.
 pub const PPO_ORDER: SeedTag = SeedTag(0x990);
@@ -23,6 +28,11 @@ pub const PPO_ORDER: SeedTag = SeedTag(0x990);
 pub const EVAL_GREEDY: SeedTag = SeedTag(0xE7A1);
 /// avg@k evaluation at temperature > 0: `[EVAL_SAMPLED, step]`, then the chunk.
 pub const EVAL_SAMPLED: SeedTag = SeedTag(0xE7A2);
+
+/// Held while the backend's global generator is seeded and drawn from (weights from scratch):
+/// two trainers in one process (data-parallel ranks as threads, tests run in parallel) would
+/// otherwise interleave their draws.
+pub(crate) static BACKEND_SEED: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// A seed for one random choice: a pure function of `base` and `parts`
 /// (`[tag, step, round, chunk]`, …).
@@ -68,6 +78,8 @@ mod tests {
         let tags = [
             SCRATCH_POLICY,
             SCRATCH_PRM,
+            LORA_POLICY,
+            LORA_PRM,
             PROMPT_ORDER,
             ROLLOUT,
             PPO_ORDER,

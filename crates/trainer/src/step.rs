@@ -18,12 +18,17 @@ use prime_implicit_prm::{OutcomeLabels, PrmBatch, PrmOutput};
 use prime_models::{ResponseBatch, SamplingConfig, TrainableLm};
 
 use crate::config::ReferenceMode;
+use crate::distributed::{
+    agree, gather_rows, kept_groups, reduce_tally, sample_round, shard_of, BatchRow, GlobalRow,
+};
 use crate::error::TrainError;
 use crate::filter::{Collector, FilterStats};
 use crate::metrics::{SampleRecord, StepMetrics};
-use crate::ppo_update::{log_probs_of, ppo_update, PpoSettings, PpoStats, TrainRow};
+use crate::ppo_update::{
+    log_probs_of, ppo_update_sharded, PpoSettings, PpoShard, PpoStats, TrainRow,
+};
 use crate::ragged::padded_tensor;
-use crate::rollout::{without_undecodable, RolloutTally, Sampler};
+use crate::rollout::{RolloutTally, Sampler};
 use crate::seeds::{seed_for, PPO_ORDER, ROLLOUT};
 use crate::setup::Vocabulary;
 use crate::trainer::Trainer;
@@ -34,9 +39,10 @@ pub struct Row {
     prompt: usize,
     /// Its group (prompt) within the step.
     group: usize,
+    /// Its row in the step's batch over all ranks.
+    global: usize,
     response: Vec<u32>,
     score: f64,
-    truncated: bool,
 }
 
 /// Phase 1's result: the kept responses and what sampling and filtering counted.
@@ -44,6 +50,8 @@ pub struct Rollouts {
     rows: Vec<Row>,
     filter: FilterStats,
     tally: RolloutTally,
+    /// Every kept response of the step (all ranks'), for the metrics.
+    batch: Vec<BatchRow>,
     /// Kept groups left out of training for a response that could not be decoded.
     groups_undecodable: usize,
 }
@@ -84,7 +92,7 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
         record_rollout(&mut m, &rollouts);
         m.buffer_size = self.prompts.buffer().len();
         let rows = rollouts.rows;
-        if rows.is_empty() {
+        if rollouts.batch.is_empty() {
             return Ok(self.skip(m, "no group survived the filter", started));
         }
 
@@ -107,7 +115,8 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
                 .iter()
                 .flatten()
                 .all(|v| v.is_finite());
-            if !finite || !m.prm_loss.is_finite() && out.stats.loss.is_some() {
+            let bad = !finite || !m.prm_loss.is_finite() && out.stats.loss.is_some();
+            if agree(self.comm.as_ref(), bad)? {
                 return Ok(self.skip(m, "non-finite implicit rewards or PRM loss", started));
             }
         }
@@ -115,13 +124,17 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
         let phase = Instant::now();
         let train_rows = self.advantages(&rows, old, prm_out.as_ref())?;
         m.time_advantage = phase.elapsed().as_secs_f64();
-        let tokens = train_rows.iter().map(|r| r.advantages.len()).sum::<usize>();
-        let advantages = train_rows.iter().flat_map(|r| &r.advantages);
-        if advantages.clone().any(|a| !a.is_finite()) {
+        let advantages = || train_rows.iter().flat_map(|r| &r.advantages);
+        let mut sums = [
+            advantages().map(|a| a.abs() as f64).sum::<f64>(),
+            advantages().count() as f64,
+            advantages().filter(|a| !a.is_finite()).count() as f64,
+        ];
+        prime_distributed::all_reduce_f64(self.comm.as_ref(), &mut sums)?;
+        if sums[2] > 0.0 {
             return Ok(self.skip(m, "non-finite advantages", started));
         }
-        m.advantage_abs_mean =
-            advantages.map(|a| a.abs() as f64).sum::<f64>() / tokens.max(1) as f64;
+        m.advantage_abs_mean = sums[0] / sums[1].max(1.0);
         self.maybe_record_samples(step, &rows, prm_out.as_ref())?;
 
         let stats = self.policy_update(step, lr, &train_rows)?;
@@ -166,19 +179,25 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
         let mut tally = RolloutTally::default();
         let mut round = 0u64;
         let dataset = self.prompts.shared_dataset();
-        let (groups, filter) = collector.collect(&mut self.prompts, |prompts: Vec<usize>| {
-            round += 1;
-            let seed = seed_for(cfg.seed, ROLLOUT, &[step as u64, round]);
-            sampler.sample(
-                &inference,
-                &dataset,
-                &prompts,
-                seed,
-                &self.device,
-                &mut tally,
-            )
-        })?;
-        let (groups, groups_undecodable) = without_undecodable(groups);
+        let comm = self.comm.clone();
+        let (groups, filter) =
+            collector.collect(&mut self.prompts, |round_prompts: Vec<usize>| {
+                round += 1;
+                // This rank samples its block of the round's prompts; every rank gets every group.
+                sample_round(comm.as_ref(), &round_prompts, |prompts| {
+                    let seed = seed_for(cfg.seed, ROLLOUT, &[step as u64, round]);
+                    sampler.sample(
+                        &inference,
+                        &dataset,
+                        &prompts,
+                        seed,
+                        &self.device,
+                        &mut tally,
+                    )
+                })
+            })?;
+        let kept = kept_groups(groups);
+        let groups_undecodable = kept.undecodable;
         if groups_undecodable > 0 {
             tracing::warn!(
                 step,
@@ -186,23 +205,25 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
                 "groups with an undecodable response left out of training"
             );
         }
-        let rows = groups
+        let rows = kept
+            .local
             .iter()
-            .enumerate()
-            .flat_map(|(g, group)| {
-                group.responses.iter().map(move |r| Row {
+            .flat_map(|(g, first, group)| {
+                group.responses.iter().enumerate().map(move |(j, r)| Row {
                     prompt: group.prompt,
-                    group: g,
+                    group: *g,
+                    global: first + j,
                     response: r.ids.clone(),
                     score: r.score,
-                    truncated: r.truncated,
                 })
             })
             .collect();
+        reduce_tally(comm.as_ref(), &mut tally)?;
         Ok(Rollouts {
             rows,
             filter,
             tally,
+            batch: kept.rows,
             groups_undecodable,
         })
     }
@@ -235,14 +256,24 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
             return Ok(None);
         };
         let policy_reference = self.config.reference.mode == ReferenceMode::Policy;
-        let (batch, labels) = prm_inputs(
-            self.prompts.dataset(),
-            &self.vocabulary,
-            rows,
-            policy_reference.then_some(old),
-            &self.device,
-        )?;
-        prm.step(&batch, &labels)
+        let shard = shard_of(self.comm.as_ref(), rows.iter().map(|r| r.global).collect())?;
+        let (batch, labels) = if rows.is_empty() {
+            let none = OutcomeLabels {
+                acc: Vec::new(),
+                group_ids: Vec::new(),
+            };
+            (None, none)
+        } else {
+            let (batch, labels) = prm_inputs(
+                self.prompts.dataset(),
+                &self.vocabulary,
+                rows,
+                policy_reference.then_some(old),
+                &self.device,
+            )?;
+            (Some(batch), labels)
+        };
+        prm.step_sharded(batch.as_ref(), &labels, &shard, self.comm.as_ref())
             .map(Some)
             .map_err(|e| TrainError::Prm(e.to_string()))
     }
@@ -255,13 +286,26 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
         old: OldLogProbs,
         prm: Option<&PrmOutput>,
     ) -> Result<Vec<TrainRow>, TrainError> {
-        let lengths: Vec<usize> = rows.iter().map(|r| r.response.len()).collect();
-        let process = prm.map(|o| o.rewards.token_rewards.as_slice());
+        // The estimator sees the whole batch (batch whitening, batch-norm maxima): every rank
+        // gathers every row and keeps the advantages of its own.
+        let local = rows.iter().enumerate().map(|(i, r)| {
+            let rewards = prm.map(|o| o.rewards.token_rewards[i].clone());
+            let row = GlobalRow {
+                group: r.group,
+                score: r.score,
+                length: r.response.len(),
+                rewards: rewards.unwrap_or_default(),
+            };
+            (r.global, row)
+        });
+        let global = gather_rows(self.comm.as_ref(), local)?;
+        let process: Option<Vec<Vec<f32>>> =
+            prm.map(|_| global.iter().map(|r| r.rewards.clone()).collect());
         let batch = RolloutBatch::from_ragged(
-            rows.iter().map(|r| r.group).collect(),
-            lengths.clone(),
-            rows.iter().map(|r| r.score as f32).collect(),
-            process,
+            global.iter().map(|r| r.group).collect(),
+            global.iter().map(|r| r.length).collect(),
+            global.iter().map(|r| r.score as f32).collect(),
+            process.as_deref(),
             None,
         )
         .map_err(|e| TrainError::Advantage(e.to_string()))?;
@@ -274,13 +318,13 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
         Ok(rows
             .iter()
             .zip(old.policy)
-            .enumerate()
-            .map(|(i, (row, old_log_probs))| TrainRow {
+            .map(|(row, old_log_probs)| TrainRow {
+                global: row.global,
                 prompt: self.prompts.dataset().prompt_ids(row.prompt).to_vec(),
                 response: row.response.clone(),
                 old_log_probs,
                 ref_log_probs: reference.as_mut().and_then(Iterator::next),
-                advantages: advantages.advantage_row(i)[..lengths[i]].to_vec(),
+                advantages: advantages.advantage_row(row.global)[..row.response.len()].to_vec(),
             })
             .collect())
     }
@@ -310,12 +354,35 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
             vocab_limit: self.vocabulary.vocab_limit(),
             seed: seed_for(cfg.seed, PPO_ORDER, &[step as u64]),
         };
+        let comm = self.comm.as_ref();
+        let globals: Vec<usize> = rows.iter().map(|r| r.global).collect();
+        let lengths = rows.iter().zip(&globals).map(|(r, &global)| {
+            let length = r.response.len();
+            let row = GlobalRow {
+                group: 0,
+                score: 0.0,
+                length,
+                rewards: Vec::new(),
+            };
+            (global, row)
+        });
+        let lengths: Vec<usize> = gather_rows(comm, lengths)?
+            .iter()
+            .map(|r| r.length)
+            .collect();
+        let shard = shard_of(comm, globals)?;
+        let shard = PpoShard {
+            comm,
+            rows: &shard,
+            lengths: &lengths,
+        };
         let policy = self.models.policy.clone();
-        let (policy, stats) = ppo_update(
+        let (policy, stats) = ppo_update_sharded(
             policy,
             &mut self.models.optimizer,
             rows,
             &settings,
+            &shard,
             &self.device,
         )?;
         self.models.policy = policy;
@@ -423,7 +490,7 @@ fn prm_inputs<B: AutodiffBackend>(
 
 /// Sampling, verification and filter counts into the step's metrics.
 fn record_rollout(m: &mut StepMetrics, rollouts: &Rollouts) {
-    let (f, t, rows) = (&rollouts.filter, &rollouts.tally, &rollouts.rows);
+    let (f, t, rows) = (&rollouts.filter, &rollouts.tally, &rollouts.batch);
     m.groups_sampled = f.groups_sampled;
     m.groups_kept = f.groups_kept - rollouts.groups_undecodable;
     m.groups_too_easy = f.too_easy;
@@ -444,8 +511,8 @@ fn record_rollout(m: &mut StepMetrics, rollouts: &Rollouts) {
     }
     let n = rows.len() as f64;
     m.accuracy_kept = rows.iter().map(|r| r.score).sum::<f64>() / n;
-    m.response_length = rows.iter().map(|r| r.response.len()).sum::<usize>() as f64 / n;
-    m.response_length_max = rows.iter().map(|r| r.response.len()).max().unwrap_or(0);
+    m.response_length = rows.iter().map(|r| r.length).sum::<usize>() as f64 / n;
+    m.response_length_max = rows.iter().map(|r| r.length).max().unwrap_or(0);
     m.truncated_frac = rows.iter().filter(|r| r.truncated).count() as f64 / n;
 }
 

@@ -15,6 +15,7 @@ use prime_verifiers::VerifyRunner;
 
 use crate::checkpoint_dir::CheckpointDir;
 use crate::config::{choice_name, TrainConfig};
+use crate::distributed::{agree, same_on_every_rank, RankScratch};
 use crate::error::TrainError;
 use crate::eval::{evaluate, EvalSettings};
 use crate::extensions::Extensions;
@@ -29,8 +30,8 @@ use crate::setup::{prompt_datasets, sft_pairs, Vocabulary};
 use crate::sft::{supervised_warmup, SftSettings};
 use crate::state::{RunState, RunSummary};
 
-/// How a run is opened besides its config: resume or start over, the Ctrl-C flag, and the
-/// extensions (estimators, verifiers) it may use.
+/// How a run is opened besides its config: resume or start over, the Ctrl-C flag, the
+/// extensions (estimators, verifiers) it may use, and the ranks of a data-parallel run.
 pub struct RunOptions {
     /// Continue from the latest checkpoint of the run directory, if there is one.
     pub resume: bool,
@@ -38,6 +39,9 @@ pub struct RunOptions {
     pub interrupt: Arc<AtomicBool>,
     /// Registered estimators and verifiers.
     pub extensions: Extensions,
+    /// The ranks of a data-parallel run ([`prime_distributed::SingleProcess`] by default):
+    /// each samples and trains on a share of every step's prompt groups; rank 0 writes.
+    pub communicator: Arc<dyn prime_distributed::Communicator>,
 }
 
 impl Default for RunOptions {
@@ -46,6 +50,7 @@ impl Default for RunOptions {
             resume: false,
             interrupt: Arc::new(AtomicBool::new(false)),
             extensions: Extensions::builtin(),
+            communicator: Arc::new(prime_distributed::SingleProcess),
         }
     }
 }
@@ -75,6 +80,10 @@ pub struct Trainer<B: AutodiffBackend, M: TrainableLm<B>> {
     pub(crate) state: RunState,
     pub(crate) logs: RunLogs,
     pub(crate) progress: Progress,
+    /// The ranks of the run; rank 0 writes the run directory.
+    pub(crate) comm: Arc<dyn prime_distributed::Communicator>,
+    /// Where a rank other than 0 puts what the run would read back from the run directory.
+    rank_scratch: Option<RankScratch>,
     interrupt: Arc<AtomicBool>,
     /// The run has an RL start model (`init/`) and step-0 state (false only before SFT ends).
     started_rl: bool,
@@ -94,18 +103,30 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
             resume,
             interrupt,
             extensions,
+            communicator: comm,
         } = options;
         extensions.check(&config)?;
-        std::fs::create_dir_all(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
+        let root = comm.is_root();
+        if root {
+            std::fs::create_dir_all(run_dir).map_err(|e| TrainError::io(run_dir, e))?;
+        }
+        let rank_scratch = (!root).then(|| RankScratch::new(comm.rank())).transpose()?;
+        let work_dir = rank_scratch.as_ref().map_or(run_dir, RankScratch::path);
         let checkpoints = CheckpointDir::new(run_dir, config.checkpoint.keep_last);
         let latest = if resume { checkpoints.latest()? } else { None };
+        let resumed_at = latest.as_ref().map_or(0, |(s, _)| *s as u64 + 1);
+        same_on_every_rank(
+            comm.as_ref(),
+            resumed_at,
+            "the checkpoint to resume (step + 1)",
+        )?;
         let config_path = run_dir.join(files::CONFIG);
-        if latest.is_none() {
+        if latest.is_none() && root {
             std::fs::write(&config_path, config.to_toml_string()?)
                 .map_err(|e| TrainError::io(&config_path, e))?;
         }
 
-        let vocabulary = Vocabulary::load(&config, run_dir)?;
+        let vocabulary = Vocabulary::load(&config, work_dir)?;
         let (train, eval_prompts) = prompt_datasets(&config, &vocabulary.tokenizer)?;
         extensions.check_problems(train.problems().iter().chain(eval_prompts.problems()))?;
         let mut prompts = PromptBatcher::from_dataset(
@@ -146,8 +167,11 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
                 (models, state, false)
             }
         };
-        let logs = RunLogs::open(run_dir, latest.as_ref().map(|(s, _)| *s))?;
-        let progress = Progress::new(config.steps as u64, config.logging.progress);
+        let logs = match root {
+            true => RunLogs::open(run_dir, latest.as_ref().map(|(s, _)| *s))?,
+            false => RunLogs::discard(run_dir),
+        };
+        let progress = Progress::new(config.steps as u64, config.logging.progress && root);
         Ok(Self {
             config,
             run_dir: run_dir.to_path_buf(),
@@ -160,6 +184,8 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
             state,
             logs,
             progress,
+            comm,
+            rank_scratch,
             interrupt,
             started_rl,
         })
@@ -188,7 +214,7 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
                 let record = self.evaluate(step)?;
                 self.state.last_eval = Some((step, record.accuracy));
             }
-            interrupted = self.interrupted();
+            interrupted = agree(self.comm.as_ref(), self.interrupted())?;
             if (self.config.checkpoint.every > 0 && step % self.config.checkpoint.every == 0)
                 || last
                 || interrupted
@@ -202,7 +228,7 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
             }
         }
         self.progress.finish();
-        if !interrupted {
+        if !interrupted && self.comm.is_root() {
             let out = self.run_dir.join(files::FINAL);
             self.models
                 .policy
@@ -211,7 +237,7 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
             self.vocabulary.copy_files_to(&out)?;
         }
         self.state.wall_seconds = wall(&session);
-        if self.config.logging.report {
+        if self.config.logging.report && self.comm.is_root() {
             Report {
                 title: format!("prime-rs run {}", self.run_dir.display()),
                 summary: self.summary_lines(),
@@ -249,13 +275,22 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
             self.models.policy = self.supervised(self.models.policy.clone(), "SFT")?;
             self.scratch_prm_warmup()?;
         }
+        let work_dir = self.work_dir().to_path_buf();
         self.models
-            .start_rl(&self.config, &self.run_dir, &self.vocabulary, &self.device)?;
+            .start_rl(&self.config, &work_dir, &self.vocabulary, &self.device)?;
         self.started_rl = true;
         let record = self.evaluate(0)?;
         self.state.accuracy_before = Some(record.accuracy);
         self.state.last_eval = Some((0, record.accuracy));
         Ok(())
+    }
+
+    /// The run directory for rank 0; a rank's private directory for the others, which build
+    /// the same RL start models from their own (identical) SFT without writing the run's files.
+    fn work_dir(&self) -> &Path {
+        self.rank_scratch
+            .as_ref()
+            .map_or(self.run_dir.as_path(), RankScratch::path)
     }
 
     pub(crate) fn interrupted(&self) -> bool {
@@ -376,7 +411,7 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
             &self.device,
         )?;
         let model = self.supervised(model, "PRM SFT")?;
-        let dir = prm_init_dir(&self.config, &self.run_dir);
+        let dir = prm_init_dir(&self.config, self.work_dir());
         model
             .save_pretrained(&dir, SaveDtype::F32)
             .map_err(model_err)?;
@@ -417,6 +452,9 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
     fn checkpoint(&mut self) -> Result<PathBuf, TrainError> {
         self.state.prompts = self.prompts.state();
         let dir = CheckpointDir::new(&self.run_dir, self.config.checkpoint.keep_last);
+        if !self.comm.is_root() {
+            return Ok(dir.path_of(self.state.step));
+        }
         let config_text = self.config.to_toml_string()?;
         let state_text =
             serde_json::to_string_pretty(&self.state).map_err(|e| TrainError::Format {

@@ -76,6 +76,7 @@ fn positive_advantages_raise_the_responses_log_prob() {
         let before = log_probs_of(&model.valid(), &p, &r, 2, 0, None, &device).unwrap();
         let rows: Vec<TrainRow> = (0..3)
             .map(|i| TrainRow {
+                global: i,
                 prompt: prompts[i].clone(),
                 response: responses[i].clone(),
                 old_log_probs: before[i].clone(),

@@ -8,6 +8,10 @@
 //! ```
 //!
 //! `train` prints the summary as one JSON line, the last line of stdout.
+//!
+//! Started by `mpirun -n N prime-train train …` (a build with the `mpi` feature; `cargo xtask
+//! train --nproc N` does both), the N processes train one data-parallel run: rank 0 writes the
+//! run directory and prints; the others log warnings only, each line naming its rank.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -83,10 +87,20 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("prime-train: {e}");
+            match rank_of_env() {
+                Some(rank) => eprintln!("prime-train (rank {rank}): {e}"),
+                None => eprintln!("prime-train: {e}"),
+            }
             ExitCode::FAILURE
         }
     }
+}
+
+/// The MPI rank from the launcher's environment (for error lines), if started by one.
+fn rank_of_env() -> Option<String> {
+    ["OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok())
 }
 
 fn init_logging(level: &str) {
@@ -127,7 +141,10 @@ fn train(
             ));
         }
     };
-    init_logging(&config.logging.level);
+    let comm = prime_trainer::communicator_from_env()?;
+    let root = comm.is_root();
+    init_logging(if root { &config.logging.level } else { "warn" });
+    let run_dir = same_run_dir(comm.as_ref(), run_dir)?;
     let interrupt = Arc::new(AtomicBool::new(false));
     let flag = interrupt.clone();
     let _ = ctrlc::set_handler(move || {
@@ -141,8 +158,12 @@ fn train(
         resume,
         interrupt,
         extensions: Extensions::builtin(),
+        communicator: comm,
     };
     let summary = prime_trainer::train(config, &run_dir, options)?;
+    if !root {
+        return Ok(ExitCode::SUCCESS);
+    }
     let report = run_dir.join(files::REPORT);
     println!(
         "accuracy on the eval split: {:.1}% before RL → {:.1}% after {} steps ({:+.1} points) in {:.0} s",
@@ -164,6 +185,18 @@ fn train(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Rank 0's run directory on every rank (a default one is named after the clock).
+fn same_run_dir(
+    comm: &dyn prime_distributed::Communicator,
+    run_dir: PathBuf,
+) -> Result<PathBuf, TrainError> {
+    let mut bytes = run_dir.to_string_lossy().into_owned().into_bytes();
+    comm.broadcast(0, &mut bytes)?;
+    String::from_utf8(bytes)
+        .map(PathBuf::from)
+        .map_err(|e| TrainError::Config(format!("rank 0's run directory is not UTF-8: {e}")))
 }
 
 fn default_run_dir(config: &Path) -> PathBuf {
