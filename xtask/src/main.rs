@@ -3,7 +3,8 @@
 //! - `cargo xtask ci`    — what CI runs: fmt check, clippy with warnings denied, `cargo doc` with
 //!   warnings denied, `cargo package` of the leaf crates, the import-cycle check
 //!   (`tools/import_cycles.py`), the test suite (doctests included).
-//! - `cargo xtask train` — the built-in PRIME demo; `--config FILE` for any run (see `train.rs`).
+//! - `cargo xtask train` — the built-in PRIME demo; `--config FILE` for any run (see `train.rs`);
+//!   `--nproc N` trains one data-parallel run of N ranks through `mpirun` (see `nproc.rs`).
 //! - `cargo xtask eval --run RUN_DIR`, `cargo xtask demo [--compare [--seeds …]]`.
 //! - `cargo xtask bench [models|advantages|verifiers|data|implicit-prm|step|all]` — criterion
 //!   benches; `models` also prints burn/PyTorch time ratios measured in the same run, `step` (the
@@ -13,6 +14,7 @@ use std::process::ExitCode;
 
 mod bench;
 mod compare;
+mod nproc;
 mod prime_train;
 mod train;
 mod workspace;

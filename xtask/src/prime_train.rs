@@ -13,6 +13,12 @@ pub(crate) const RLOO_CONFIG: &str = "configs/rloo-outcome-only.toml";
 
 /// Builds `prime-train` in release and returns its path.
 pub(crate) fn build_trainer(cuda: bool) -> Result<PathBuf, String> {
+    build_trainer_with(if cuda { &["cuda"] } else { &[] })
+}
+
+/// Builds `prime-train` in release with `features` (`cuda`, `mpi`) and returns its path.
+pub(crate) fn build_trainer_with(features: &[&str]) -> Result<PathBuf, String> {
+    let joined = features.join(",");
     let mut args = vec![
         "build",
         "--release",
@@ -21,8 +27,8 @@ pub(crate) fn build_trainer(cuda: bool) -> Result<PathBuf, String> {
         "--bin",
         "prime-train",
     ];
-    if cuda {
-        args.extend(["--features", "cuda"]);
+    if !features.is_empty() {
+        args.extend(["--features", joined.as_str()]);
     }
     cargo(&args)?;
     let target = std::env::var_os("CARGO_TARGET_DIR")

@@ -2,7 +2,8 @@
 //! when asked) and run it.
 //!
 //! - `cargo xtask train [--config FILE] [--backend cpu|cuda] [--run-dir DIR] [--resume RUN_DIR] [--set key=value …]`
-//!   — with no arguments, the built-in demo (`configs/demo.toml`).
+//!   — with no arguments, the built-in demo (`configs/demo.toml`); with `--nproc N
+//!   [--threads-per-rank T]`, N data-parallel ranks through `mpirun` (`nproc.rs`).
 //! - `cargo xtask eval --run RUN_DIR` — evaluate a run's latest checkpoint.
 //! - `cargo xtask demo [--compare [--seeds S1,S2,…]]` — the demo; with `--compare`, PRIME and
 //!   outcome-only RLOO from the same SFT start and budget, one report (see `compare.rs`).
@@ -12,6 +13,9 @@ use crate::prime_train::{build_trainer, run_trainer, DEMO_CONFIG};
 /// `cargo xtask train …`
 pub fn train(args: &[String]) -> Result<(), String> {
     let cuda = wants_cuda(args)?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let launch = crate::nproc::Launch::parse(args, cores)?;
+    let args = launch.as_ref().map_or(args, |l| l.trainer_args.as_slice());
     let mut forwarded: Vec<String> = vec!["train".into()];
     forwarded.extend(args.iter().cloned());
     let has = |flag: &str| {
@@ -20,6 +24,10 @@ pub fn train(args: &[String]) -> Result<(), String> {
     };
     if !has("--config") && !has("--resume") {
         forwarded.extend(["--config".into(), DEMO_CONFIG.into()]);
+    }
+    if let Some(mut launch) = launch {
+        launch.trainer_args = forwarded.split_off(1);
+        return crate::nproc::run(&launch, cuda);
     }
     let bin = build_trainer(cuda)?;
     run_trainer(&bin, &forwarded).map(|_| ())
