@@ -106,6 +106,20 @@ pub enum TrainError {
     /// The implicit PRM failed.
     #[error("implicit PRM: {0}")]
     Prm(String),
+    /// A vLLM rollout server could not be reached, launched or trusted.
+    #[error(transparent)]
+    Vllm(#[from] crate::vllm::VllmError),
+    /// A vLLM server stayed down during a step; the run stopped after checkpointing the last
+    /// whole step.
+    #[error("{source}; stopped after a checkpoint of step {step}: continue with `prime-train train --resume {}` once the server is back", run_dir.display())]
+    RolloutServer {
+        /// What failed, naming the server.
+        source: crate::vllm::VllmError,
+        /// The step of the checkpoint written.
+        step: usize,
+        /// The run directory to resume.
+        run_dir: PathBuf,
+    },
     /// A tensor holds NaN or Inf where it must not.
     #[error("non-finite {what} at step {step}")]
     NonFinite {

@@ -15,7 +15,8 @@
 //! - [`config`]: the TOML config, typed choices, `--set` overrides, errors naming the key;
 //! - [`filter`]: the accuracy / truncation filter with refill over prime-data's prompt pipeline;
 //! - [`policy_loss`] and [`ppo_update`]: the PPO-clip loss and the update that minimises it;
-//! - [`report`]: the self-contained `report.html`.
+//! - [`report`]: the self-contained `report.html`;
+//! - [`vllm`]: rollouts from vLLM servers (`[rollout] engine = "vllm"`), weights synced every step.
 
 #![warn(missing_docs)]
 
@@ -43,6 +44,7 @@ pub mod sft;
 pub mod state;
 mod step;
 mod trainer;
+pub mod vllm;
 
 pub use config::TrainConfig;
 pub use distributed::communicator_from_env;

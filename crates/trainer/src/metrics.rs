@@ -98,6 +98,17 @@ pub struct StepMetrics {
     pub time_policy: f64,
     /// Seconds for the whole step.
     pub time_step: f64,
+    /// Seconds writing the policy and reloading it into the vLLM servers before this step's
+    /// rollouts (`rollout.engine = "vllm"` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_sync_seconds: Option<f64>,
+    /// Mean `|log π_vLLM − log π_θold|` over the kept response tokens: the server's log-probs
+    /// against the trainer's recomputed old log-probs (`rollout.engine = "vllm"` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vllm_logprob_abs_diff_mean: Option<f64>,
+    /// The largest such difference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vllm_logprob_abs_diff_max: Option<f64>,
     /// This step was skipped (non-finite loss or rewards, or no group survived).
     pub skipped: bool,
     /// Steps skipped so far in the run.
@@ -118,6 +129,7 @@ impl StepMetrics {
             time_advantage: 0.0,
             time_policy: 0.0,
             time_step: 0.0,
+            weight_sync_seconds: self.weight_sync_seconds.map(|_| 0.0),
             ..self.clone()
         }
     }

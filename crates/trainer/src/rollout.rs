@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use burn::tensor::backend::Backend;
 use prime_data::prompts::PromptDataset;
-use prime_models::{generate_rows, CausalLm, FinishReason, SamplingConfig, Tokenizer};
+use prime_models::{generate_rows, CausalLm, FinishReason, Generation, SamplingConfig, Tokenizer};
 use prime_verifiers::{Status, StatusCounts, Verdict, VerifyItem, VerifyRunner};
 
 use crate::error::TrainError;
@@ -16,6 +16,10 @@ use crate::seeds::derive_seed;
 pub struct Sampled {
     /// New token ids, including the stop token when one was produced.
     pub ids: Vec<u32>,
+    /// The sampler's `log π(y_t)` of each id (the in-process sampler's at its temperature, a
+    /// vLLM server's of the raw logits); empty when the engine gave none. Informational: the
+    /// trainer recomputes the old log-probs itself.
+    pub log_probs: Vec<f32>,
     /// Decoded text (special tokens skipped) as the verifier saw it; `None` when the ids could
     /// not be decoded (then the response was never verified).
     pub text: Option<String>,
@@ -120,70 +124,126 @@ impl Sampler<'_> {
         tally: &mut RolloutTally,
     ) -> Result<Vec<SampledGroup>, TrainError> {
         let k = self.samples_per_prompt;
-        let mut groups = Vec::with_capacity(indices.len());
-        for chunk in indices.chunks(self.prompts_per_call.max(1)) {
-            if let Some(&p) = chunk.iter().find(|&&p| p >= prompts.len()) {
-                return Err(TrainError::Data(format!(
-                    "prompt index {p} out of range ({})",
-                    prompts.len()
-                )));
-            }
-            let rows: Vec<usize> = chunk
-                .iter()
-                .flat_map(|&p| std::iter::repeat_n(p, k))
-                .collect();
-            let started = Instant::now();
-            let batch = prompts.batch(&rows).to_token_batch::<B>(device);
-            let row_seeds: Vec<u64> = chunk
-                .iter()
-                .flat_map(|&p| (0..k).map(move |j| derive_seed(seed, &[p as u64, j as u64])))
-                .collect();
-            let generation = generate_rows(model, &batch, &self.sampling, &row_seeds)
-                .map_err(|e| TrainError::Model(e.to_string()))?;
-            tally.rollout_seconds += started.elapsed().as_secs_f64();
+        self.sample_with(prompts, indices, tally, |chunks| {
+            let generations = chunks.iter().map(|chunk| {
+                let rows: Vec<usize> = chunk
+                    .iter()
+                    .flat_map(|&p| std::iter::repeat_n(p, k))
+                    .collect();
+                let batch = prompts.batch(&rows).to_token_batch::<B>(device);
+                let row_seeds: Vec<u64> = chunk
+                    .iter()
+                    .flat_map(|&p| (0..k).map(move |j| derive_seed(seed, &[p as u64, j as u64])))
+                    .collect();
+                generate_rows(model, &batch, &self.sampling, &row_seeds)
+                    .map_err(|e| TrainError::Model(e.to_string()))
+            });
+            generations.collect()
+        })
+    }
 
-            let started = Instant::now();
-            let mut items = Vec::with_capacity(rows.len());
-            // Per row: its text, or the verdict of a response that cannot be decoded.
-            let mut decoded = Vec::with_capacity(rows.len());
-            for (row, ids) in generation.tokens.iter().enumerate() {
-                tally.tokens += ids.len();
-                match self.tokenizer.decode(ids, true) {
-                    Ok(text) => {
-                        let problem = prompts.problem(chunk[row / k]);
-                        items.push(VerifyItem {
-                            response: text.clone(),
-                            reference: problem.reference.clone(),
-                        });
-                        decoded.push(Ok(text));
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, "a response could not be decoded: scored 0");
-                        tally.undecodable += 1;
-                        decoded.push(Err(Verdict::error(format!("undecodable: {error}"))));
-                    }
+    /// Like [`Sampler::sample`], with the responses from `generate`: given the prompts of each
+    /// chunk of `prompts_per_call` (in order), it returns one [`Generation`] per chunk whose
+    /// rows are each prompt's `samples_per_prompt` responses, prompt after prompt. Another
+    /// rollout engine (a vLLM server) plugs in here; verification is the same.
+    pub fn sample_with(
+        &self,
+        prompts: &PromptDataset,
+        indices: &[usize],
+        tally: &mut RolloutTally,
+        generate: impl FnOnce(&[&[usize]]) -> Result<Vec<Generation>, TrainError>,
+    ) -> Result<Vec<SampledGroup>, TrainError> {
+        let k = self.samples_per_prompt;
+        if let Some(&p) = indices.iter().find(|&&p| p >= prompts.len()) {
+            return Err(TrainError::Data(format!(
+                "prompt index {p} out of range ({})",
+                prompts.len()
+            )));
+        }
+        let chunks: Vec<&[usize]> = indices.chunks(self.prompts_per_call.max(1)).collect();
+        let started = Instant::now();
+        let generations = generate(&chunks)?;
+        tally.rollout_seconds += started.elapsed().as_secs_f64();
+        if generations.len() != chunks.len()
+            || generations.iter().zip(&chunks).any(|(g, c)| {
+                g.tokens.len() != c.len() * k || g.finish_reasons.len() != g.tokens.len()
+            })
+        {
+            return Err(TrainError::Model(
+                "the rollout engine returned a different number of responses than asked for".into(),
+            ));
+        }
+        let mut groups = Vec::with_capacity(indices.len());
+        for (chunk, generation) in chunks.into_iter().zip(generations) {
+            groups.extend(self.verify_chunk(prompts, chunk, generation, tally));
+        }
+        Ok(groups)
+    }
+
+    /// Decodes and verifies the responses of one chunk of prompts, grouped per prompt.
+    fn verify_chunk(
+        &self,
+        prompts: &PromptDataset,
+        chunk: &[usize],
+        generation: Generation,
+        tally: &mut RolloutTally,
+    ) -> Vec<SampledGroup> {
+        let k = self.samples_per_prompt;
+        let started = Instant::now();
+        let mut items = Vec::with_capacity(generation.tokens.len());
+        // Per row: its text, or the verdict of a response that cannot be decoded.
+        let mut decoded = Vec::with_capacity(generation.tokens.len());
+        for (row, ids) in generation.tokens.iter().enumerate() {
+            tally.tokens += ids.len();
+            match self.tokenizer.decode(ids, true) {
+                Ok(text) => {
+                    let problem = prompts.problem(chunk[row / k]);
+                    items.push(VerifyItem {
+                        response: text.clone(),
+                        reference: problem.reference.clone(),
+                    });
+                    decoded.push(Ok(text));
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "a response could not be decoded: scored 0");
+                    tally.undecodable += 1;
+                    decoded.push(Err(Verdict::error(format!("undecodable: {error}"))));
                 }
             }
-            // Verdicts of the decoded rows, in order, merged back between the undecodable ones.
-            let mut verified = self.runner.run(items).verdicts.into_iter();
-            let verdicts: Vec<(Option<String>, Verdict)> = decoded
-                .into_iter()
-                .map(|row| match row {
-                    Ok(text) => {
-                        let verdict = verified.next().unwrap_or_else(|| {
-                            Verdict::error("the verify runner returned too few verdicts")
-                        });
-                        (Some(text), verdict)
-                    }
-                    Err(verdict) => (None, verdict),
-                })
-                .collect();
-            tally.verify_seconds += started.elapsed().as_secs_f64();
-            for (g, &p) in chunk.iter().enumerate() {
-                let responses: Vec<Sampled> = (0..k)
-                    .map(|j| {
-                        let row = g * k + j;
-                        let (text, verdict) = &verdicts[row];
+        }
+        // Verdicts of the decoded rows, in order, merged back between the undecodable ones.
+        let mut verified = self.runner.run(items).verdicts.into_iter();
+        let verdicts: Vec<(Option<String>, Verdict)> = decoded
+            .into_iter()
+            .map(|row| match row {
+                Ok(text) => {
+                    let verdict = verified.next().unwrap_or_else(|| {
+                        Verdict::error("the verify runner returned too few verdicts")
+                    });
+                    (Some(text), verdict)
+                }
+                Err(verdict) => (None, verdict),
+            })
+            .collect();
+        tally.verify_seconds += started.elapsed().as_secs_f64();
+        let mut rows = generation
+            .tokens
+            .into_iter()
+            .zip(
+                generation
+                    .logprobs
+                    .into_iter()
+                    .chain(std::iter::repeat(Vec::new())),
+            )
+            .zip(generation.finish_reasons)
+            .zip(verdicts);
+        chunk
+            .iter()
+            .map(|&p| {
+                let responses: Vec<Sampled> = rows
+                    .by_ref()
+                    .take(k)
+                    .map(|(((ids, log_probs), finish), (text, verdict))| {
                         let score = if verdict.score.is_finite() {
                             verdict.score.clamp(0.0, 1.0)
                         } else {
@@ -193,19 +253,19 @@ impl Sampler<'_> {
                         tally.score_sum += score;
                         tally.responses += 1;
                         Sampled {
-                            ids: generation.tokens[row].clone(),
-                            text: text.clone(),
-                            truncated: generation.finish_reasons[row] == FinishReason::Length,
+                            ids,
+                            log_probs,
+                            text,
+                            truncated: finish == FinishReason::Length,
                             score,
                             status: verdict.status,
-                            reason: verdict.reason.clone(),
+                            reason: verdict.reason,
                         }
                     })
                     .collect();
-                groups.push(SampledGroup::new(p, responses));
-            }
-        }
-        Ok(groups)
+                SampledGroup::new(p, responses)
+            })
+            .collect()
     }
 }
 
@@ -230,6 +290,7 @@ mod tests {
     fn response(text: Option<&str>) -> Sampled {
         Sampled {
             ids: vec![1, 2],
+            log_probs: vec![-0.5, -0.5],
             text: text.map(str::to_string),
             truncated: false,
             score: 0.0,

@@ -43,6 +43,16 @@ pub struct Row {
     global: usize,
     response: Vec<u32>,
     score: f64,
+    /// The sampler's log-prob of each response token (checked against the old log-probs when
+    /// a vLLM server sampled).
+    sampler_log_probs: Vec<f32>,
+}
+
+impl Row {
+    /// The response's token ids.
+    pub fn response(&self) -> &[u32] {
+        &self.response
+    }
 }
 
 /// Phase 1's result: the kept responses and what sampling and filtering counted.
@@ -54,6 +64,8 @@ pub struct Rollouts {
     batch: Vec<BatchRow>,
     /// Kept groups left out of training for a response that could not be decoded.
     groups_undecodable: usize,
+    /// Seconds syncing the policy into the vLLM servers first.
+    weight_sync_seconds: Option<f64>,
 }
 
 impl Rollouts {
@@ -99,6 +111,13 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
         let phase = Instant::now();
         let old = self.old_log_probs(&rows)?;
         m.time_old_log_probs = phase.elapsed().as_secs_f64();
+        if self.vllm.is_some() {
+            let server = rows.iter().map(|r| r.sampler_log_probs.as_slice());
+            if let Some((mean, max)) = crate::vllm::logprob_gap(server, &old.policy) {
+                m.vllm_logprob_abs_diff_mean = Some(mean);
+                m.vllm_logprob_abs_diff_max = Some(max);
+            }
+        }
 
         let phase = Instant::now();
         let prm_out = self.implicit_rewards(&rows, &old)?;
@@ -157,6 +176,7 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
     /// and refills until `rollout.batch_size` groups survive the filter (or the refills run
     /// out); surplus survivors go back to the prompt buffer.
     pub fn rollout(&mut self, step: usize) -> Result<Rollouts, TrainError> {
+        let weight_sync_seconds = self.sync_rollout_engine(step)?;
         let cfg = &self.config;
         let inference = self.models.policy.valid();
         let sampler = Sampler {
@@ -186,14 +206,27 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
                 // This rank samples its block of the round's prompts; every rank gets every group.
                 sample_round(comm.as_ref(), &round_prompts, |prompts| {
                     let seed = seed_for(cfg.seed, ROLLOUT, &[step as u64, round]);
-                    sampler.sample(
-                        &inference,
-                        &dataset,
-                        &prompts,
-                        seed,
-                        &self.device,
-                        &mut tally,
-                    )
+                    match &self.vllm {
+                        None => sampler.sample(
+                            &inference,
+                            &dataset,
+                            prompts,
+                            seed,
+                            &self.device,
+                            &mut tally,
+                        ),
+                        Some(engine) => {
+                            sampler.sample_with(&dataset, prompts, &mut tally, |chunks| {
+                                engine.generate(
+                                    &dataset,
+                                    chunks,
+                                    sampler.samples_per_prompt,
+                                    &sampler.sampling,
+                                    seed,
+                                )
+                            })
+                        }
+                    }
                 })
             })?;
         let kept = kept_groups(groups);
@@ -215,6 +248,7 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
                     global: first + j,
                     response: r.ids.clone(),
                     score: r.score,
+                    sampler_log_probs: r.log_probs.clone(),
                 })
             })
             .collect();
@@ -225,6 +259,7 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
             tally,
             batch: kept.rows,
             groups_undecodable,
+            weight_sync_seconds,
         })
     }
 
@@ -503,6 +538,7 @@ fn record_rollout(m: &mut StepMetrics, rollouts: &Rollouts) {
     m.verify_error = t.counts.error;
     m.verify_undecodable = t.undecodable;
     m.groups_undecodable = rollouts.groups_undecodable;
+    m.weight_sync_seconds = rollouts.weight_sync_seconds;
     m.time_rollout = t.rollout_seconds;
     m.time_verify = t.verify_seconds;
     m.sampling_tokens_per_s = t.tokens as f64 / t.rollout_seconds.max(1e-9);

@@ -84,6 +84,8 @@ pub struct Trainer<B: AutodiffBackend, M: TrainableLm<B>> {
     pub(crate) comm: Arc<dyn prime_distributed::Communicator>,
     /// Where a rank other than 0 puts what the run would read back from the run directory.
     rank_scratch: Option<RankScratch>,
+    /// The vLLM servers when `rollout.engine = "vllm"` (a launched one stops when this drops).
+    pub(crate) vllm: Option<crate::vllm::VllmRollouts>,
     interrupt: Arc<AtomicBool>,
     /// The run has an RL start model (`init/`) and step-0 state (false only before SFT ends).
     started_rl: bool,
@@ -167,6 +169,14 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
                 (models, state, false)
             }
         };
+        let vllm = crate::vllm::open_engine(
+            &config,
+            run_dir,
+            comm.size(),
+            &models.policy,
+            &vocabulary,
+            || interrupt.load(Ordering::SeqCst),
+        )?;
         let logs = match root {
             true => RunLogs::open(run_dir, latest.as_ref().map(|(s, _)| *s))?,
             false => RunLogs::discard(run_dir),
@@ -186,6 +196,7 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
             progress,
             comm,
             rank_scratch,
+            vllm,
             interrupt,
             started_rl,
         })
@@ -205,7 +216,13 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
         self.progress.set_position(self.state.step as u64);
         while self.state.step < self.config.steps {
             let step = self.state.step + 1;
-            let metrics = self.step(step)?;
+            let before = self.prompts.state();
+            let metrics = match self.step(step) {
+                Err(TrainError::Vllm(error)) => {
+                    return Err(self.stop_on_server_fault(before, error))
+                }
+                other => other?,
+            };
             self.logs.metrics.write(&metrics)?;
             self.progress.step(&metrics);
             self.state.step = step;
@@ -449,7 +466,7 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
     }
 
     /// Writes checkpoint `state.step` atomically.
-    fn checkpoint(&mut self) -> Result<PathBuf, TrainError> {
+    pub(crate) fn checkpoint(&mut self) -> Result<PathBuf, TrainError> {
         self.state.prompts = self.prompts.state();
         let dir = CheckpointDir::new(&self.run_dir, self.config.checkpoint.keep_last);
         if !self.comm.is_root() {

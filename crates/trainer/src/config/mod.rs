@@ -7,6 +7,7 @@
 mod overrides;
 mod sections;
 mod validate;
+mod vllm;
 
 use std::path::Path;
 
@@ -18,6 +19,8 @@ pub use sections::{
     FilterSection, LoggingSection, ModelSection, OptimSection, PpoSection, PrmSection,
     ReferenceMode, ReferenceSection, RolloutSection, ScheduleKind, ScheduleSection, SftSection,
 };
+
+pub use vllm::{RolloutEngine, VllmSection};
 
 use crate::error::ConfigError;
 

@@ -221,8 +221,12 @@ pub struct RolloutSection {
     pub top_k: Option<usize>,
     /// Longest response (3072).
     pub max_response_len: usize,
-    /// Prompts generated together in one batched call.
+    /// Prompts generated together in one batched call (one request to a vLLM server).
     pub micro_batch_size: usize,
+    /// `burn` (default: the in-process sampler) | `vllm` (a vLLM server, `[rollout.vllm]`).
+    pub engine: super::RolloutEngine,
+    /// `[rollout.vllm]`: the servers when `engine = "vllm"`.
+    pub vllm: super::VllmSection,
 }
 
 impl Default for RolloutSection {
@@ -235,6 +239,8 @@ impl Default for RolloutSection {
             top_k: None,
             max_response_len: 3072,
             micro_batch_size: 64,
+            engine: super::RolloutEngine::Burn,
+            vllm: super::VllmSection::default(),
         }
     }
 }

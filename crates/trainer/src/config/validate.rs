@@ -124,6 +124,7 @@ impl TrainConfig {
         }
         positive("rollout.max_response_len", self.rollout.max_response_len)?;
         positive("rollout.micro_batch_size", self.rollout.micro_batch_size)?;
+        self.rollout.vllm.validate(self.rollout.engine)?;
 
         let f = &self.filter;
         if !(0.0..=1.0).contains(&f.accuracy_lower)

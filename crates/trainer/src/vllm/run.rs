@@ -1,0 +1,89 @@
+//! The trainer's side of vLLM rollouts: opening the servers with the run, syncing the policy
+//! before a step's rollouts, and stopping after a checkpoint when a server stays down.
+
+use std::path::Path;
+
+use burn::tensor::backend::AutodiffBackend;
+use prime_data::prompts::BatcherState;
+use prime_models::{SaveDtype, TrainableLm};
+
+use super::{VllmError, VllmRollouts};
+use crate::config::{RolloutEngine, TrainConfig};
+use crate::error::TrainError;
+use crate::models::model_err;
+use crate::setup::Vocabulary;
+use crate::trainer::Trainer;
+
+/// Writes `policy` as an HF directory (f32 weights, tokenizer files) into `dir`.
+pub(crate) fn write_policy<B: AutodiffBackend, M: TrainableLm<B>>(
+    policy: &M,
+    vocabulary: &Vocabulary,
+    dir: &Path,
+) -> Result<(), TrainError> {
+    policy
+        .save_pretrained(dir, SaveDtype::F32)
+        .map_err(model_err)?;
+    vocabulary.copy_files_to(dir)
+}
+
+/// With `rollout.engine = "vllm"`, the run's servers (reached or launched on `policy`). Not
+/// with data parallelism (`ranks > 1`): every rank would sync and launch on its own.
+pub(crate) fn open_engine<B: AutodiffBackend, M: TrainableLm<B>>(
+    config: &TrainConfig,
+    run_dir: &Path,
+    ranks: usize,
+    policy: &M,
+    vocabulary: &Vocabulary,
+    cancelled: impl Fn() -> bool,
+) -> Result<Option<VllmRollouts>, TrainError> {
+    match config.rollout.engine {
+        RolloutEngine::Burn => Ok(None),
+        RolloutEngine::Vllm if ranks > 1 => Err(TrainError::Config(format!(
+            "rollout.engine = \"vllm\" with {ranks} data-parallel ranks is not supported yet; run one process (the servers batch the rollouts)"
+        ))),
+        RolloutEngine::Vllm => VllmRollouts::open(
+            config,
+            run_dir,
+            |dir| write_policy(policy, vocabulary, dir),
+            cancelled,
+        )
+        .map(Some),
+    }
+}
+
+impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
+    /// Before step `step`'s rollouts: has the servers hold the policy after `step − 1` steps.
+    /// Returns the seconds it took (`None` with the in-process sampler, or when they hold it).
+    pub(crate) fn sync_rollout_engine(&mut self, step: usize) -> Result<Option<f64>, TrainError> {
+        let Some(engine) = self.vllm.as_mut() else {
+            return Ok(None);
+        };
+        let (policy, vocabulary) = (&self.models.policy, &self.vocabulary);
+        engine.sync(step - 1, |dir| write_policy(policy, vocabulary, dir))
+    }
+
+    /// A server stayed down during step `state.step + 1`: puts the prompt pipeline back as it
+    /// was before the step (`before`), writes the checkpoint of the last whole step, and
+    /// returns the error that names the server and says how to continue.
+    pub(crate) fn stop_on_server_fault(
+        &mut self,
+        before: BatcherState,
+        error: VllmError,
+    ) -> TrainError {
+        let step = self.state.step;
+        if let Err(e) = self.prompts.restore(before) {
+            return TrainError::Data(format!(
+                "{error}; and the prompt state could not be restored: {e}"
+            ));
+        }
+        if let Err(e) = self.checkpoint() {
+            return TrainError::Config(format!("{error}; and the checkpoint failed: {e}"));
+        }
+        tracing::error!(%error, step, "a vLLM server stayed down: checkpoint written, stopping");
+        TrainError::RolloutServer {
+            source: error,
+            step,
+            run_dir: self.run_dir.clone(),
+        }
+    }
+}
