@@ -1,7 +1,6 @@
-//! Data parallelism of the PRIME step (docs/algorithm.md §14, ARCHITECTURE.md "Data-parallel
-//! runs"): each rank samples a block of every round's prompts; the group summaries are
-//! exchanged so every rank runs the same accuracy filter; a kept group stays on the rank that
-//! sampled it; whole-batch quantities (advantages' inputs, token counts, metrics) are gathered
+//! Data parallelism of the PRIME step (docs/algorithm.md §16): each rank samples a block of
+//! every round's prompts; the group summaries are exchanged so every rank runs the same accuracy
+//! filter; a kept group stays on the rank that sampled it; whole-batch quantities (advantages' inputs, token counts, metrics) are gathered
 //! or summed; gradients are summed per mini-batch ([`prime_distributed::all_reduce_gradients`]).
 //! With one rank every collective returns its input and the step is the one-process step.
 
