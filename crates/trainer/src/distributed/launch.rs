@@ -28,6 +28,10 @@ pub fn communicator_from_env() -> Result<Arc<dyn Communicator>, TrainError> {
 }
 
 #[cfg(feature = "mpi")]
+// MPI's handles are neither `Send` nor `Sync`; the `Arc` only shares the communicator between
+// the trainer's parts on the thread that initialized MPI (MPI_THREAD_SINGLE), never across
+// threads (`RunOptions` is not `Send` with it inside).
+#[allow(clippy::arc_with_non_send_sync)]
 fn mpi_world(_found: (&'static str, String)) -> Result<Arc<dyn Communicator>, TrainError> {
     Ok(Arc::new(prime_distributed::MpiCommunicator::init()?))
 }
