@@ -5,7 +5,8 @@ use std::path::Path;
 
 use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
-use prime_models::{optim_state, CausalLm, PretrainedLm, SaveDtype, TrainableLm};
+use prime_models::peft::{load_model_or_adapter, save_model_or_adapter};
+use prime_models::{optim_state, CausalLm, PretrainedLm, TrainableLm};
 
 use crate::{ImplicitPrm, PrmConfig, PrmError, PrmReference};
 
@@ -14,23 +15,26 @@ pub const OPTIMIZER_FILE: &str = "prm_optimizer";
 
 impl<B: AutodiffBackend, M: TrainableLm<B>> ImplicitPrm<B, M> {
     /// Writes the PRM to `dir`: its weights as a Hugging Face checkpoint (`config.json` +
-    /// `model.safetensors`, f32, loadable by `transformers`) and its AdamW state as
-    /// `prm_optimizer.mpk` next to them. The reference is not written (a frozen reference is the
-    /// initial checkpoint, which the caller already has).
+    /// `model.safetensors`, f32, loadable by `transformers`) — or, for a PRM with LoRA adapters,
+    /// the adapters alone in PEFT layout — and its AdamW state as `prm_optimizer.mpk` next to
+    /// them. The reference is not written (a frozen reference is the initial checkpoint, which
+    /// the caller already has), nor is a LoRA PRM's frozen base.
     pub fn save(&self, dir: &Path) -> Result<(), PrmError> {
-        self.model().save_pretrained(dir, SaveDtype::F32)?;
+        save_model_or_adapter(self.model(), dir, None)?;
         self.save_optimizer(&dir.join(OPTIMIZER_FILE))
     }
 
     /// Restores a PRM written by [`Self::save`] (or any Hugging Face checkpoint of the family):
-    /// weights from `dir`, AdamW state from `dir/prm_optimizer.mpk` when present, else a fresh one.
+    /// weights from `dir` — a PEFT adapter there is applied to `base`, which it then needs —
+    /// and AdamW state from `dir/prm_optimizer.mpk` when present, else a fresh one.
     pub fn load(
         dir: &Path,
+        base: Option<M>,
         reference: PrmReference<B, M>,
         config: PrmConfig,
         device: &B::Device,
     ) -> Result<Self, PrmError> {
-        let model = M::load_pretrained(dir, device)?;
+        let model = load_model_or_adapter(dir, base, device)?;
         let mut prm = Self::new(model, reference, config)?;
         let optimizer = dir.join(OPTIMIZER_FILE);
         if optimizer.with_extension("mpk").exists() {

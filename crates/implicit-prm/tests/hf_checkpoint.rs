@@ -57,7 +57,7 @@ fn one_update_on_a_labelled_pair_moves_rewards_with_the_labels() {
         None => std::env::temp_dir().join(format!("prime-prm-hf-{}", std::process::id())),
     };
     prm.save(&dir).unwrap();
-    let reloaded = ImplicitPrm::load(&dir, reference, config, &device).unwrap();
+    let reloaded = ImplicitPrm::load(&dir, None, reference, config, &device).unwrap();
     assert_eq!(reloaded.token_rewards(&batch).unwrap(), rewards);
     if std::env::var_os("PRIME_PRM_KEEP_DIR").is_none() {
         std::fs::remove_dir_all(&dir).ok();

@@ -183,7 +183,7 @@ fn save_and_load_resume_the_prm_exactly() {
     original.save(&dir).unwrap();
     assert!(dir.join("config.json").exists() && dir.join("model.safetensors").exists());
 
-    let mut resumed = ImplicitPrm::load(&dir, reference, config, &device()).unwrap();
+    let mut resumed = ImplicitPrm::load(&dir, None, reference, config, &device()).unwrap();
     assert_eq!(
         resumed.token_rewards(&batch).unwrap(),
         original.token_rewards(&batch).unwrap()

@@ -11,8 +11,8 @@ use crate::adapters::{
     adapter_param_count, adapter_tensors, attach_lora, cast_base, merge_lora, BaseDtype,
 };
 use crate::lora::{LoraConfig, LoraTarget};
-use crate::peft::{load_adapter, read_adapter_config, save_adapter, ADAPTER_CONFIG};
 use crate::model_tests::max_abs_diff;
+use crate::peft::{load_adapter, read_adapter_config, save_adapter, ADAPTER_CONFIG};
 use crate::*;
 
 type B = Flex;
@@ -82,6 +82,10 @@ fn adapted_forward_equals_the_merged_weight_forward() {
         max_abs_diff(&before, &with_adapters) > 1e-3,
         "the trained adapters must change the output for the test to mean anything"
     );
+    // Saving writes what the model computes: the merged weights.
+    let dir = tempfile::tempdir().unwrap();
+    adapted.save_pretrained(dir.path(), SaveDtype::F32).unwrap();
+    let saved = logits(&load_hf::<B>(dir.path(), &Default::default()).unwrap());
     let merged = merge_lora(adapted);
     assert!(merged
         .adapted_linears()
@@ -90,7 +94,11 @@ fn adapted_forward_equals_the_merged_weight_forward() {
     // Relative to the largest logit: f32 sums in another order differ by a few ulps of it.
     let scale = with_adapters.iter().fold(0.0f32, |m, v| m.max(v.abs()));
     let relative = max_abs_diff(&with_adapters, &logits(&merged)) / scale;
-    assert!(relative <= 1e-5, "adapted vs merged: relative error {relative}");
+    assert!(
+        relative <= 1e-5,
+        "adapted vs merged: relative error {relative}"
+    );
+    assert_eq!(saved, logits(&merged), "saved = merged");
 }
 
 #[test]
@@ -163,13 +171,7 @@ fn peft_files_round_trip_with_peft_names_and_shapes() {
     let model = base::<B>(5);
     let adapted = trained(attach_lora(model.clone(), &config, &Default::default()).unwrap());
     let dir = tempfile::tempdir().unwrap();
-    save_adapter(
-        &adapted,
-        &config,
-        dir.path(),
-        Some(std::path::Path::new("base/dir")),
-    )
-    .unwrap();
+    save_adapter(&adapted, dir.path(), Some(std::path::Path::new("base/dir"))).unwrap();
 
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join(ADAPTER_CONFIG)).unwrap())
@@ -213,7 +215,7 @@ fn an_adapter_for_another_shape_is_a_typed_error_naming_the_tensor() {
     let config = LoraConfig::with_rank(2);
     let adapted = attach_lora(base::<B>(6), &config, &Default::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    save_adapter(&adapted, &config, dir.path(), None).unwrap();
+    save_adapter(&adapted, dir.path(), None).unwrap();
     let mut other = Qwen2Config::tiny();
     other.hidden_size *= 2;
     other.head_dim *= 2;

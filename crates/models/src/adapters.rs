@@ -108,6 +108,25 @@ pub fn adapter_shape<B: Backend, M: PretrainedLm<B>>(model: &M) -> Option<(usize
         .find_map(|(_, layer)| layer.lora.as_ref().map(|a| (a.rank(), a.scale)))
 }
 
+/// The [`LoraConfig`] the model's adapters were built with (rank, `α = scale·r`, the targets
+/// that carry one), or `None` when it has none.
+pub fn lora_config_of<B: Backend, M: PretrainedLm<B>>(model: &M) -> Option<LoraConfig> {
+    let (rank, scale) = adapter_shape(model)?;
+    let mut targets: Vec<LoraTarget> = model
+        .adapted_linears()
+        .into_iter()
+        .filter(|(_, layer)| layer.lora.is_some())
+        .filter_map(|(path, _)| LoraTarget::from_name(path.rsplit('.').next()?))
+        .collect();
+    targets.sort();
+    targets.dedup();
+    Some(LoraConfig {
+        rank,
+        alpha: scale * rank as f64,
+        targets,
+    })
+}
+
 /// Number of adapter parameters (what LoRA trains).
 pub fn adapter_param_count<B: Backend, M: PretrainedLm<B>>(model: &M) -> usize {
     model

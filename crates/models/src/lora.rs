@@ -239,10 +239,19 @@ impl<B: Backend> AdaptedLinear<B> {
         }
     }
 
-    /// Appends the *base* tensors under `prefix` in Hugging Face layout (merge first to export
-    /// the adapted weights; [`crate::adapters::adapter_tensors`] gives the adapter itself).
+    /// Appends the layer's tensors under `prefix` in Hugging Face layout, as the layer computes:
+    /// with an adapter, the merged weight `W + (α/r)·A·B` (so a saved model is the adapted
+    /// model; [`crate::adapters::adapter_tensors`] gives the adapter alone).
     pub(crate) fn save(&self, prefix: &str, out: &mut NamedTensors) {
-        save_weight_and_bias(&self.weight, self.bias.as_ref(), prefix, out);
+        let weight = match &self.lora {
+            Some(adapter) => self
+                .weight_as(DType::F32)
+                .add(adapter.delta_weight())
+                .detach(),
+            None => self.weight.val(),
+        };
+        let bias = self.bias.as_ref().map(|b| b.val());
+        save_weight_and_bias(weight, bias, prefix, out);
     }
 
     /// Folds the adapter in: `W ← W + (α/r)·A·B` (in f32) and drops the adapter. The weight

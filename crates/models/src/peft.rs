@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use burn::tensor::backend::Backend;
 use serde::{Deserialize, Serialize};
 
-use crate::adapters::{adapter_shape, adapter_tensors, attach_lora, set_adapter_tensors};
+use crate::adapters::{adapter_tensors, attach_lora, lora_config_of, set_adapter_tensors};
 use crate::checkpoint::Checkpoint;
 use crate::hf_io::{write_atomically, write_safetensors};
 use crate::lora::{LoraConfig, LoraTarget};
@@ -68,23 +68,20 @@ enum TargetModules {
     Pattern(String),
 }
 
-/// Writes `model`'s adapters to `dir` (created if needed) as `adapter_config.json` +
+/// Writes `model`'s adapters (rank, `α` and targets read off the model) to `dir` (created if needed) as `adapter_config.json` +
 /// `adapter_model.safetensors`; each file goes through a temporary name. `base_model` is recorded
 /// as `base_model_name_or_path` (where the base weights live).
 ///
 /// Errors: the model has no adapters, or a file cannot be written.
 pub fn save_adapter<B: Backend, M: PretrainedLm<B>>(
     model: &M,
-    config: &LoraConfig,
     dir: &Path,
     base_model: Option<&Path>,
 ) -> Result<(), ModelError> {
-    if adapter_shape(model).is_none() {
-        return Err(ModelError::InvalidConfig {
-            field: "lora.rank",
-            reason: "the model carries no adapter to save".into(),
-        });
-    }
+    let config = lora_config_of(model).ok_or_else(|| ModelError::InvalidConfig {
+        field: "lora.rank",
+        reason: "the model carries no adapter to save".into(),
+    })?;
     std::fs::create_dir_all(dir).map_err(|source| ModelError::Io {
         path: dir.to_path_buf(),
         source,
@@ -241,4 +238,46 @@ pub fn load_adapter<B: Backend, M: PretrainedLm<B>>(
     }
     let model = set_adapter_tensors(model, tensors, &weights, device)?;
     Ok((model, config))
+}
+
+/// Whether `dir` holds a PEFT adapter (an `adapter_config.json`) rather than a full model.
+pub fn is_adapter_dir(dir: &Path) -> bool {
+    dir.join(ADAPTER_CONFIG).is_file()
+}
+
+/// The model a checkpoint directory holds: a PEFT adapter applied to `base` (when `dir` is an
+/// adapter directory), else the full Hugging Face model in `dir`.
+///
+/// Errors: an adapter directory without a `base`, and every error of [`load_adapter`] or
+/// [`PretrainedLm::load_pretrained`].
+pub fn load_model_or_adapter<B: Backend, M: PretrainedLm<B>>(
+    dir: &Path,
+    base: Option<M>,
+    device: &B::Device,
+) -> Result<M, ModelError> {
+    if !is_adapter_dir(dir) {
+        return M::load_pretrained(dir, device);
+    }
+    let base = base.ok_or_else(|| ModelError::InvalidConfig {
+        field: "adapter_config.json",
+        reason: format!(
+            "{} holds a LoRA adapter; it needs its base model to load onto",
+            dir.display()
+        ),
+    })?;
+    Ok(load_adapter(base, dir, device)?.0)
+}
+
+/// Writes `model` for resume: its adapters in PEFT layout when it has any (the base is not
+/// written; `base_model` records where it lives), else the whole model (f32 Hugging Face).
+pub fn save_model_or_adapter<B: Backend, M: PretrainedLm<B>>(
+    model: &M,
+    dir: &Path,
+    base_model: Option<&Path>,
+) -> Result<(), ModelError> {
+    if lora_config_of(model).is_some() {
+        save_adapter(model, dir, base_model)
+    } else {
+        model.save_pretrained(dir, SaveDtype::F32)
+    }
 }

@@ -69,22 +69,23 @@ pub(crate) fn load_linear<B: Backend>(
 
 /// Appends the linear layer's tensors under `prefix` in Hugging Face layout.
 pub(crate) fn save_linear<B: Backend>(linear: &Linear<B>, prefix: &str, out: &mut NamedTensors) {
-    save_weight_and_bias(&linear.weight, linear.bias.as_ref(), prefix, out);
+    let bias = linear.bias.as_ref().map(|b| b.val());
+    save_weight_and_bias(linear.weight.val(), bias, prefix, out);
 }
 
 /// Appends a weight `[in, out]` (written `[out, in]`) and optional bias under `prefix`.
 pub(crate) fn save_weight_and_bias<B: Backend>(
-    weight: &Param<Tensor<B, 2>>,
-    bias: Option<&Param<Tensor<B, 1>>>,
+    weight: Tensor<B, 2>,
+    bias: Option<Tensor<B, 1>>,
     prefix: &str,
     out: &mut NamedTensors,
 ) {
-    let weight = HostTensor::from_tensor(weight.val()).transposed();
+    let weight = HostTensor::from_tensor(weight).transposed();
     out.push((format!("{prefix}.weight"), weight));
     if let Some(bias) = bias {
         out.push((
             format!("{prefix}.bias"),
-            HostTensor::from_tensor(bias.val()),
+            HostTensor::from_tensor(bias),
         ));
     }
 }

@@ -28,6 +28,7 @@ pub mod eval;
 mod extensions;
 pub mod filter;
 mod launch;
+pub mod lora_base;
 pub mod metrics;
 mod models;
 pub mod policy_loss;

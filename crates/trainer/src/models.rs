@@ -3,20 +3,24 @@
 //! written into a checkpoint and read back on resume.
 //!
 //! Checkpoint layout (one directory per step): `policy/` (Hugging Face layout + tokenizer
-//! files), `policy_optim.mpk`, `prm/` (written by [`ImplicitPrm::save`]: Hugging Face layout +
-//! `prm_optimizer.mpk`).
+//! files; with LoRA, the adapter alone in PEFT layout), `policy_optim.mpk`, `prm/` (written by
+//! [`ImplicitPrm::save`]: Hugging Face layout or PEFT adapter + `prm_optimizer.mpk`). A LoRA
+//! run's frozen base is not in its checkpoints: it is `model.path` or the run's `init/policy`
+//! (see [`crate::lora_base`]).
 
 use std::path::{Path, PathBuf};
 
 use burn::tensor::backend::AutodiffBackend;
 use prime_implicit_prm::{ImplicitPrm, PrmConfig, PrmReference};
 use prime_models::optim_state::{load_adamw, save_adamw, AdamWOf};
+use prime_models::peft::{load_model_or_adapter, save_model_or_adapter};
 use prime_models::{PretrainedLm, SaveDtype, ScratchArchitecture, TrainableLm};
 
 use crate::config::{ReferenceMode, TrainConfig};
 use crate::error::TrainError;
+use crate::lora_base;
 use crate::run_files::files;
-use crate::seeds::{seed_for, SeedTag, SCRATCH_POLICY};
+use crate::seeds::{seed_for, SeedTag, LORA_POLICY, LORA_PRM, SCRATCH_POLICY};
 use crate::setup::Vocabulary;
 
 const POLICY: &str = "policy";
@@ -68,7 +72,9 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> RunModels<B, M> {
         })
     }
 
-    /// Saves the RL start model (`init/policy`) and builds the PRM and the KL reference from it.
+    /// Saves the RL start model (`init/policy`, unless a LoRA run starts from `model.path`
+    /// unchanged) and builds the PRM and the KL reference from it. With LoRA on, the policy
+    /// becomes the frozen base plus an adapter, and the PRM and references share that base.
     pub fn start_rl(
         &mut self,
         config: &TrainConfig,
@@ -76,11 +82,21 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> RunModels<B, M> {
         vocabulary: &Vocabulary,
         device: &B::Device,
     ) -> Result<(), TrainError> {
-        let init = run_dir.join(files::INIT).join(POLICY);
-        self.policy
-            .save_pretrained(&init, SaveDtype::F32)
-            .map_err(model_err)?;
-        vocabulary.copy_files_to(&init)?;
+        if !lora_base::base_is_model_path(config) {
+            let init = run_dir.join(files::INIT).join(POLICY);
+            self.policy
+                .save_pretrained(&init, SaveDtype::F32)
+                .map_err(model_err)?;
+            vocabulary.copy_files_to(&init)?;
+        }
+        if config.lora.enabled() {
+            let base = lora_base::freeze(self.policy.clone(), config);
+            self.policy = lora_base::initial_policy(&base, config, LORA_POLICY, device)?;
+            self.optimizer = policy_optimizer(config);
+            self.prm = lora_prm(config, run_dir, &base, None, device)?;
+            self.kl_reference = (config.ppo.kl_coef != 0.0).then(|| lora_base::reference_of(&base));
+            return Ok(());
+        }
         if config.prm.enabled {
             let source = prm_init_dir(config, run_dir);
             let model = M::load_pretrained(&source, device).map_err(model_err)?;
@@ -97,9 +113,7 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> RunModels<B, M> {
     /// Writes every model and optimizer state into the checkpoint directory `dir`.
     pub fn save(&self, dir: &Path, vocabulary: &Vocabulary) -> Result<(), TrainError> {
         let policy = dir.join(POLICY);
-        self.policy
-            .save_pretrained(&policy, SaveDtype::F32)
-            .map_err(model_err)?;
+        save_model_or_adapter(&self.policy, &policy, None).map_err(model_err)?;
         vocabulary.copy_files_to(&policy)?;
         save_adamw(&self.optimizer, &self.policy, &dir.join(POLICY_OPTIMIZER))
             .map_err(model_err)?;
@@ -118,7 +132,15 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> RunModels<B, M> {
         dir: &Path,
         device: &B::Device,
     ) -> Result<Self, TrainError> {
-        let policy = M::load_pretrained(&dir.join(POLICY), device).map_err(model_err)?;
+        let base = if config.lora.enabled() {
+            let base_dir = lora_base::base_dir(config, run_dir);
+            let base = M::load_pretrained(&base_dir, device).map_err(model_err)?;
+            Some(lora_base::freeze(base, config))
+        } else {
+            None
+        };
+        let policy =
+            load_model_or_adapter(&dir.join(POLICY), base.clone(), device).map_err(model_err)?;
         let optimizer = load_adamw(
             policy_optimizer(config),
             &policy,
@@ -126,22 +148,76 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> RunModels<B, M> {
             device,
         )
         .map_err(model_err)?;
-        let prm = if config.prm.enabled {
-            let reference = prm_reference::<B, M>(config, run_dir, device)?;
-            Some(
-                ImplicitPrm::load(&dir.join(PRM), reference, prm_config(config), device)
-                    .map_err(|e| TrainError::Prm(e.to_string()))?,
-            )
-        } else {
-            None
+        let (prm, kl_reference) = match &base {
+            Some(base) => (
+                lora_prm(config, run_dir, base, Some(&dir.join(PRM)), device)?,
+                (config.ppo.kl_coef != 0.0).then(|| lora_base::reference_of(base)),
+            ),
+            None => {
+                let prm = if config.prm.enabled {
+                    let reference = prm_reference::<B, M>(config, run_dir, device)?;
+                    Some(
+                        ImplicitPrm::load(
+                            &dir.join(PRM),
+                            None,
+                            reference,
+                            prm_config(config),
+                            device,
+                        )
+                        .map_err(|e| TrainError::Prm(e.to_string()))?,
+                    )
+                } else {
+                    None
+                };
+                (prm, kl_reference::<B, M>(config, run_dir, device)?)
+            }
         };
         Ok(Self {
             policy,
             optimizer,
             prm,
-            kl_reference: kl_reference::<B, M>(config, run_dir, device)?,
+            kl_reference,
         })
     }
+}
+
+/// The PRM of a LoRA run: its base (the policy's, shared, when the PRM starts from the policy;
+/// else the PRM's own source, frozen) plus a fresh adapter, or the adapter of checkpoint
+/// directory `resume`. Its frozen reference is that base (or `reference.path`).
+fn lora_prm<B: AutodiffBackend, M: TrainableLm<B>>(
+    config: &TrainConfig,
+    run_dir: &Path,
+    policy_base: &M,
+    resume: Option<&Path>,
+    device: &B::Device,
+) -> Result<Option<Prm<B, M>>, TrainError> {
+    if !config.prm.enabled {
+        return Ok(None);
+    }
+    let source = prm_init_dir(config, run_dir);
+    let base = if source == run_dir.join(files::INIT).join(POLICY) {
+        policy_base.clone()
+    } else {
+        lora_base::freeze(
+            M::load_pretrained(&source, device).map_err(model_err)?,
+            config,
+        )
+    };
+    let reference = match (config.reference.mode, &config.reference.path) {
+        (ReferenceMode::Policy, _) => PrmReference::Policy,
+        (ReferenceMode::Freeze, Some(path)) => {
+            PrmReference::Frozen(M::InnerModule::load_pretrained(path, device).map_err(model_err)?)
+        }
+        (ReferenceMode::Freeze, None) => PrmReference::Frozen(lora_base::reference_of(&base)),
+    };
+    let prm = match resume {
+        Some(dir) => ImplicitPrm::load(dir, Some(base), reference, prm_config(config), device),
+        None => {
+            let model = lora_base::with_fresh_adapter(&base, config, LORA_PRM, device)?;
+            ImplicitPrm::new(model, reference, prm_config(config))
+        }
+    };
+    prm.map(Some).map_err(|e| TrainError::Prm(e.to_string()))
 }
 
 /// A random model of `architecture` over the tokenizer's vocabulary, seeded by `tag`.

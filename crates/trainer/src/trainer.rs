@@ -247,11 +247,21 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
         self.progress.finish();
         if !interrupted && self.comm.is_root() {
             let out = self.run_dir.join(files::FINAL);
+            // With LoRA: the merged model (what the policy computes), and its adapter alone.
             self.models
                 .policy
                 .save_pretrained(&out, self.config.model.save_dtype)
                 .map_err(model_err)?;
             self.vocabulary.copy_files_to(&out)?;
+            if crate::lora_base::has_adapters(&self.models.policy) {
+                let base = crate::lora_base::base_dir(&self.config, &self.run_dir);
+                prime_models::peft::save_adapter(
+                    &self.models.policy,
+                    &out.join(files::FINAL_ADAPTER),
+                    Some(&base),
+                )
+                .map_err(model_err)?;
+            }
         }
         self.state.wall_seconds = wall(&session);
         if self.config.logging.report && self.comm.is_root() {

@@ -131,6 +131,11 @@ fn a_scratch_qwen3_resumes_exactly() {
 }
 
 #[test]
+fn a_lora_run_resumes_exactly() {
+    resumes_exactly(&["--set", "lora.rank=4"]);
+}
+
+#[test]
 fn a_scratch_llama_resumes_exactly() {
     resumes_exactly(&["--set", "model.scratch.family=llama"]);
 }
@@ -206,10 +211,13 @@ fn resumes_exactly(extra: &[&str]) {
         })
         .collect();
     assert_eq!(ea, eb);
-    for f in [
-        "final/model.safetensors",
-        "checkpoints/step-000004/prm/model.safetensors",
-    ] {
+    let lora = extra.iter().any(|s| s.starts_with("lora.rank="));
+    let prm_weights = if lora {
+        "checkpoints/step-000004/prm/adapter_model.safetensors"
+    } else {
+        "checkpoints/step-000004/prm/model.safetensors"
+    };
+    for f in ["final/model.safetensors", prm_weights] {
         let x = std::fs::read(straight.join(f)).unwrap();
         let y = std::fs::read(resumed.join(f)).unwrap();
         assert!(x == y, "{f} differs after resume");
@@ -420,5 +428,126 @@ fn a_scratch_prm_of_another_size_is_warmed_up_and_is_its_own_reference() {
     for s in &samples {
         let rewards = s["rewards"].as_array().unwrap();
         assert!(rewards.iter().all(|r| r.as_f64() == Some(0.0)), "{s}");
+    }
+}
+
+/// Names and values of the tensors of a safetensors file, as f32.
+fn tensors(path: &Path) -> std::collections::BTreeMap<String, (Vec<usize>, Vec<f32>)> {
+    let bytes = std::fs::read(path).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    file.tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            assert_eq!(view.dtype(), safetensors::Dtype::F32, "{name}");
+            let values = view
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            (name, (view.shape().to_vec(), values))
+        })
+        .collect()
+}
+
+/// With `lora.rank > 0` the checkpoints hold adapters (PEFT layout) and optimizer state only,
+/// the PRM's first rewards are exactly 0 (zero-initialised `B`: PRM = reference), and the final
+/// model is the frozen base plus `(α/r)·A·B` on the targets and nothing else.
+#[test]
+fn a_lora_run_trains_adapters_only_over_a_frozen_base() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let (stdout, status) = train(
+        &run,
+        &[
+            "--set",
+            "lora.rank=4",
+            "--set",
+            "lora.targets=[\"q_proj\",\"down_proj\"]",
+        ],
+    );
+    assert!(status.success());
+    assert_eq!(last_json(&stdout)["steps"], 4);
+
+    let step4 = run.join("checkpoints/step-000004");
+    for f in [
+        "policy/adapter_config.json",
+        "policy/adapter_model.safetensors",
+        "policy_optim.mpk",
+        "prm/adapter_config.json",
+        "prm/adapter_model.safetensors",
+        "prm/prm_optimizer.mpk",
+        "state.json",
+    ] {
+        assert!(step4.join(f).exists(), "{f}");
+    }
+    for f in ["policy/model.safetensors", "prm/model.safetensors"] {
+        assert!(
+            !step4.join(f).exists(),
+            "{f}: a LoRA checkpoint holds no full weights"
+        );
+    }
+    assert!(run.join("final/model.safetensors").exists());
+    assert!(run.join("final/adapter/adapter_config.json").exists());
+
+    // Step 1: the PRM is its reference plus a zero update, so every token reward is exactly 0.
+    let samples = jsonl(&run.join("samples.jsonl"));
+    let first: Vec<&Value> = samples.iter().filter(|s| s["step"] == 1).collect();
+    assert!(!first.is_empty());
+    for sample in first {
+        let rewards = sample["rewards"].as_array().unwrap();
+        assert!(!rewards.is_empty());
+        assert!(rewards.iter().all(|r| r.as_f64() == Some(0.0)), "{sample}");
+    }
+    let later = samples.iter().filter(|s| s["step"] == 4);
+    assert!(
+        later
+            .flat_map(|s| s["rewards"].as_array().unwrap().iter())
+            .any(|r| r.as_f64() != Some(0.0)),
+        "after three PRM updates the rewards must move"
+    );
+
+    // final = base + (α/r)·A·B on q_proj and down_proj; every other tensor is the base's, bitwise.
+    let base = tensors(&run.join("init/policy/model.safetensors"));
+    let merged = tensors(&run.join("final/model.safetensors"));
+    let adapter = tensors(&run.join("final/adapter/adapter_model.safetensors"));
+    let config: Value = serde_json::from_str(
+        &std::fs::read_to_string(run.join("final/adapter/adapter_config.json")).unwrap(),
+    )
+    .unwrap();
+    let scale = config["lora_alpha"].as_f64().unwrap() / config["r"].as_f64().unwrap();
+    assert_eq!(
+        base.keys().collect::<Vec<_>>(),
+        merged.keys().collect::<Vec<_>>()
+    );
+    for (name, (shape, values)) in &merged {
+        let module = name.strip_suffix(".weight").unwrap_or(name);
+        let a = adapter.get(&format!("base_model.model.{module}.lora_A.weight"));
+        let b = adapter.get(&format!("base_model.model.{module}.lora_B.weight"));
+        let targeted = module.ends_with("q_proj") || module.ends_with("down_proj");
+        assert_eq!(a.is_some(), targeted, "{name}");
+        let base_values = &base[name].1;
+        match (a, b) {
+            (Some((a_shape, a)), Some((_, b))) => {
+                // HF layout: W' [out, in] = W + scale · Bᵀᵀ... i.e. lora_B [out, r] · lora_A [r, in].
+                let (out, r, inp) = (shape[0], a_shape[0], shape[1]);
+                let mut max_diff = 0f32;
+                let mut delta_max = 0f32;
+                for o in 0..out {
+                    for i in 0..inp {
+                        let delta: f32 = (0..r).map(|k| b[o * r + k] * a[k * inp + i]).sum::<f32>()
+                            * scale as f32;
+                        let expected = base_values[o * inp + i] + delta;
+                        max_diff = max_diff.max((values[o * inp + i] - expected).abs());
+                        delta_max = delta_max.max(delta.abs());
+                    }
+                }
+                assert!(delta_max > 0.0, "{name}: the adapter never moved");
+                assert!(
+                    max_diff < 1e-6,
+                    "{name}: merged ≠ base + scale·B·A ({max_diff})"
+                );
+            }
+            _ => assert!(values == base_values, "{name} changed without an adapter"),
+        }
     }
 }

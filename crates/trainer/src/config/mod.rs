@@ -4,6 +4,7 @@
 //! offending key. `--set section.key=value` overrides are applied to the TOML tree *before* it is
 //! deserialised, so they are checked exactly like keys written in the file.
 
+mod memory;
 mod overrides;
 mod sections;
 mod validate;
@@ -20,6 +21,7 @@ pub use sections::{
     ReferenceMode, ReferenceSection, RolloutSection, ScheduleKind, ScheduleSection, SftSection,
 };
 
+pub use memory::MemorySection;
 pub use vllm::{RolloutEngine, VllmSection};
 
 use crate::error::ConfigError;
@@ -36,6 +38,11 @@ pub struct TrainConfig {
     pub model: ModelSection,
     /// Supervised warm-up before RL.
     pub sft: SftSection,
+    /// Low-rank adapters for RL (`rank = 0`: full fine-tuning, the default). With LoRA on, the
+    /// policy, the PRM and their references share one frozen base.
+    pub lora: prime_models::LoraConfig,
+    /// Memory savers: activation checkpointing, chunked log-probs, the planner's limit.
+    pub memory: MemorySection,
     /// The implicit PRM.
     pub prm: PrmSection,
     /// The PRM's reference model.
@@ -72,6 +79,8 @@ impl Default for TrainConfig {
             steps: 240,
             model: ModelSection::default(),
             sft: SftSection::default(),
+            lora: prime_models::LoraConfig::default(),
+            memory: MemorySection::default(),
             prm: PrmSection::default(),
             reference: ReferenceSection::default(),
             data: DataSection::default(),

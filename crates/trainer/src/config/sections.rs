@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use prime_implicit_prm::{PrmLoss, UpdateMode};
-use prime_models::{SaveDtype, ScratchArchitecture};
+use prime_models::{BaseDtype, SaveDtype, ScratchArchitecture};
 use serde::{Deserialize, Serialize};
 
 use crate::policy_loss::{Aggregation, KlEstimator};
@@ -29,6 +29,13 @@ pub struct ModelSection {
     /// gets them: e.g. `{ enable_thinking = false }` for Qwen3. Default: none.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub chat_template_variables: BTreeMap<String, serde_json::Value>,
+    /// Precision of the frozen base with LoRA on: `f32` (default) | `bf16` (half the bytes;
+    /// adapters and optimizer state stay f32).
+    pub base_dtype: BaseDtype,
+    /// A PEFT adapter directory (`adapter_config.json` + `adapter_model.safetensors`) to start
+    /// the policy's adapter from, instead of a fresh one. Needs LoRA on, with the adapter's rank
+    /// and targets.
+    pub adapter_path: Option<PathBuf>,
 }
 
 impl Default for ModelSection {
@@ -39,6 +46,8 @@ impl Default for ModelSection {
             scratch: ScratchArchitecture::default(),
             save_dtype: SaveDtype::F32,
             chat_template_variables: BTreeMap::new(),
+            base_dtype: BaseDtype::F32,
+            adapter_path: None,
         }
     }
 }

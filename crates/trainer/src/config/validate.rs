@@ -56,6 +56,7 @@ impl TrainConfig {
     /// Checks every range and cross-section constraint (choices are enums, checked by serde).
     pub fn validate(&self) -> Result<(), ConfigError> {
         check_scratch("model.scratch", &self.model.scratch)?;
+        self.validate_lora()?;
         if self.sft.enabled {
             positive("sft.steps", self.sft.steps)?;
             positive("sft.batch_size", self.sft.batch_size)?;
