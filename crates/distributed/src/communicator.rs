@@ -35,6 +35,17 @@ pub trait Communicator {
     }
 }
 
+/// A broadcast's `root` must be a rank of the job (`rank` names the caller in the error).
+pub(crate) fn check_root(root: usize, rank: usize, size: usize) -> Result<(), CommError> {
+    if root < size {
+        return Ok(());
+    }
+    Err(CommError::Mismatch {
+        rank,
+        what: format!("broadcast from rank {root} in a job of {size} ranks"),
+    })
+}
+
 /// Element-wise sum over ranks of `f64` values (counts, metric sums), added in rank order so
 /// every rank gets the same bits. `[n]` → `[n]`.
 pub fn all_reduce_f64(comm: &dyn Communicator, values: &mut [f64]) -> Result<(), CommError> {

@@ -13,7 +13,7 @@ use mpi::topology::SimpleCommunicator;
 use mpi::traits::{Communicator as _, CommunicatorCollectives as _, Root as _};
 use mpi::Count;
 
-use crate::communicator::Communicator;
+use crate::communicator::{check_root, Communicator};
 use crate::error::CommError;
 
 /// The environment variable with the seconds a collective may wait for the other ranks before
@@ -150,12 +150,7 @@ impl Communicator for MpiCommunicator {
     }
 
     fn broadcast(&self, root: usize, bytes: &mut Vec<u8>) -> Result<(), CommError> {
-        if root >= self.size {
-            return Err(CommError::Mismatch {
-                rank: self.rank,
-                what: format!("broadcast from rank {root} in a job of {} ranks", self.size),
-            });
-        }
+        check_root(root, self.rank, self.size)?;
         let process = self.world.process_at_rank(root as i32);
         self.guarded("broadcast", || {
             let mut len = bytes.len() as u64;

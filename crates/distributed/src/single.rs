@@ -1,6 +1,6 @@
 //! [`SingleProcess`]: the one-rank job every run is by default.
 
-use crate::communicator::Communicator;
+use crate::communicator::{check_root, Communicator};
 use crate::error::CommError;
 
 /// Rank 0 of 1: every collective returns its input.
@@ -21,13 +21,7 @@ impl Communicator for SingleProcess {
     }
 
     fn broadcast(&self, root: usize, _bytes: &mut Vec<u8>) -> Result<(), CommError> {
-        match root {
-            0 => Ok(()),
-            _ => Err(CommError::Mismatch {
-                rank: 0,
-                what: format!("broadcast from rank {root} in a job of 1 rank"),
-            }),
-        }
+        check_root(root, 0, 1)
     }
 
     fn barrier(&self) -> Result<(), CommError> {

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Barrier, Mutex};
 
 use crate::codec::{decode_f32s, encode_f32s};
-use crate::communicator::Communicator;
+use crate::communicator::{check_root, Communicator};
 use crate::error::CommError;
 
 /// The shared mailbox of a group: one slot per rank, and a barrier.
@@ -87,12 +87,7 @@ impl Communicator for ThreadRank {
     }
 
     fn broadcast(&self, root: usize, bytes: &mut Vec<u8>) -> Result<(), CommError> {
-        if root >= self.size {
-            return Err(CommError::Mismatch {
-                rank: self.rank,
-                what: format!("broadcast from rank {root} in a job of {} ranks", self.size),
-            });
-        }
+        check_root(root, self.rank, self.size)?;
         let mine = if self.rank == root {
             bytes.clone()
         } else {
