@@ -1,5 +1,5 @@
 //! LoRA on a whole model, written once for every family: each operation walks the projections a
-//! family lists in [`PretrainedLm::adapted_linears`] (docs/algorithm.md §14).
+//! family lists in [`PretrainedLm::adapted_linears`] (docs/algorithm.md §17).
 //!
 //! - [`attach_lora`]: freeze every base parameter and give each targeted projection a fresh
 //!   adapter (`B = 0`: the model still computes its base exactly);

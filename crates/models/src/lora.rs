@@ -2,7 +2,7 @@
 //! `y = x·W (+ b) + (α / r) · (x·A)·B`, with `A`: `[in, r]`, `B`: `[r, out]`.
 //!
 //! `B` starts at zero, so an adapted model computes exactly what its base computes until the
-//! first optimizer step (docs/algorithm.md §14: the PRM's rewards are then exactly 0). `A` is drawn
+//! first optimizer step (docs/algorithm.md §17: the PRM's rewards are then exactly 0). `A` is drawn
 //! as PEFT draws it (Kaiming-uniform with `a = √5`: `U(−1/√in, 1/√in)`). The base weight is frozen
 //! (no gradient, no optimizer state) once adapters are attached; see [`crate::adapters`] for the
 //! model-level operations (attach, merge, read and write PEFT files).

@@ -1,5 +1,5 @@
 //! LoRA runs: one frozen base that the policy, the PRM and both references read
-//! (docs/algorithm.md §14). The policy is `base + A_policy`, the PRM `base + A_prm` (when it
+//! (docs/algorithm.md §17). The policy is `base + A_policy`, the PRM `base + A_prm` (when it
 //! starts from the policy, the paper's choice), the references are the base itself. burn tensors
 //! are reference-counted, so cloning the frozen base module shares its weights: the base is held
 //! once, whatever the number of models reading it.

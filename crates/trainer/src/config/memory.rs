@@ -1,4 +1,4 @@
-//! `[lora]` checks and `[memory]`: what a run does to fit its device (docs/algorithm.md §14).
+//! `[lora]` checks and `[memory]`: what a run does to fit its device (docs/algorithm.md §17).
 
 use serde::{Deserialize, Serialize};
 
