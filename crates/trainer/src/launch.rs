@@ -29,6 +29,14 @@ pub fn train(
 ) -> Result<RunSummary, TrainError> {
     let family = model_family(&config)?;
     match config.backend.kind {
+        BackendKind::Cpu if config.memory.checkpoint_activations => {
+            family.dispatch::<prime_models::backend::CpuCheckpointedBackend, _>(Train {
+                config,
+                run_dir,
+                options,
+                device: Default::default(),
+            })
+        }
         BackendKind::Cpu => {
             family.dispatch::<prime_models::backend::CpuAutodiffBackend, _>(Train {
                 config,
@@ -110,11 +118,19 @@ impl<B: AutodiffBackend> FamilyVisitor<B> for Evaluate<'_, B> {
         let (_, eval_prompts) = prompt_datasets(config, &vocabulary.tokenizer)?;
         let extensions = Extensions::builtin();
         extensions.check_problems(eval_prompts.problems())?;
-        let model = <M as AutodiffModule<B>>::InnerModule::load_pretrained(
-            &dir.join("policy"),
-            &self.device,
-        )
-        .map_err(model_err)?;
+        // A LoRA run's checkpoint holds the adapter; its base is `model.path` or `init/policy`.
+        let policy_dir = dir.join("policy");
+        let base = prime_models::peft::is_adapter_dir(&policy_dir)
+            .then(|| {
+                <M as AutodiffModule<B>>::InnerModule::load_pretrained(
+                    &crate::lora_base::base_dir(config, run_dir),
+                    &self.device,
+                )
+            })
+            .transpose()
+            .map_err(model_err)?;
+        let model = prime_models::peft::load_model_or_adapter(&policy_dir, base, &self.device)
+            .map_err(model_err)?;
         let settings = EvalSettings {
             k: config.eval.k,
             temperature: config.eval.temperature,
@@ -152,9 +168,19 @@ mod cuda {
         options: RunOptions,
     ) -> Result<RunSummary, TrainError> {
         check_driver()?;
+        crate::memory_plan::device::check_cuda_start(&config)
+            .map_err(|e| TrainError::Config(e.to_string()))?;
         let device = burn::backend::cuda::CudaDevice {
             index: config.backend.device,
         };
+        if config.memory.checkpoint_activations {
+            return family.dispatch::<prime_models::backend::CudaCheckpointedBackend, _>(Train {
+                config,
+                run_dir,
+                options,
+                device,
+            });
+        }
         family.dispatch::<prime_models::backend::CudaAutodiffBackend, _>(Train {
             config,
             run_dir,
