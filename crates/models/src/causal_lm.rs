@@ -51,4 +51,25 @@ pub trait CausalLm<B: Backend> {
         attention_mask: Tensor<B, 2, Int>,
         cache: &mut Self::Cache,
     ) -> Tensor<B, 3>;
+
+    /// The final hidden states of [`Self::forward`] and the LM head that maps them to its
+    /// logits, so that [`crate::response_scores`] can score tokens chunk by chunk without ever
+    /// holding `[batch, seq, vocab]` logits (`logits = hidden · head`, no bias).
+    ///
+    /// `None` (the default): the model does not expose them, and scoring falls back to
+    /// [`Self::forward`]. A model that overrides this must keep it consistent with `forward`.
+    fn hidden_states(&self, batch: &TokenBatch<B>) -> Option<HiddenStates<B>> {
+        let _ = batch;
+        None
+    }
+}
+
+/// What [`CausalLm::hidden_states`] returns: `forward(batch) = hidden · head`.
+#[derive(Debug, Clone)]
+pub struct HiddenStates<B: Backend> {
+    /// `[batch, seq, hidden]`: the input of the LM head at every position.
+    pub hidden: Tensor<B, 3>,
+    /// `[hidden, vocab]`: the LM head as a matrix (for tied embeddings, the embedding matrix
+    /// transposed), differentiable with respect to the parameter it comes from.
+    pub head: Tensor<B, 2>,
 }

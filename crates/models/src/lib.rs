@@ -31,6 +31,9 @@ mod cache;
 mod causal_lm;
 mod chat_template;
 mod checkpoint;
+mod chunked_backward;
+mod chunked_response;
+mod chunked_scores;
 mod config;
 mod decoder_layer;
 mod error;
@@ -59,12 +62,14 @@ mod weights;
 #[cfg(test)]
 mod adapter_tests;
 #[cfg(test)]
+mod chunked_tests;
+#[cfg(test)]
 mod model_tests;
 
 pub use adapters::BaseDtype;
 pub use attention::Qwen2Attention;
 pub use cache::{LayerCache, Qwen2Cache};
-pub use causal_lm::{CausalLm, TokenBatch};
+pub use causal_lm::{CausalLm, HiddenStates, TokenBatch};
 pub use chat_template::{
     ChatMessage, ChatTemplate, ChatTemplateError, SpecialTokens, CHATML_TEMPLATE,
 };

@@ -8,6 +8,7 @@
 
 use burn::tensor::{activation::log_softmax, backend::Backend, Int, Tensor};
 
+use crate::chunked_response::chunked_response_scores;
 use crate::sampling::allowed_vocab;
 use crate::{CausalLm, ModelError, ResponseBatch, TokenBatch};
 
@@ -52,12 +53,29 @@ pub struct ResponseScores<B: Backend> {
 /// the limit, the one the sampler draws from with the same limit (`crate::sampling`'s vocabulary
 /// mask): the log-softmax and the entropy run over the first `vocab_limit` logits only, and a
 /// response token at or past the limit (which that distribution never produces) scores `−∞`.
+///
+/// With [`ResponseBatch::logprob_chunk`] `> 0` and a model that exposes its hidden states
+/// ([`CausalLm::hidden_states`]), the same scores come from the hidden states of the response
+/// tokens, `logprob_chunk` tokens at a time: no `[n, P + R, vocab]` logits in the forward, nor
+/// in the backward under the autodiff backends of [`crate::backend`].
 pub fn response_scores<B: Backend, M: CausalLm<B>>(
     model: &M,
     batch: &ResponseBatch<B>,
     with_entropy: bool,
 ) -> Result<ResponseScores<B>, ModelError> {
     let dims = batch.dims()?;
+    if batch.logprob_chunk > 0 {
+        if let Some(states) = model.hidden_states(&batch.tokens) {
+            let chunk = batch.logprob_chunk;
+            return Ok(chunked_response_scores(
+                states,
+                batch,
+                dims,
+                chunk,
+                with_entropy,
+            ));
+        }
+    }
     let (rows, start) = (dims.rows, batch.response_start);
     let width = start + dims.response_width;
     let logits = model.forward(&batch.tokens); // [n, P + R, V]

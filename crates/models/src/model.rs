@@ -17,7 +17,7 @@ use crate::linear_rows::{linear_rows, matmul_rows};
 use crate::rms_norm::RmsNorm;
 use crate::rotary::RotaryEmbedding;
 use crate::weights::{init_linear, load_linear, normal_param, save_linear, NamedTensors};
-use crate::{CausalLm, ModelError, Qwen2Config, TokenBatch};
+use crate::{CausalLm, HiddenStates, ModelError, Qwen2Config, TokenBatch};
 
 /// Added to the attention score of a masked (future or padding) key: large enough that its
 /// softmax weight is exactly 0 next to any unmasked key, finite so that a query with no visible
@@ -158,15 +158,27 @@ impl<B: Backend> Qwen2ForCausalLm<B> {
     fn project(&self, hidden: Tensor<B, 3>) -> Tensor<B, 3> {
         match &self.lm_head {
             Some(head) => linear_rows(head, hidden),
-            None => matmul_rows(
-                hidden,
-                self.model.embed_tokens.weight.val().transpose(),
-                None,
-            ),
+            None => matmul_rows(hidden, self.head_matrix(), None),
         }
     }
 
-    /// Runs the newest `n` positions (`input_ids`, `[batch, n]`) after `past` cached ones.
+    /// The LM head as a `[hidden, vocab]` matrix: `lm_head`'s weight, or the embedding matrix
+    /// transposed when tied. `None` for a head with a bias (Qwen2's has none).
+    fn head_matrix_unbiased(&self) -> Option<Tensor<B, 2>> {
+        match &self.lm_head {
+            Some(head) if head.bias.is_some() => None,
+            Some(head) => Some(head.weight.val()),
+            None => Some(self.head_matrix()),
+        }
+    }
+
+    /// The tied head: the embedding matrix `[vocab, hidden]` transposed.
+    fn head_matrix(&self) -> Tensor<B, 2> {
+        self.model.embed_tokens.weight.val().transpose()
+    }
+
+    /// Runs the newest `n` positions (`input_ids`, `[batch, n]`) after `past` cached ones and
+    /// returns their final (normed) hidden states `[batch, n, hidden]`.
     ///
     /// `attention_mask` is `[batch, past + n]`. Position ids are `cumsum(mask) − 1` (0 on left
     /// pads); a query attends key `j` iff `j ≤` its own index and `mask[j] = 1`.
@@ -202,7 +214,7 @@ impl<B: Backend> Qwen2ForCausalLm<B> {
         if let Some(cache) = cache {
             cache.len += n;
         }
-        self.project(self.model.norm.forward(x))
+        self.model.norm.forward(x)
     }
 }
 
@@ -231,7 +243,13 @@ impl<B: Backend> CausalLm<B> for Qwen2ForCausalLm<B> {
     }
 
     fn forward(&self, batch: &TokenBatch<B>) -> Tensor<B, 3> {
-        self.run(batch.input_ids.clone(), batch.attention_mask.clone(), None)
+        self.project(self.run(batch.input_ids.clone(), batch.attention_mask.clone(), None))
+    }
+
+    fn hidden_states(&self, batch: &TokenBatch<B>) -> Option<HiddenStates<B>> {
+        let head = self.head_matrix_unbiased()?;
+        let hidden = self.run(batch.input_ids.clone(), batch.attention_mask.clone(), None);
+        Some(HiddenStates { hidden, head })
     }
 
     fn new_cache(&self, batch_size: usize, _capacity: usize) -> Self::Cache {
@@ -244,6 +262,6 @@ impl<B: Backend> CausalLm<B> for Qwen2ForCausalLm<B> {
         attention_mask: Tensor<B, 2, Int>,
         cache: &mut Self::Cache,
     ) -> Tensor<B, 3> {
-        self.run(new_ids, attention_mask, Some(cache))
+        self.project(self.run(new_ids, attention_mask, Some(cache)))
     }
 }

@@ -27,6 +27,11 @@ pub struct ResponseBatch<B: Backend> {
     /// [`crate::SamplingConfig::vocab_limit`]): [`crate::response_scores`] scores them under the
     /// model's distribution over those ids. `None`: over every row of the model's vocabulary.
     pub vocab_limit: Option<usize>,
+    /// Score `logprob_chunk` response tokens at a time from the model's hidden states
+    /// ([`crate::CausalLm::hidden_states`]), so that `[n, P + R, vocab]` logits never exist, in
+    /// the forward nor (under the autodiff backends of [`crate::backend`]) in the backward
+    /// pass. 0 (the default): one forward to the full logits.
+    pub logprob_chunk: usize,
 }
 
 /// The shape of a validated [`ResponseBatch`].
@@ -93,6 +98,7 @@ impl<B: Backend> ResponseBatch<B> {
             response_start: prompt_width,
             response_lengths: responses.iter().map(|r| r.as_ref().len()).collect(),
             vocab_limit: None,
+            logprob_chunk: 0,
         })
     }
 
@@ -100,6 +106,14 @@ impl<B: Backend> ResponseBatch<B> {
     pub fn with_vocab_limit(self, vocab_limit: Option<usize>) -> Self {
         Self {
             vocab_limit,
+            ..self
+        }
+    }
+
+    /// The same batch, scored `logprob_chunk` tokens at a time (see [`Self::logprob_chunk`]).
+    pub fn with_logprob_chunk(self, logprob_chunk: usize) -> Self {
+        Self {
+            logprob_chunk,
             ..self
         }
     }
@@ -163,6 +177,7 @@ impl<B: Backend> ResponseBatch<B> {
             response_start: self.response_start,
             response_lengths: self.response_lengths[range].to_vec(),
             vocab_limit: self.vocab_limit,
+            logprob_chunk: self.logprob_chunk,
         }
     }
 
@@ -192,6 +207,7 @@ impl<B: AutodiffBackend> ResponseBatch<B> {
             response_start: self.response_start,
             response_lengths: self.response_lengths.clone(),
             vocab_limit: self.vocab_limit,
+            logprob_chunk: self.logprob_chunk,
         }
     }
 }
