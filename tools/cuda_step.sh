@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Issue 7's CUDA check as one prepared script: two PRIME steps of configs/cuda-0.5b-step.toml,
-# then step time and tokens/s per phase from metrics.jsonl. The GPU machine needs no Rust: build
+# The CUDA checks as one prepared script: two PRIME steps of $CONFIG (default
+# configs/cuda-0.5b-step.toml, issue 7; configs/cuda-7b-lora-step.toml is issue 19's 7B LoRA
+# check), then step time and tokens/s per phase from metrics.jsonl and the device's peak memory
+# (nvidia-smi, sampled every 200 ms). The GPU machine needs no Rust: build
 # the binary here and carry it (the device tool carries at most 64 MiB, so strip it):
 #
 #   cargo build --release -p prime-trainer --features cuda
@@ -14,6 +16,7 @@ set -euo pipefail
 bin=${1:-target/release/prime-train}
 backend=${2:-cuda}
 shift $(( $# < 2 ? $# : 2 ))
+config=${CONFIG:-configs/cuda-0.5b-step.toml}
 run_dir=${OUT:-/tmp}/cuda-step-$backend
 rm -rf "$run_dir"
 if [ "$backend" = cuda ]; then
@@ -28,8 +31,20 @@ if [ "$backend" = cuda ]; then
     fi
 fi
 start=$(date +%s)
-"$bin" train --config configs/cuda-0.5b-step.toml --backend "$backend" --run-dir "$run_dir" \
-    "$@" > "$run_dir.log" 2>&1 || { tail -n 40 "$run_dir.log"; exit 1; }
+sampler=
+if [ "$backend" = cuda ] && command -v nvidia-smi >/dev/null; then
+    nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 200 \
+        > "$run_dir.memory" 2>/dev/null &
+    sampler=$!
+fi
+status=0
+"$bin" train --config "$config" --backend "$backend" --run-dir "$run_dir" \
+    "$@" > "$run_dir.log" 2>&1 || status=$?
+if [ -n "$sampler" ]; then
+    kill "$sampler" 2>/dev/null || true
+    echo "peak device memory: $(sort -n "$run_dir.memory" | tail -n 1) MiB (nvidia-smi)"
+fi
+[ "$status" = 0 ] || { tail -n 40 "$run_dir.log"; exit 1; }
 echo "wall seconds (load, init, steps, eval, export): $(( $(date +%s) - start ))"
 python3 - "$run_dir/metrics.jsonl" <<'PY'
 import json, sys
