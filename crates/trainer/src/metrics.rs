@@ -109,6 +109,10 @@ pub struct StepMetrics {
     /// The largest such difference.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vllm_logprob_abs_diff_max: Option<f64>,
+    /// The process's peak resident memory so far, in bytes (Linux `VmHWM`; absent elsewhere):
+    /// what `cargo xtask plan` is checked against on the CPU (see `crate::peak_memory`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_bytes: Option<u64>,
     /// This step was skipped (non-finite loss or rewards, or no group survived).
     pub skipped: bool,
     /// Steps skipped so far in the run.
@@ -130,7 +134,17 @@ impl StepMetrics {
             time_policy: 0.0,
             time_step: 0.0,
             weight_sync_seconds: self.weight_sync_seconds.map(|_| 0.0),
+            peak_rss_bytes: None,
             ..self.clone()
+        }
+    }
+
+    /// These metrics with the process's peak resident memory so far
+    /// ([`crate::peak_memory::peak_rss_bytes`]).
+    pub fn with_peak_memory(self) -> Self {
+        Self {
+            peak_rss_bytes: crate::peak_memory::peak_rss_bytes(),
+            ..self
         }
     }
 }

@@ -221,7 +221,7 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
                 Err(TrainError::Vllm(error)) => {
                     return Err(self.stop_on_server_fault(before, error))
                 }
-                other => other?,
+                other => other?.with_peak_memory(),
             };
             self.logs.metrics.write(&metrics)?;
             self.progress.step(&metrics);
@@ -290,7 +290,7 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
             self.prepare_rl()?;
         }
         let step = self.state.step + 1;
-        let metrics = self.step(step)?;
+        let metrics = self.step(step)?.with_peak_memory();
         self.logs.metrics.write(&metrics)?;
         self.state.step = step;
         Ok(metrics)
