@@ -39,7 +39,8 @@ pub struct TrainRow {
 /// `log π(y_t)` of every response under `model` (no autodiff), `rows_per_forward` at a time;
 /// ragged, row `i` has `responses[i].len()` entries. With `vocab_limit`, `π` is the model's
 /// distribution over the ids below it, the one the sampler drew from
-/// ([`ResponseBatch::vocab_limit`]).
+/// ([`ResponseBatch::vocab_limit`]). `logprob_chunk`: see [`ResponseBatch::logprob_chunk`].
+#[allow(clippy::too_many_arguments)]
 pub fn log_probs_of<B: Backend, M: CausalLm<B>>(
     model: &M,
     prompts: &[&[u32]],
@@ -47,6 +48,7 @@ pub fn log_probs_of<B: Backend, M: CausalLm<B>>(
     rows_per_forward: usize,
     pad_id: u32,
     vocab_limit: Option<usize>,
+    logprob_chunk: usize,
     device: &B::Device,
 ) -> Result<Vec<Vec<f32>>, TrainError> {
     let mut out = Vec::with_capacity(prompts.len());
@@ -60,7 +62,8 @@ pub fn log_probs_of<B: Backend, M: CausalLm<B>>(
             device,
         )
         .map_err(model_err)?
-        .with_vocab_limit(vocab_limit);
+        .with_vocab_limit(vocab_limit)
+        .with_logprob_chunk(logprob_chunk);
         let scores = response_scores(model, &batch, false).map_err(model_err)?;
         out.extend(to_ragged(scores.log_probs, &batch.response_lengths));
     }
@@ -111,6 +114,9 @@ pub struct PpoSettings {
     pub pad_id: u32,
     /// Score over the ids below this limit, as the old log-probs were ([`log_probs_of`]).
     pub vocab_limit: Option<usize>,
+    /// Score `logprob_chunk` tokens at a time, without whole-vocabulary logits
+    /// (`ResponseBatch::logprob_chunk`, `[memory] logprob_chunk`; 0: unchunked).
+    pub logprob_chunk: usize,
     /// Seed of the row order.
     pub seed: u64,
 }
@@ -197,7 +203,8 @@ pub fn ppo_update_sharded<B: AutodiffBackend, M: CausalLm<B> + AutodiffModule<B>
                 let batch =
                     ResponseBatch::<B>::from_ids(&prompts, &responses, settings.pad_id, device)
                         .map_err(model_err)?
-                        .with_vocab_limit(settings.vocab_limit);
+                        .with_vocab_limit(settings.vocab_limit)
+                        .with_logprob_chunk(settings.logprob_chunk);
                 stats.tokens += batch.tokens.input_ids.dims()[1] * micro.len();
                 let width = batch.tokens.input_ids.dims()[1] - batch.response_start;
                 let n = micro.len();

@@ -49,6 +49,9 @@ pub struct SftSettings {
     /// Train the distribution over the ids below this limit, the one RL samples from
     /// (`ResponseBatch::vocab_limit`).
     pub vocab_limit: Option<usize>,
+    /// Score `logprob_chunk` tokens at a time, without whole-vocabulary logits
+    /// (`ResponseBatch::logprob_chunk`, `[memory] logprob_chunk`; 0: unchunked).
+    pub logprob_chunk: usize,
 }
 
 /// Runs the warm-up: step `s` trains on `examples(s)` (the caller decides where examples come
@@ -72,7 +75,8 @@ pub fn supervised_warmup<B: AutodiffBackend, M: CausalLm<B> + AutodiffModule<B>>
         let completions: Vec<&[u32]> = pairs.iter().map(|p| p.completion.as_slice()).collect();
         let batch = ResponseBatch::<B>::from_ids(&prompts, &completions, settings.pad_id, device)
             .map_err(|e| TrainError::Model(e.to_string()))?
-            .with_vocab_limit(settings.vocab_limit);
+            .with_vocab_limit(settings.vocab_limit)
+            .with_logprob_chunk(settings.logprob_chunk);
         let tokens: usize = completions.iter().map(|c| c.len()).sum();
         let scores =
             response_scores(&model, &batch, false).map_err(|e| TrainError::Model(e.to_string()))?;

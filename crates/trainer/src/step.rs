@@ -270,7 +270,17 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
         let micro = self.config.ppo.micro_batch_size;
         let (pad, limit) = (self.vocabulary.pad_id, self.vocabulary.vocab_limit());
         let score = |model: &M::InnerModule| {
-            log_probs_of(model, &prompts, &responses, micro, pad, limit, &self.device)
+            let chunk = self.config.memory.logprob_chunk;
+            log_probs_of(
+                model,
+                &prompts,
+                &responses,
+                micro,
+                pad,
+                limit,
+                chunk,
+                &self.device,
+            )
         };
         let policy = score(&self.models.policy.valid())?;
         let kl_reference = self.models.kl_reference.as_ref().map(score).transpose()?;
@@ -302,6 +312,7 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
             let (batch, labels) = prm_inputs(
                 self.prompts.dataset(),
                 &self.vocabulary,
+                self.config.memory.logprob_chunk,
                 rows,
                 policy_reference.then_some(old),
                 &self.device,
@@ -387,6 +398,7 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
             grad_clip: cfg.optim.grad_clip,
             pad_id: self.vocabulary.pad_id,
             vocab_limit: self.vocabulary.vocab_limit(),
+            logprob_chunk: cfg.memory.logprob_chunk,
             seed: seed_for(cfg.seed, PPO_ORDER, &[step as u64]),
         };
         let comm = self.comm.as_ref();
@@ -503,6 +515,7 @@ fn token_rows<'a>(dataset: &'a PromptDataset, rows: &'a [Row]) -> (Vec<&'a [u32]
 fn prm_inputs<B: AutodiffBackend>(
     dataset: &PromptDataset,
     vocabulary: &Vocabulary,
+    logprob_chunk: usize,
     rows: &[Row],
     policy_reference: Option<&OldLogProbs>,
     device: &B::Device,
@@ -510,7 +523,8 @@ fn prm_inputs<B: AutodiffBackend>(
     let (prompts, responses) = token_rows(dataset, rows);
     let responses = ResponseBatch::<B>::from_ids(&prompts, &responses, vocabulary.pad_id, device)
         .map_err(|e| TrainError::Model(e.to_string()))?
-        .with_vocab_limit(vocabulary.vocab_limit());
+        .with_vocab_limit(vocabulary.vocab_limit())
+        .with_logprob_chunk(logprob_chunk);
     let width = responses.tokens.input_ids.dims()[1] - responses.response_start;
     let mut batch = PrmBatch::from(responses);
     if let Some(old) = policy_reference {

@@ -378,6 +378,7 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
             grad_clip: sft.grad_clip,
             pad_id: self.vocabulary.pad_id,
             vocab_limit: self.vocabulary.vocab_limit(),
+            logprob_chunk: self.config.memory.logprob_chunk,
         };
         let mut optimizer = prime_models::optim::adamw(sft.weight_decay as f32).init::<B, M>();
         let bar = Progress::new(sft.steps as u64, self.config.logging.progress);

@@ -37,7 +37,7 @@ fn recomputed_log_probs_match_the_sampler() {
         let generation = generate(&model, &batch, &sampling, 9);
         let responses: Vec<&[u32]> = generation.tokens.iter().map(|t| t.as_slice()).collect();
         let recomputed =
-            log_probs_of(&model, &rows, &responses, 2, 0, vocab_limit, &device).unwrap();
+            log_probs_of(&model, &rows, &responses, 2, 0, vocab_limit, 3, &device).unwrap();
         for (row, (a, b)) in recomputed.iter().zip(&generation.logprobs).enumerate() {
             assert_eq!(a.len(), b.len(), "row {row}");
             for (t, (x, y)) in a.iter().zip(b).enumerate() {
@@ -73,7 +73,7 @@ fn positive_advantages_raise_the_responses_log_prob() {
     let r: Vec<&[u32]> = responses.iter().map(|x| x.as_slice()).collect();
     for sign in [1.0f32, -1.0] {
         let model = config.init::<AD>(&device);
-        let before = log_probs_of(&model.valid(), &p, &r, 2, 0, None, &device).unwrap();
+        let before = log_probs_of(&model.valid(), &p, &r, 2, 0, None, 0, &device).unwrap();
         let rows: Vec<TrainRow> = (0..3)
             .map(|i| TrainRow {
                 global: i,
@@ -99,13 +99,14 @@ fn positive_advantages_raise_the_responses_log_prob() {
             grad_clip: 1.0,
             pad_id: 0,
             vocab_limit: None,
+            logprob_chunk: 2,
             seed: 1,
         };
         let mut optimizer =
             prime_models::optim::adamw(0.0).init::<AD, prime_models::Qwen2ForCausalLm<AD>>();
         let (model, stats) = ppo_update(model, &mut optimizer, &rows, &settings, &device).unwrap();
         assert_eq!(stats.optimizer_steps, 1);
-        let after = log_probs_of(&model.valid(), &p, &r, 2, 0, None, &device).unwrap();
+        let after = log_probs_of(&model.valid(), &p, &r, 2, 0, None, 0, &device).unwrap();
         for (i, (b, a)) in before.iter().zip(&after).enumerate() {
             let (b, a): (f32, f32) = (b.iter().sum(), a.iter().sum());
             assert!(
