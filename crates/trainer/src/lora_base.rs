@@ -46,6 +46,10 @@ pub fn with_fresh_adapter<B: AutodiffBackend, M: TrainableLm<B>>(
     tag: SeedTag,
     device: &B::Device,
 ) -> Result<M, TrainError> {
+    // The backend's RNG is global: hold the lock while seeding and drawing (see `BACKEND_SEED`).
+    let _seeded = crate::seeds::BACKEND_SEED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
     B::seed(device, seed_for(config.seed, tag, &[]));
     attach_lora(base.clone(), &config.lora, device).map_err(model_err)
 }
