@@ -254,3 +254,54 @@ fn the_node_is_used_only_under_autodiff() {
         assert!((got - want).abs() < 1e-6, "{scores:?}");
     }
 }
+
+/// Timing of chunked against unchunked scoring, for docs/performance.md (not a check):
+/// `cargo test -p prime-models --lib chunked_timing -- --ignored --nocapture`.
+///
+/// A head-dominated shape: `Qwen2Config::tiny` (hidden 64, 2 layers) with a 32768-id
+/// vocabulary, 4 rows of 16 prompt + 112 response tokens, chunk 64.
+#[test]
+#[ignore = "a measurement, not a check"]
+fn chunked_timing() {
+    use std::time::Instant;
+    let device = Default::default();
+    Ad::seed(&device, 1);
+    let mut config = Qwen2Config::tiny();
+    config.vocab_size = 32_768;
+    let model = config.init::<Ad>(&device);
+    let mut rng = Lcg(5);
+    let mut ids = |len: usize| {
+        (0..len)
+            .map(|_| rng.below(32_768) as u32)
+            .collect::<Vec<_>>()
+    };
+    let prompts: Vec<Vec<u32>> = (0..4).map(|_| ids(16)).collect();
+    let responses: Vec<Vec<u32>> = (0..4).map(|_| ids(112)).collect();
+    let batch = ResponseBatch::<Ad>::from_ids(&prompts, &responses, 0, &device).unwrap();
+    let time = |f: &dyn Fn()| {
+        f(); // warm-up
+        (0..3)
+            .map(|_| {
+                let start = Instant::now();
+                f();
+                start.elapsed().as_secs_f64()
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    for chunk in [0, 64] {
+        let batch = batch.clone().with_logprob_chunk(chunk);
+        let train = time(&|| {
+            let s = response_scores(&model, &batch, true).unwrap();
+            let _ = s.log_probs.sum().add(s.entropy.unwrap().sum()).backward();
+        });
+        let inner = model.valid();
+        let inner_batch = batch.inner();
+        let infer = time(&|| {
+            let s = response_scores(&inner, &inner_batch, true).unwrap();
+            let _ = s.log_probs.into_data();
+        });
+        eprintln!(
+            "chunk {chunk}: forward + backward {train:.3} s, forward (inference) {infer:.3} s"
+        );
+    }
+}

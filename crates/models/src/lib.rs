@@ -13,8 +13,9 @@
 //!   weights, [`load_hf`] / [`save_hf`] for checkpoints, in [`SaveDtype`]);
 //! - [`ResponseBatch`] (prompt + response rows) and [`response_scores`]: the one function that
 //!   gives the per-token log-probs (and entropy) of responses, used by the old and new policy,
-//!   the implicit PRM and its reference, and SFT; [`token_log_probs`], [`entropy`] score a
-//!   whole [`TokenBatch`];
+//!   the implicit PRM and its reference, and SFT (with [`ResponseBatch::logprob_chunk`], from
+//!   [`CausalLm::hidden_states`] a chunk of tokens at a time, never the whole logits);
+//!   [`token_log_probs`], [`entropy`] score a whole [`TokenBatch`];
 //! - [`generate`]: sampling with a KV cache;
 //! - [`Tokenizer`], [`ChatTemplate`]: `tokenizer.json` and `chat_template` rendering;
 //! - [`HostTensor`]: a tensor's values on the host, the unit of checkpoint reading and writing;
