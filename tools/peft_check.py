@@ -189,6 +189,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=8, help="logged samples to score (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random sequences")
     parser.add_argument("--json", type=Path, help="also write the result here")
+    parser.add_argument("--base-dtype", choices=["auto", "f32", "bf16"], default="auto",
+                        help="bf16: round the base's projection weights to bf16 first; auto (default): "
+                             "when the run's config.toml has model.base_dtype = \"bf16\"")
     parser.add_argument("--vllm", nargs="?", const=os.environ.get("PRIME_VLLM_PYTHON", "python3"), metavar="PYTHON",
                         help="also score with vLLM, run by this interpreter (default: $PRIME_VLLM_PYTHON)")
     args = parser.parse_args()
@@ -210,7 +213,7 @@ def main() -> None:
 
     # With `model.base_dtype = "bf16"` the run held its frozen base's projections in bf16 and
     # trained the adapter against those: round them the same way (torch rounds to nearest even).
-    bf16_base = run_base_dtype(run_dir) == "bf16"
+    bf16_base = (run_base_dtype(run_dir) if args.base_dtype == "auto" else args.base_dtype) == "bf16"
     if bf16_base:
         print("the run's base_dtype is bf16: the base's projection weights are rounded to bf16")
     base_logp = token_log_probs(load(base_path, bf16_base), sequences)
