@@ -66,7 +66,15 @@ pub fn initial_policy<B: AutodiffBackend, M: TrainableLm<B>>(
         return with_fresh_adapter(base, config, tag, device);
     };
     let (policy, adapter) = load_adapter(base.clone(), path, device).map_err(model_err)?;
-    if adapter != config.lora {
+    // Targets are a set: PEFT writes them in a Python set's order.
+    let sorted = |targets: &[prime_models::LoraTarget]| {
+        let mut targets = targets.to_vec();
+        targets.sort();
+        targets.dedup();
+        targets
+    };
+    let same_targets = sorted(&adapter.targets) == sorted(&config.lora.targets);
+    if adapter.rank != config.lora.rank || adapter.alpha != config.lora.alpha || !same_targets {
         return Err(TrainError::Config(format!(
             "model.adapter_path {}: the adapter has rank {}, alpha {}, targets {:?}; [lora] says \
              rank {}, alpha {}, targets {:?} (make them equal)",
