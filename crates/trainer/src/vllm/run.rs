@@ -52,14 +52,16 @@ pub(crate) fn open_engine<B: AutodiffBackend, M: TrainableLm<B>>(
 }
 
 impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
-    /// Before step `step`'s rollouts: has the servers hold the policy after `step − 1` steps.
-    /// Returns the seconds it took (`None` with the in-process sampler, or when they hold it).
-    pub(crate) fn sync_rollout_engine(&mut self, step: usize) -> Result<Option<f64>, TrainError> {
+    /// Before a step's rollouts: has the servers hold the current policy. Returns the seconds it
+    /// took (`None` with the in-process sampler).
+    pub(crate) fn sync_rollout_engine(&mut self) -> Result<Option<f64>, TrainError> {
         let Some(engine) = self.vllm.as_mut() else {
             return Ok(None);
         };
         let (policy, vocabulary) = (&self.models.policy, &self.vocabulary);
-        engine.sync(step - 1, |dir| write_policy(policy, vocabulary, dir))
+        engine
+            .sync(|dir| write_policy(policy, vocabulary, dir))
+            .map(Some)
     }
 
     /// A server stayed down during step `state.step + 1`: puts the prompt pipeline back as it
