@@ -236,6 +236,18 @@ fn unsupported_peft_features_are_refused_with_the_field_named() {
     );
     let error = read_adapter_config(dir.path()).unwrap_err().to_string();
     assert!(error.contains("use_dora"), "{error}");
+    write(
+        r#"{"peft_type": "LORA", "r": 4, "lora_alpha": 8, "target_modules": ["q_proj"], "alora_invocation_tokens": [3, 4]}"#,
+    );
+    let error = read_adapter_config(dir.path()).unwrap_err().to_string();
+    assert!(error.contains("alora_invocation_tokens"), "{error}");
+    write(
+        r#"{"peft_type": "LORA", "r": 4, "lora_alpha": 8, "target_modules": ["q_proj"], "layers_to_transform": null, "exclude_modules": null}"#,
+    );
+    assert!(
+        read_adapter_config(dir.path()).is_ok(),
+        "null options are PEFT's defaults"
+    );
     write(r#"{"peft_type": "LORA", "r": 4, "lora_alpha": 8, "target_modules": "q_proj|v_proj"}"#);
     let error = read_adapter_config(dir.path()).unwrap_err().to_string();
     assert!(error.contains("target_modules"), "{error}");

@@ -54,6 +54,24 @@ struct AdapterConfigFile {
     base_model_name_or_path: Option<String>,
     #[serde(default)]
     inference_mode: bool,
+    /// Newer PEFT options that change what an adapter computes or where it applies; refused when
+    /// set (read so that a file using them is not silently misread).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    alora_invocation_tokens: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    layers_to_transform: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    layer_replication: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    exclude_modules: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    trainable_token_indices: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    target_parameters: Option<serde_json::Value>,
+    #[serde(default)]
+    lora_bias: bool,
+    #[serde(default)]
+    use_qalora: bool,
 }
 
 fn none() -> String {
@@ -108,6 +126,14 @@ pub fn save_adapter<B: Backend, M: PretrainedLm<B>>(
         modules_to_save: None,
         base_model_name_or_path: base_model.map(|p| p.display().to_string()),
         inference_mode: true,
+        alora_invocation_tokens: None,
+        layers_to_transform: None,
+        layer_replication: None,
+        exclude_modules: None,
+        trainable_token_indices: None,
+        target_parameters: None,
+        lora_bias: false,
+        use_qalora: false,
     };
     let path = dir.join(ADAPTER_CONFIG);
     let text = serde_json::to_string_pretty(&file).map_err(|source| ModelError::Json {
@@ -152,7 +178,12 @@ pub fn read_adapter_config(dir: &Path) -> Result<LoraConfig, ModelError> {
             format!("`{}` is not a LoRA adapter", file.peft_type),
         ));
     }
-    let checks: [(&'static str, bool, &str); 6] = [
+    let set = |value: &Option<serde_json::Value>| {
+        value
+            .as_ref()
+            .is_some_and(|v| !v.is_null() && v != &serde_json::json!([]))
+    };
+    let checks: [(&'static str, bool, &str); 14] = [
         ("use_rslora", file.use_rslora, "rank-stabilised scaling"),
         ("use_dora", file.use_dora, "DoRA"),
         (
@@ -161,6 +192,8 @@ pub fn read_adapter_config(dir: &Path) -> Result<LoraConfig, ModelError> {
             "transposed (Conv1D) weights",
         ),
         ("bias", file.bias != "none", "trained biases"),
+        ("lora_bias", file.lora_bias, "adapter biases"),
+        ("use_qalora", file.use_qalora, "QA-LoRA adapters"),
         (
             "rank_pattern",
             !file.rank_pattern.is_empty(),
@@ -170,6 +203,36 @@ pub fn read_adapter_config(dir: &Path) -> Result<LoraConfig, ModelError> {
             "alpha_pattern",
             !file.alpha_pattern.is_empty(),
             "per-module alphas",
+        ),
+        (
+            "alora_invocation_tokens",
+            set(&file.alora_invocation_tokens),
+            "activated LoRA (aLoRA) adapters",
+        ),
+        (
+            "layers_to_transform",
+            set(&file.layers_to_transform),
+            "adapters on some layers only",
+        ),
+        (
+            "layer_replication",
+            set(&file.layer_replication),
+            "replicated layers",
+        ),
+        (
+            "exclude_modules",
+            set(&file.exclude_modules),
+            "excluded modules",
+        ),
+        (
+            "trainable_token_indices",
+            set(&file.trainable_token_indices),
+            "trained token embeddings",
+        ),
+        (
+            "target_parameters",
+            set(&file.target_parameters),
+            "adapters on raw parameters",
         ),
     ];
     if let Some((field, _, what)) = checks.iter().find(|(_, set, _)| *set) {

@@ -368,7 +368,7 @@ mod tests {
             let batch = ids.dims()[0];
             (LOGITS.repeat(batch), LOGITS.len())
         };
-        run(&prompts, config, seed, &mut step)
+        run(&prompts, config, row_rngs(seed, rows), &mut step)
     }
 
     fn config(vocab_limit: Option<usize>) -> SamplingConfig {

@@ -82,21 +82,28 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> RunModels<B, M> {
         vocabulary: &Vocabulary,
         device: &B::Device,
     ) -> Result<(), TrainError> {
-        if !lora_base::base_is_model_path(config) {
-            let init = run_dir.join(files::INIT).join(POLICY);
-            self.policy
-                .save_pretrained(&init, SaveDtype::F32)
-                .map_err(model_err)?;
-            vocabulary.copy_files_to(&init)?;
-        }
         if config.lora.enabled() {
+            // The frozen base is written as the model holds it: with `model.base_dtype = "bf16"`
+            // its projections hold bf16-rounded values (exact in the f32 file), so a resumed
+            // run and peft read exactly the base the adapters were trained on.
             let base = lora_base::freeze(self.policy.clone(), config);
+            if !lora_base::base_is_model_path(config) {
+                let init = run_dir.join(files::INIT).join(POLICY);
+                base.save_pretrained(&init, SaveDtype::F32)
+                    .map_err(model_err)?;
+                vocabulary.copy_files_to(&init)?;
+            }
             self.policy = lora_base::initial_policy(&base, config, LORA_POLICY, device)?;
             self.optimizer = policy_optimizer(config);
             self.prm = lora_prm(config, run_dir, &base, None, device)?;
             self.kl_reference = (config.ppo.kl_coef != 0.0).then(|| lora_base::reference_of(&base));
             return Ok(());
         }
+        let init = run_dir.join(files::INIT).join(POLICY);
+        self.policy
+            .save_pretrained(&init, SaveDtype::F32)
+            .map_err(model_err)?;
+        vocabulary.copy_files_to(&init)?;
         if config.prm.enabled {
             let source = prm_init_dir(config, run_dir);
             let model = M::load_pretrained(&source, device).map_err(model_err)?;
