@@ -37,7 +37,7 @@ const COLORS: [&str; 6] = [
 ];
 
 /// The per-step curves: (metric key, chart title).
-const CURVES: [(&str, &str); 14] = [
+const CURVES: [(&str, &str); 17] = [
     ("accuracy", "Training accuracy (all samples)"),
     ("groups_kept", "Groups kept by the filter"),
     ("prm_loss", "PRM loss"),
@@ -52,6 +52,13 @@ const CURVES: [(&str, &str); 14] = [
     ("process_reward_mean", "Process reward mean"),
     ("lr", "Learning rate"),
     ("time_step", "Seconds per step"),
+    // vLLM rollouts only (absent otherwise, so no chart).
+    (
+        "vllm_logprob_abs_diff_mean",
+        "vLLM − trainer |Δ log π| mean",
+    ),
+    ("vllm_logprob_abs_diff_max", "vLLM − trainer |Δ log π| max"),
+    ("weight_sync_seconds", "Weight sync to vLLM (s)"),
 ];
 
 impl Report {
@@ -489,5 +496,26 @@ mod tests {
         assert!(s.contains("<polyline") && !s.contains("NaN"));
         let e = line_chart("c", &[]);
         assert!(e.ends_with("</svg>"));
+    }
+
+    #[test]
+    fn vllm_checks_are_charted_only_for_runs_that_have_them() {
+        let mut with_vllm = run("vllm", 0.0);
+        for m in &mut with_vllm.metrics {
+            m.vllm_logprob_abs_diff_mean = Some(2e-7);
+            m.vllm_logprob_abs_diff_max = Some(5e-7);
+            m.weight_sync_seconds = Some(0.03);
+        }
+        let page = |runs| {
+            Report {
+                title: "t".into(),
+                summary: vec![],
+                runs,
+            }
+            .render()
+        };
+        let title = "vLLM − trainer |Δ log π| mean";
+        assert!(page(vec![with_vllm]).contains(title));
+        assert!(!page(vec![run("burn", 0.0)]).contains(title));
     }
 }
