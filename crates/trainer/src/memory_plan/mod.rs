@@ -299,7 +299,7 @@ impl MemoryPlan {
     /// The components, largest first.
     pub fn largest_components(&self) -> Vec<(&'static str, u64)> {
         let mut parts = self.components().to_vec();
-        parts.sort_by(|a, b| b.1.cmp(&a.1));
+        parts.sort_by_key(|&(_, bytes)| std::cmp::Reverse(bytes));
         parts
     }
 
