@@ -237,3 +237,27 @@ fn a_server_killed_mid_run_ends_it_with_a_checkpoint_and_resume_continues() {
     );
     assert_synced_and_close(&steps);
 }
+
+#[test]
+fn a_lora_run_syncs_its_adapter_instead_of_the_weights() {
+    if !vllm_available() {
+        return;
+    }
+    let _one = SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    // A learning rate large enough that the adapter moves the log-probs between steps.
+    let settings = ["lora.rank=4", "optim.lr=1e-2"];
+    prime_trainer::train(config(&settings), dir.path(), RunOptions::default()).unwrap();
+    let steps = metrics(dir.path());
+    assert_eq!(steps.len(), 4);
+    assert_synced_and_close(&steps);
+    // No full weights were written for the server, one adapter per step was loaded, the
+    // previous one unloaded, and only the last one is left on disk.
+    assert!(!dir.path().join("vllm/weights").exists());
+    let log = std::fs::read_to_string(dir.path().join("vllm/server.log")).unwrap();
+    let count = |s: &str| log.matches(s).count();
+    assert_eq!(count("POST /v1/load_lora_adapter HTTP/1.1\" 200"), 4, "{log}");
+    assert_eq!(count("POST /v1/unload_lora_adapter HTTP/1.1\" 200"), 3);
+    let left = std::fs::read_dir(dir.path().join("vllm/adapters")).unwrap().count();
+    assert_eq!(left, 1);
+}

@@ -73,12 +73,16 @@ impl Client {
 
     /// `GET endpoint`, decoded as `T`, with retries.
     pub fn get<T: DeserializeOwned>(&self, endpoint: &str) -> Result<T, VllmError> {
-        self.with_retries(endpoint, || {
-            self.agent
-                .get(&self.path(endpoint))
-                .call()
-                .map_err(Box::new)
-        })
+        self.with_retries(
+            endpoint,
+            || {
+                self.agent
+                    .get(&self.path(endpoint))
+                    .call()
+                    .map_err(Box::new)
+            },
+            |r| r.into_json::<T>(),
+        )
     }
 
     /// `POST endpoint` with a JSON body, the answer decoded as `T`, with retries.
@@ -92,22 +96,43 @@ impl Client {
             endpoint: endpoint.into(),
             message: format!("cannot encode the request: {e}"),
         })?;
-        self.with_retries(endpoint, || {
-            self.agent
-                .post(&self.path(endpoint))
-                .send_json(&body)
-                .map_err(Box::new)
-        })
+        self.with_retries(
+            endpoint,
+            || self.send(endpoint, &body),
+            |r| r.into_json::<T>(),
+        )
+    }
+
+    /// `POST endpoint` with a JSON body, the answer as text (vLLM's LoRA endpoints answer plain
+    /// text), with retries.
+    pub fn post_text(&self, endpoint: &str, body: &serde_json::Value) -> Result<String, VllmError> {
+        self.with_retries(
+            endpoint,
+            || self.send(endpoint, body),
+            ureq::Response::into_string,
+        )
+    }
+
+    fn send(
+        &self,
+        endpoint: &str,
+        body: &serde_json::Value,
+    ) -> Result<ureq::Response, Box<ureq::Error>> {
+        self.agent
+            .post(&self.path(endpoint))
+            .send_json(body)
+            .map_err(Box::new)
     }
 
     fn path(&self, endpoint: &str) -> String {
         format!("{}{endpoint}", self.url)
     }
 
-    fn with_retries<T: DeserializeOwned>(
+    fn with_retries<T>(
         &self,
         endpoint: &str,
         send: impl Fn() -> Result<ureq::Response, Box<ureq::Error>>,
+        read: impl Fn(ureq::Response) -> std::io::Result<T>,
     ) -> Result<T, VllmError> {
         let attempts = self.retry.retries + 1;
         let mut last = String::new();
@@ -117,7 +142,7 @@ impl Client {
                 tracing::warn!(url = %self.url, endpoint, error = %last, retry = attempt, wait_s = wait.as_secs_f64(), "vLLM request failed; retrying");
                 std::thread::sleep(wait);
             }
-            match self.attempt(endpoint, send()) {
+            match self.attempt(endpoint, send(), &read) {
                 Ok(value) => return Ok(value),
                 Err(Attempt::Fatal(e)) => return Err(e),
                 Err(Attempt::Retry(message)) => last = message,
@@ -131,13 +156,14 @@ impl Client {
         })
     }
 
-    fn attempt<T: DeserializeOwned>(
+    fn attempt<T>(
         &self,
         endpoint: &str,
         response: Result<ureq::Response, Box<ureq::Error>>,
+        read: impl Fn(ureq::Response) -> std::io::Result<T>,
     ) -> Result<T, Attempt> {
         match response.map_err(|e| *e) {
-            Ok(response) => response.into_json::<T>().map_err(|e| {
+            Ok(response) => read(response).map_err(|e| {
                 // A body cut short is a transport failure; one that parses wrongly is not.
                 if e.kind() == std::io::ErrorKind::InvalidData {
                     Attempt::Fatal(VllmError::Invalid {

@@ -19,6 +19,7 @@
 //! server that stays down ends the run after a checkpoint of the last whole step
 //! (`Trainer::run`), with a message naming the url.
 
+mod adapters;
 pub mod client;
 pub mod completion;
 mod error;
@@ -57,11 +58,22 @@ pub struct VllmRollouts {
     synced: bool,
     /// The server this run started, stopped when this is dropped.
     launched: Option<LaunchedServer>,
+    /// A server to launch at the first sync (LoRA: the base must be on disk first).
+    pending: Option<LaunchSpec>,
+    /// With LoRA: the adapters the servers hold.
+    adapters: Option<adapters::AdapterSync>,
+    /// Per-request timeout and retries of every client.
+    timeout: Duration,
+    retry: RetryPolicy,
+    run_dir: PathBuf,
 }
 
 impl VllmRollouts {
     /// Reaches the configured servers, or launches one on the policy `write_policy` writes (an
     /// HF directory with tokenizer files). `cancelled` is polled while a launched server starts.
+    /// With LoRA (`[lora] rank > 0`) the servers sample from the frozen base plus the policy's
+    /// adapter ([`VllmRollouts::sync_adapter`]); a launched server then starts at the first sync,
+    /// once the base is on disk.
     pub fn open(
         config: &TrainConfig,
         run_dir: &Path,
@@ -73,65 +85,100 @@ impl VllmRollouts {
             .sync_dir
             .clone()
             .unwrap_or_else(|| run_dir.join("vllm/weights"));
-        let client = |url: &str| {
-            Client::new(
-                url,
-                Duration::from_secs_f64(settings.timeout_s),
-                RetryPolicy {
-                    retries: settings.retries,
-                    backoff: Duration::from_secs_f64(settings.backoff_s),
-                },
-            )
+        let lora = config.lora.enabled();
+        let mut engine = Self {
+            clients: Vec::new(),
+            model: settings.model.clone().unwrap_or_else(|| SERVED_NAME.into()),
+            sync_dir: sync_dir.clone(),
+            vocab_size: 0,
+            synced: false,
+            launched: None,
+            pending: None,
+            adapters: lora.then(|| adapters::AdapterSync::new(config, run_dir)),
+            timeout: Duration::from_secs_f64(settings.timeout_s),
+            retry: RetryPolicy {
+                retries: settings.retries,
+                backoff: Duration::from_secs_f64(settings.backoff_s),
+            },
+            run_dir: run_dir.to_path_buf(),
         };
         if settings.launch {
-            write_weights(&sync_dir, write_policy)?;
-            let model_config = read_model_config(&sync_dir)?;
-            let spec = LaunchSpec {
+            let mut spec = LaunchSpec {
                 python: server::python(),
-                model_dir: sync_dir.clone(),
-                served_name: settings.model.clone().unwrap_or_else(|| SERVED_NAME.into()),
+                model_dir: sync_dir,
+                served_name: engine.model.clone(),
                 dtype: settings.dtype.clone(),
-                max_model_len: settings
-                    .max_model_len
-                    .unwrap_or(model_config.max_position_embeddings),
+                max_model_len: settings.max_model_len.unwrap_or(0),
                 seed: config.seed,
                 extra_args: settings.server_args.clone(),
+                env: Vec::new(),
                 log: run_dir.join("vllm/server.log"),
                 startup_timeout: Duration::from_secs_f64(settings.startup_timeout_s),
             };
-            let server = LaunchedServer::start(&spec, cancelled)?;
-            let pid_file = run_dir.join("vllm/server.pid");
-            std::fs::write(&pid_file, server.pid().to_string())
-                .map_err(|e| TrainError::io(&pid_file, e))?;
-            return Ok(Self {
-                clients: vec![client(server.url())],
-                model: spec.served_name,
-                sync_dir,
-                vocab_size: model_config.vocab_size,
-                synced: false,
-                launched: Some(server),
-            });
+            if let Some(adapters) = &engine.adapters {
+                adapters.configure_launch(&mut spec, config.lora.rank)?;
+                engine.pending = Some(spec);
+            } else {
+                write_weights(&spec.model_dir, write_policy)?;
+                engine.launch(spec, cancelled)?;
+            }
+            return Ok(engine);
         }
-        let clients: Vec<Client> = settings.urls.iter().map(|u| client(u)).collect();
-        for c in &clients {
+        engine.clients = settings.urls.iter().map(|u| engine.client(u)).collect();
+        for c in &engine.clients {
             c.healthy(Duration::from_secs(10))
                 .map_err(|message| VllmError::Unreachable {
                     url: c.url().into(),
                     message,
                 })?;
         }
-        let model = match &settings.model {
-            Some(name) => name.clone(),
-            None => served_model(&clients[0])?,
-        };
-        tracing::info!(urls = ?settings.urls, model, "vLLM servers reachable");
-        Ok(Self {
-            clients,
-            model,
-            sync_dir,
-            vocab_size: 0,
-            synced: false,
-            launched: None,
+        if settings.model.is_none() {
+            engine.model = served_model(&engine.clients[0])?;
+        }
+        tracing::info!(urls = ?settings.urls, model = engine.model, "vLLM servers reachable");
+        Ok(engine)
+    }
+
+    fn client(&self, url: &str) -> Client {
+        Client::new(url, self.timeout, self.retry)
+    }
+
+    /// Starts the server of `spec` (`max_model_len` 0: the model's `max_position_embeddings`)
+    /// and points the engine at it.
+    fn launch(
+        &mut self,
+        mut spec: LaunchSpec,
+        cancelled: impl Fn() -> bool,
+    ) -> Result<(), TrainError> {
+        let model_config = read_model_config(&spec.model_dir)?;
+        if spec.max_model_len == 0 {
+            spec.max_model_len = model_config.max_position_embeddings;
+        }
+        let server = LaunchedServer::start(&spec, cancelled)?;
+        let pid_file = self.run_dir.join("vllm/server.pid");
+        std::fs::write(&pid_file, server.pid().to_string())
+            .map_err(|e| TrainError::io(&pid_file, e))?;
+        self.clients = vec![self.client(server.url())];
+        self.vocab_size = model_config.vocab_size;
+        self.launched = Some(server);
+        Ok(())
+    }
+
+    /// Runs `request` against every server at once.
+    fn on_every_server<T: Send>(
+        &self,
+        request: impl Fn(&Client) -> Result<T, VllmError> + Sync,
+    ) -> Result<Vec<T>, VllmError> {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = self
+                .clients
+                .iter()
+                .map(|c| s.spawn(|| request(c)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a request thread does not panic"))
+                .collect()
         })
     }
 
@@ -154,22 +201,10 @@ impl VllmRollouts {
             "method": "reload_weights",
             "kwargs": { "weights_path": self.sync_dir },
         });
-        let each = |endpoint: &str, body: &serde_json::Value| {
-            std::thread::scope(|s| {
-                let handles: Vec<_> = self
-                    .clients
-                    .iter()
-                    .map(|c| s.spawn(move || c.post::<serde_json::Value>(endpoint, body)))
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().expect("a sync thread does not panic"))
-                    .collect::<Result<Vec<_>, VllmError>>()
-            })
-        };
-        each("/collective_rpc", &reload)?;
+        self.on_every_server(|c| c.post::<serde_json::Value>("/collective_rpc", &reload))?;
         // Cached KV blocks of prompts were computed with the old weights.
-        each("/reset_prefix_cache", &serde_json::Value::Null)?;
+        let null = serde_json::Value::Null;
+        self.on_every_server(|c| c.post::<serde_json::Value>("/reset_prefix_cache", &null))?;
         self.synced = true;
         let seconds = started.elapsed().as_secs_f64();
         tracing::debug!(seconds, "weights synced to vLLM");

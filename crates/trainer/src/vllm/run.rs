@@ -59,6 +59,14 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
             return Ok(None);
         };
         let (policy, vocabulary) = (&self.models.policy, &self.vocabulary);
+        if engine.syncs_adapters() {
+            let base = engine.adapter_base().to_path_buf();
+            return engine
+                .sync_adapter(|dir| {
+                    prime_models::peft::save_adapter(policy, dir, Some(&base)).map_err(model_err)
+                })
+                .map(Some);
+        }
         engine
             .sync(|dir| write_policy(policy, vocabulary, dir))
             .map(Some)

@@ -33,6 +33,8 @@ pub struct LaunchSpec {
     pub seed: u64,
     /// Appended to the command line.
     pub extra_args: Vec<String>,
+    /// Extra environment variables of the server.
+    pub env: Vec<(String, String)>,
     /// Where the server's stdout and stderr go.
     pub log: PathBuf,
     /// How long `/health` may take to answer 200.
@@ -77,6 +79,7 @@ impl LaunchedServer {
             .args(&spec.extra_args)
             // `/collective_rpc` and `/reset_prefix_cache` exist only in dev mode.
             .env("VLLM_SERVER_DEV_MODE", "1")
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(log_err))
@@ -239,6 +242,7 @@ mod tests {
             max_model_len: 8,
             seed: 0,
             extra_args: vec![],
+            env: vec![],
             log: dir.path().join("logs/server.log"),
             startup_timeout: Duration::from_secs(30),
         };
