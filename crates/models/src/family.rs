@@ -52,14 +52,14 @@ pub trait PretrainedLm<B: Backend>: CausalLm<B> + Module<B> + Sized {
 /// ([`AutodiffModule::valid`]) is a [`PretrainedLm`] of the inner backend (used for sampling,
 /// old log-probs and frozen references). Implemented for every such type.
 pub trait TrainableLm<B: AutodiffBackend>:
-    PretrainedLm<B> + AutodiffModule<B, InnerModule: PretrainedLm<B::InnerBackend>>
+    PretrainedLm<B> + AutodiffModule<B, InnerModule: PretrainedLm<B::InnerBackend>> + 'static
 {
 }
 
 impl<B, M> TrainableLm<B> for M
 where
     B: AutodiffBackend,
-    M: PretrainedLm<B> + AutodiffModule<B>,
+    M: PretrainedLm<B> + AutodiffModule<B> + 'static,
     M::InnerModule: PretrainedLm<B::InnerBackend>,
 {
 }

@@ -164,7 +164,7 @@ impl<B: Backend> Qwen2ForCausalLm<B> {
 
     /// The LM head as a `[hidden, vocab]` matrix: `lm_head`'s weight, or the embedding matrix
     /// transposed when tied. `None` for a head with a bias (Qwen2's has none).
-    fn head_matrix_unbiased(&self) -> Option<Tensor<B, 2>> {
+    pub(crate) fn head_matrix_unbiased(&self) -> Option<Tensor<B, 2>> {
         match &self.lm_head {
             Some(head) if head.bias.is_some() => None,
             Some(head) => Some(head.weight.val()),
@@ -175,6 +175,21 @@ impl<B: Backend> Qwen2ForCausalLm<B> {
     /// The tied head: the embedding matrix `[vocab, hidden]` transposed.
     fn head_matrix(&self) -> Tensor<B, 2> {
         self.model.embed_tokens.weight.val().transpose()
+    }
+
+    /// What every decoder layer of an uncached forward over `batch` reads besides its input: the
+    /// rotary tables `cos`, `sin` (`[batch, 1, seq, head_dim]`) and the attention mask bias
+    /// (`[batch, 1, seq, seq]`), as [`Self::run`] computes them.
+    pub(crate) fn layer_context(
+        &self,
+        batch: &TokenBatch<B>,
+    ) -> (Tensor<B, 4>, Tensor<B, 4>, Tensor<B, 4>) {
+        let n = batch.input_ids.dims()[1];
+        let mask = batch.attention_mask.clone();
+        let positions = mask.clone().cumsum(1).sub_scalar(1).clamp_min(0);
+        let (cos, sin) = self.model.rotary.cos_sin(positions);
+        let device = mask.device();
+        (cos, sin, mask_bias(mask, 0, n, &device))
     }
 
     /// Runs the newest `n` positions (`input_ids`, `[batch, n]`) after `past` cached ones and
