@@ -56,7 +56,7 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> PrmReference<B, M> {
 impl<B, M> ImplicitPrm<B, M>
 where
     B: AutodiffBackend,
-    M: CausalLm<B> + AutodiffModule<B>,
+    M: CausalLm<B> + AutodiffModule<B> + 'static,
     M::InnerModule: CausalLm<B::InnerBackend>,
 {
     /// Writes the AdamW state (moments and step count of every parameter) to `path`

@@ -50,6 +50,9 @@ pub struct PrmConfig {
     /// In mode `after`, run one extra inference forward after the update to report
     /// `dpo_acc_after` (mode `before` always has it for free). Default false.
     pub measure_after_update: bool,
+    /// Recompute each decoder layer in the backward instead of keeping its activations
+    /// (activation checkpointing; `prime_models::training_scores`). Default false.
+    pub recompute_layers: bool,
 }
 
 impl Default for PrmConfig {
@@ -63,6 +66,7 @@ impl Default for PrmConfig {
             grad_clip: 10.0,
             mini_batch_size: 256,
             measure_after_update: false,
+            recompute_layers: false,
         }
     }
 }

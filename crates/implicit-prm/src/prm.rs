@@ -10,7 +10,7 @@ use burn::tensor::{backend::AutodiffBackend, backend::Backend, ElementConversion
 use prime_distributed::{
     all_reduce_f64, all_reduce_gradients, Communicator, RowShard, SingleProcess,
 };
-use prime_models::{optim, response_scores, CausalLm, ResponseDims};
+use prime_models::{optim, response_scores, training_scores, CausalLm, ResponseDims, ScoreTape};
 
 use crate::loss::{ce_loss, dpo_loss, DpoTargets};
 use crate::metrics::dpo_accuracy_parts;
@@ -45,7 +45,7 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> Clone for PrmReference<B, M> {
 pub struct ImplicitPrm<B, M>
 where
     B: AutodiffBackend,
-    M: CausalLm<B> + AutodiffModule<B>,
+    M: CausalLm<B> + AutodiffModule<B> + 'static,
     M::InnerModule: CausalLm<B::InnerBackend>,
 {
     model: M,
@@ -69,7 +69,7 @@ struct TrainOutcome {
 impl<B, M> ImplicitPrm<B, M>
 where
     B: AutodiffBackend,
-    M: CausalLm<B> + AutodiffModule<B>,
+    M: CausalLm<B> + AutodiffModule<B> + 'static,
     M::InnerModule: CausalLm<B::InnerBackend>,
 {
     /// A PRM `model` with the given reference and a fresh AdamW state
@@ -323,10 +323,12 @@ where
         dims: ResponseDims,
         acc: &[f32],
         dpo: Option<(&[f32], &[f32])>,
-    ) -> Result<(Tensor<B, 1>, Tensor<B, 2>), PrmError> {
+    ) -> Result<(Tensor<B, 1>, Tensor<B, 2>, ScoreTape<B>), PrmError> {
         let device = chunk.responses.tokens.input_ids.device();
         let beta = self.config.beta;
-        let log_probs = log_probs(model, chunk)?;
+        let (scores, tape) =
+            training_scores(model, &chunk.responses, false, self.config.recompute_layers)?;
+        let log_probs = scores.log_probs;
         let reference = self.reference_log_probs(&chunk.inner(), dims)?;
         let q = log_probs.sub(Tensor::from_inner(reference)); // [m, R]
         let sequence_q = q.clone().sum_dim(1).squeeze_dim::<1>(1); // [m]
@@ -339,7 +341,7 @@ where
                 beta,
             ),
         };
-        Ok((loss, q))
+        Ok((loss, q, tape))
     }
 
     /// One optimizer step per mini-batch of the global batch; returns the rewards of the loss
@@ -380,7 +382,7 @@ where
                         rows: range.len(),
                         response_width: dims.response_width,
                     };
-                    let (loss, q) = self.mini_batch_loss(
+                    let (loss, q, tape) = self.mini_batch_loss(
                         &self.model,
                         &chunk,
                         chunk_dims,
@@ -395,10 +397,7 @@ where
                     // their share, the ranks' losses (and gradients) add up to the mini-batch's.
                     let loss = loss.mul_scalar(range.len() as f64 / global.len() as f64);
                     let value = f64::from(loss.clone().inner().into_scalar().elem::<f32>());
-                    (
-                        value,
-                        GradientsParams::from_grads(loss.backward(), &self.model),
-                    )
+                    (value, tape.backward(loss, &self.model))
                 }
             };
             let mut mini_batch_loss = [local_loss];

@@ -10,14 +10,6 @@ pub type CpuBackend = burn::backend::Flex;
 /// [`CpuBackend`] with automatic differentiation, for training.
 pub type CpuAutodiffBackend = burn::backend::Autodiff<CpuBackend>;
 
-/// [`CpuAutodiffBackend`] that recomputes memory-bound activations (element-wise ops, softmax,
-/// norms) in the backward pass instead of keeping them: burn-autodiff's balanced checkpointing
-/// (`[memory] checkpoint_activations`).
-pub type CpuCheckpointedBackend = burn::backend::Autodiff<
-    CpuBackend,
-    burn::backend::autodiff::checkpoint::strategy::BalancedCheckpointing,
->;
-
 /// NVIDIA GPUs through CUDA (f32 floats, i32 ints).
 #[cfg(feature = "cuda")]
 pub type CudaBackend = burn::backend::Cuda;
@@ -25,11 +17,3 @@ pub type CudaBackend = burn::backend::Cuda;
 /// [`CudaBackend`] with automatic differentiation, for training.
 #[cfg(feature = "cuda")]
 pub type CudaAutodiffBackend = burn::backend::Autodiff<CudaBackend>;
-
-/// [`CudaAutodiffBackend`] with balanced activation checkpointing (see
-/// [`CpuCheckpointedBackend`]).
-#[cfg(feature = "cuda")]
-pub type CudaCheckpointedBackend = burn::backend::Autodiff<
-    CudaBackend,
-    burn::backend::autodiff::checkpoint::strategy::BalancedCheckpointing,
->;

@@ -26,9 +26,7 @@ use burn::tensor::Tensor;
 
 use crate::chunked_response::chunked_response_scores;
 use crate::log_probs::ResponseScores;
-use crate::{
-    response_scores, HiddenStates, ModelError, Qwen2ForCausalLm, ResponseBatch, TrainableLm,
-};
+use crate::{response_scores, CausalLm, HiddenStates, ModelError, Qwen2ForCausalLm, ResponseBatch};
 
 /// How [`ScoreTape::backward`] gets the gradients of a loss over training scores.
 pub enum ScoreTape<B: AutodiffBackend> {
@@ -51,7 +49,7 @@ pub struct LayerTape<B: AutodiffBackend> {
 /// The scores of [`response_scores`] for a loss to be back-propagated, and how to do it: with
 /// `recompute_layers` and the built-in decoder (with an unbiased LM head), by
 /// [layer recomputation](self); otherwise through the ordinary graph.
-pub fn training_scores<B: AutodiffBackend, M: TrainableLm<B>>(
+pub fn training_scores<B: AutodiffBackend, M: CausalLm<B> + 'static>(
     model: &M,
     batch: &ResponseBatch<B>,
     with_entropy: bool,
@@ -73,7 +71,11 @@ pub fn training_scores<B: AutodiffBackend, M: TrainableLm<B>>(
 impl<B: AutodiffBackend> ScoreTape<B> {
     /// The gradients of `loss` (a scalar built from the scores of [`training_scores`]) with
     /// respect to `model`'s parameters: the same model the scores came from.
-    pub fn backward<M: TrainableLm<B>>(self, loss: Tensor<B, 1>, model: &M) -> GradientsParams {
+    pub fn backward<M: AutodiffModule<B> + 'static>(
+        self,
+        loss: Tensor<B, 1>,
+        model: &M,
+    ) -> GradientsParams {
         match self {
             ScoreTape::Graph => GradientsParams::from_grads(loss.backward(), model),
             ScoreTape::Layers(tape) => {

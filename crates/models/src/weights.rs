@@ -83,10 +83,7 @@ pub(crate) fn save_weight_and_bias<B: Backend>(
     let weight = HostTensor::from_tensor(weight).transposed();
     out.push((format!("{prefix}.weight"), weight));
     if let Some(bias) = bias {
-        out.push((
-            format!("{prefix}.bias"),
-            HostTensor::from_tensor(bias),
-        ));
+        out.push((format!("{prefix}.bias"), HostTensor::from_tensor(bias)));
     }
 }
 

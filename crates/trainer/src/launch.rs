@@ -29,14 +29,6 @@ pub fn train(
 ) -> Result<RunSummary, TrainError> {
     let family = model_family(&config)?;
     match config.backend.kind {
-        BackendKind::Cpu if config.memory.checkpoint_activations => {
-            family.dispatch::<prime_models::backend::CpuCheckpointedBackend, _>(Train {
-                config,
-                run_dir,
-                options,
-                device: Default::default(),
-            })
-        }
         BackendKind::Cpu => {
             family.dispatch::<prime_models::backend::CpuAutodiffBackend, _>(Train {
                 config,
@@ -173,14 +165,6 @@ mod cuda {
         let device = burn::backend::cuda::CudaDevice {
             index: config.backend.device,
         };
-        if config.memory.checkpoint_activations {
-            return family.dispatch::<prime_models::backend::CudaCheckpointedBackend, _>(Train {
-                config,
-                run_dir,
-                options,
-                device,
-            });
-        }
         family.dispatch::<prime_models::backend::CudaAutodiffBackend, _>(Train {
             config,
             run_dir,

@@ -275,6 +275,7 @@ fn prm_config(config: &TrainConfig) -> PrmConfig {
         grad_clip: p.grad_clip as f32,
         mini_batch_size: p.mini_batch_size,
         measure_after_update: false,
+        recompute_layers: config.memory.checkpoint_activations,
     }
 }
 

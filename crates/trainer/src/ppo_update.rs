@@ -5,13 +5,15 @@
 use std::time::Instant;
 
 use burn::module::AutodiffModule;
-use burn::optim::{GradientsAccumulator, GradientsParams, Optimizer};
+use burn::optim::{GradientsAccumulator, Optimizer};
 use burn::tensor::{backend::AutodiffBackend, backend::Backend, Tensor};
 use prime_data::SplitMix64;
 use prime_distributed::{
     all_reduce_f64, all_reduce_gradients, Communicator, RowShard, SingleProcess,
 };
-use prime_models::{optim::clip_grad_norm, response_scores, CausalLm, ResponseBatch};
+use prime_models::{
+    optim::clip_grad_norm, response_scores, training_scores, CausalLm, ResponseBatch,
+};
 
 use crate::error::TrainError;
 use crate::policy_loss::{policy_loss, PolicyLossConfig, PolicyLossInputs};
@@ -117,6 +119,8 @@ pub struct PpoSettings {
     /// Score `logprob_chunk` tokens at a time, without whole-vocabulary logits
     /// (`ResponseBatch::logprob_chunk`, `[memory] logprob_chunk`; 0: unchunked).
     pub logprob_chunk: usize,
+    /// Recompute each decoder layer in the backward (`[memory] checkpoint_activations`).
+    pub recompute_layers: bool,
     /// Seed of the row order.
     pub seed: u64,
 }
@@ -136,7 +140,7 @@ pub struct PpoShard<'a> {
 /// mini-batches; each mini-batch accumulates the gradients of its micro-batches (the loss of each
 /// is normalised by the whole mini-batch, so the sum is the mini-batch's gradient), clips the
 /// global norm and takes one AdamW step. A mini-batch with a non-finite loss or norm is skipped.
-pub fn ppo_update<B: AutodiffBackend, M: CausalLm<B> + AutodiffModule<B>>(
+pub fn ppo_update<B: AutodiffBackend, M: CausalLm<B> + AutodiffModule<B> + 'static>(
     model: M,
     optimizer: &mut AdamWOf<M, B>,
     rows: &[TrainRow],
@@ -158,7 +162,7 @@ pub fn ppo_update<B: AutodiffBackend, M: CausalLm<B> + AutodiffModule<B>>(
 /// every rank); each rank back-propagates its rows of a mini-batch with the mini-batch's global
 /// normaliser, the gradients are summed over ranks, and every rank takes the same clipped AdamW
 /// step. A mini-batch non-finite on any rank is skipped on all. The stats are the whole batch's.
-pub fn ppo_update_sharded<B: AutodiffBackend, M: CausalLm<B> + AutodiffModule<B>>(
+pub fn ppo_update_sharded<B: AutodiffBackend, M: CausalLm<B> + AutodiffModule<B> + 'static>(
     model: M,
     optimizer: &mut AdamWOf<M, B>,
     rows: &[TrainRow],
@@ -213,7 +217,9 @@ pub fn ppo_update_sharded<B: AutodiffBackend, M: CausalLm<B> + AutodiffModule<B>
                         micro.iter().map(|&i| f(&rows[i]).to_vec()).collect();
                     tensor2(pad_rows(&ragged, width), n, width, device)
                 };
-                let scores = response_scores(&model, &batch, need_entropy).map_err(model_err)?;
+                let (scores, tape) =
+                    training_scores(&model, &batch, need_entropy, settings.recompute_layers)
+                        .map_err(model_err)?;
                 let ref_log_probs = if need_ref {
                     let ragged: Option<Vec<Vec<f32>>> = micro
                         .iter()
@@ -269,7 +275,7 @@ pub fn ppo_update_sharded<B: AutodiffBackend, M: CausalLm<B> + AutodiffModule<B>
                 ent += sums[3] as f64;
                 ref_kl += sums[4] as f64;
                 valid += responses.iter().map(|r| r.len()).sum::<usize>();
-                let grads = GradientsParams::from_grads(out.loss.backward(), &model);
+                let grads = tape.backward(out.loss, &model);
                 accumulator.accumulate(&model, grads);
             }
             minibatches += 1;

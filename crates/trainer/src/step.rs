@@ -405,6 +405,7 @@ impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
             pad_id: self.vocabulary.pad_id,
             vocab_limit: self.vocabulary.vocab_limit(),
             logprob_chunk: cfg.memory.logprob_chunk,
+            recompute_layers: cfg.memory.checkpoint_activations,
             seed: seed_for(cfg.seed, PPO_ORDER, &[step as u64]),
         };
         let comm = self.comm.as_ref();

@@ -100,6 +100,7 @@ fn positive_advantages_raise_the_responses_log_prob() {
             pad_id: 0,
             vocab_limit: None,
             logprob_chunk: 2,
+            recompute_layers: false,
             seed: 1,
         };
         let mut optimizer =

@@ -102,7 +102,9 @@ fn metrics(run_dir: &Path) -> Vec<Value> {
         .map(|l| {
             let mut v: Value = serde_json::from_str(l).unwrap();
             let obj = v.as_object_mut().unwrap();
-            obj.retain(|k, _| !k.starts_with("time_") && !k.ends_with("_per_s"));
+            obj.retain(|k, _| {
+                !k.starts_with("time_") && !k.ends_with("_per_s") && k != "peak_rss_bytes"
+            });
             v
         })
         .collect()
