@@ -1,14 +1,22 @@
-//! The process's peak resident memory, recorded in every step of `metrics.jsonl`
-//! (`peak_rss_bytes`) to check the memory plan against.
+//! The process's peak resident memory during each step, recorded in every step of
+//! `metrics.jsonl` (`peak_rss_bytes`) to check the memory plan against.
 //!
-//! On Linux it is `VmHWM` of `/proc/self/status` (the high-water mark of the resident set);
-//! elsewhere there is no value. A CUDA device's peak memory is not recorded: burn 0.21 does not
+//! On Linux it is `VmHWM` of `/proc/self/status` (the high-water mark of the resident set),
+//! reset at the start of every step ([`reset_peak`]: writing `5` to `/proc/self/clear_refs`),
+//! so a step's record is that step's peak and not, say, the save of the initial model before
+//! it; elsewhere there is no value. A CUDA device's peak memory is not recorded: burn 0.21 does not
 //! expose it (cubecl's `ComputeClient::memory_usage` reports current use only).
 
 /// The peak resident set size of this process in bytes, where the OS reports it.
 pub fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     parse_vm_hwm(&status)
+}
+
+/// Restarts the high-water mark from the current resident set (Linux; a no-op where the kernel
+/// refuses it, in which case the record stays the process's peak so far).
+pub fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 /// The `VmHWM:  <n> kB` line of a `/proc/<pid>/status` text, in bytes.

@@ -98,6 +98,7 @@ pub struct OldLogProbs {
 impl<B: AutodiffBackend, M: TrainableLm<B>> Trainer<B, M> {
     /// Runs RL step `step` (1-based) and returns its metrics.
     pub(crate) fn step(&mut self, step: usize) -> Result<StepMetrics, TrainError> {
+        crate::peak_memory::reset_peak();
         let started = Instant::now();
         let lr = self.tools.schedule.lr(step - 1);
         let mut m = StepMetrics {

@@ -33,11 +33,7 @@
 //!
 //! With `memory.checkpoint_activations`, only each layer's input (`h` per token per layer) is
 //! kept and one layer at a time is recomputed in the backward: `L·h + (one layer's set)`. That is
-//! per-layer recomputation, what the switch is meant to give. burn-autodiff's
-//! `BalancedCheckpointing`, which the trainer runs the switch on today, keeps more: it recomputes
-//! element-wise ops only and keeps every product's output (the `H·n` attention scores
-//! included) and, with a bf16 base, every layer's f32 weight copies; measured in
-//! docs/performance.md ("Memory plan vs measurement").
+//! what the PPO and PRM updates do (`prime_models::training_scores`, per-layer recomputation).
 
 use prime_models::{LoraConfig, LoraTarget};
 
