@@ -256,8 +256,14 @@ fn a_lora_run_syncs_its_adapter_instead_of_the_weights() {
     assert!(!dir.path().join("vllm/weights").exists());
     let log = std::fs::read_to_string(dir.path().join("vllm/server.log")).unwrap();
     let count = |s: &str| log.matches(s).count();
-    assert_eq!(count("POST /v1/load_lora_adapter HTTP/1.1\" 200"), 4, "{log}");
+    assert_eq!(
+        count("POST /v1/load_lora_adapter HTTP/1.1\" 200"),
+        4,
+        "{log}"
+    );
     assert_eq!(count("POST /v1/unload_lora_adapter HTTP/1.1\" 200"), 3);
-    let left = std::fs::read_dir(dir.path().join("vllm/adapters")).unwrap().count();
+    let left = std::fs::read_dir(dir.path().join("vllm/adapters"))
+        .unwrap()
+        .count();
     assert_eq!(left, 1);
 }
