@@ -66,6 +66,9 @@ struct TrainOutcome {
     steps: usize,
 }
 
+/// A mini-batch's loss (`[1]`), its log-ratios `q` (`[m, R]`) and how to back-propagate the loss.
+pub(crate) type MiniBatchLoss<B> = (Tensor<B, 1>, Tensor<B, 2>, ScoreTape<B>);
+
 impl<B, M> ImplicitPrm<B, M>
 where
     B: AutodiffBackend,
@@ -323,7 +326,7 @@ where
         dims: ResponseDims,
         acc: &[f32],
         dpo: Option<(&[f32], &[f32])>,
-    ) -> Result<(Tensor<B, 1>, Tensor<B, 2>, ScoreTape<B>), PrmError> {
+    ) -> Result<MiniBatchLoss<B>, PrmError> {
         let device = chunk.responses.tokens.input_ids.device();
         let beta = self.config.beta;
         let (scores, tape) =

@@ -6,7 +6,7 @@ use super::TrainConfig;
 use crate::error::ConfigError;
 
 /// `[memory]`: trading compute for memory.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MemorySection {
     /// Recompute each decoder layer's activations in the backward pass instead of keeping them
@@ -20,16 +20,6 @@ pub struct MemorySection {
     /// On CUDA, start even when the memory plan exceeds the device's memory (default off: the
     /// trainer refuses, naming the biggest components).
     pub allow_over_plan: bool,
-}
-
-impl Default for MemorySection {
-    fn default() -> Self {
-        Self {
-            checkpoint_activations: false,
-            logprob_chunk: 0,
-            allow_over_plan: false,
-        }
-    }
 }
 
 impl TrainConfig {
