@@ -48,7 +48,8 @@ pub struct LayerTape<B: AutodiffBackend> {
 
 /// The scores of [`response_scores`] for a loss to be back-propagated, and how to do it: with
 /// `recompute_layers` and the built-in decoder (with an unbiased LM head), by
-/// [layer recomputation](self); otherwise through the ordinary graph.
+/// layer recomputation ([`ScoreTape::Layers`]: each decoder layer rerun in the backward);
+/// otherwise through the ordinary graph.
 pub fn training_scores<B: AutodiffBackend, M: CausalLm<B> + 'static>(
     model: &M,
     batch: &ResponseBatch<B>,

@@ -271,7 +271,7 @@ impl Sampler<'_> {
 
 /// Leaves out of training every group with a response that could not be decoded, and returns
 /// how many. Its score of 0 says nothing about its answer, and an id past the vocabulary limit
-/// (which [`generate`] never draws, but another rollout engine might) has probability 0 under
+/// (which [`prime_models::generate`] never draws, but another rollout engine might) has probability 0 under
 /// the policy (docs/algorithm.md §2), so no log-prob of it is finite.
 pub fn without_undecodable(groups: Vec<SampledGroup>) -> (Vec<SampledGroup>, usize) {
     let before = groups.len();
