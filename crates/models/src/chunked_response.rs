@@ -4,9 +4,10 @@
 
 use burn::tensor::{backend::Backend, IndexingUpdateOp, Int, Tensor, TensorData};
 
-use crate::chunked_scores::{token_scores, ChunkSpec};
-use crate::log_probs::ResponseScores;
+use crate::chunked_scores::ChunkSpec;
+use crate::response_scores::ResponseScores;
 use crate::sampling::allowed_vocab;
+use crate::token_scores::token_scores;
 use crate::{HiddenStates, ResponseBatch, ResponseDims};
 
 /// The scores of [`crate::response_scores`] from `states = model.hidden_states(batch.tokens)`.

@@ -21,9 +21,7 @@
 
 use burn::tensor::{backend::Backend, Int, Tensor};
 
-use crate::chunked_backward::autodiff_scores;
-
-/// How [`token_scores`] splits its work.
+/// How [`crate::token_scores::token_scores`] splits its work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ChunkSpec {
     /// `L`: only the first `L` columns of the head are the vocabulary (`1 ≤ L ≤ V`).
@@ -32,32 +30,7 @@ pub(crate) struct ChunkSpec {
     pub chunk: usize,
 }
 
-/// `[N, 2]`: column 0 `log p(target)`, column 1 the entropy, of each row of `hidden`.
-///
-/// `hidden`: `[N, H]`; `head`: `[H, V]`; `targets`: `[N]`, each below `spec.limit`.
-/// Differentiable with respect to `hidden` and `head` under an autodiff backend.
-pub(crate) fn token_scores<B: Backend>(
-    hidden: Tensor<B, 2>,
-    head: Tensor<B, 2>,
-    targets: Tensor<B, 1, Int>,
-    spec: ChunkSpec,
-) -> Tensor<B, 2> {
-    let rows = hidden.dims()[0];
-    if rows == 0 {
-        return Tensor::zeros([0, 2], &hidden.device());
-    }
-    let inputs = ScoreInputs {
-        hidden,
-        head,
-        targets,
-    };
-    match autodiff_scores(&inputs, spec) {
-        Some(scores) => scores,
-        None => decomposed_scores(inputs, spec),
-    }
-}
-
-/// The inputs of [`token_scores`], kept together for the backend dispatch.
+/// The inputs of [`crate::token_scores::token_scores`], kept together for the backend dispatch.
 #[derive(Debug, Clone)]
 pub(crate) struct ScoreInputs<B: Backend> {
     /// `[N, H]`.

@@ -9,7 +9,8 @@ use burn::tensor::ElementConversion;
 use burn::tensor::{backend::Backend, Distribution, Int, Tensor, TensorData};
 
 use crate::chunked_backward::autodiff_scores;
-use crate::chunked_scores::{decomposed_scores, token_scores, ChunkSpec, ScoreInputs};
+use crate::chunked_scores::{decomposed_scores, ChunkSpec, ScoreInputs};
+use crate::token_scores::token_scores;
 use crate::{response_scores, Qwen2Config, Qwen2ForCausalLm, ResponseBatch};
 
 type Ad = Autodiff<Flex>;

@@ -25,7 +25,7 @@ use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::Tensor;
 
 use crate::chunked_response::chunked_response_scores;
-use crate::log_probs::ResponseScores;
+use crate::response_scores::ResponseScores;
 use crate::{response_scores, CausalLm, HiddenStates, ModelError, Qwen2ForCausalLm, ResponseBatch};
 
 /// How [`ScoreTape::backward`] gets the gradients of a loss over training scores.

@@ -55,9 +55,11 @@ pub mod optim_state;
 pub mod peft;
 mod qwen3;
 mod response_batch;
+mod response_scores;
 mod rms_norm;
 mod rotary;
 mod sampling;
+mod token_scores;
 mod tokenizer;
 mod weights;
 
@@ -83,12 +85,13 @@ pub use hf_config::Llama3RopeScaling;
 pub use hf_io::{load_hf, save_hf, SaveDtype};
 pub use host_tensor::HostTensor;
 pub use layer_recompute::{training_scores, LayerTape, ScoreTape};
-pub use log_probs::{entropy, response_scores, token_log_probs, ResponseScores};
+pub use log_probs::{entropy, response_scores, token_log_probs};
 pub use lora::{AdaptedLinear, LoraAdapter, LoraConfig, LoraTarget};
 pub use mlp::Qwen2Mlp;
 pub use model::{Qwen2ForCausalLm, Qwen2Model};
 pub use model_family::ModelFamily;
 pub use response_batch::{ResponseBatch, ResponseDims};
+pub use response_scores::ResponseScores;
 pub use rms_norm::RmsNorm;
 pub use rotary::RotaryEmbedding;
 pub use sampling::{

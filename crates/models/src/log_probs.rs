@@ -9,6 +9,7 @@
 use burn::tensor::{activation::log_softmax, backend::Backend, Int, Tensor};
 
 use crate::chunked_response::chunked_response_scores;
+use crate::response_scores::ResponseScores;
 use crate::sampling::allowed_vocab;
 use crate::{CausalLm, ModelError, ResponseBatch, TokenBatch};
 
@@ -29,17 +30,6 @@ pub fn entropy<B: Backend>(logits: Tensor<B, 3>, batch: &TokenBatch<B>) -> Tenso
     next_token_scores(logits, batch, true)
         .1
         .unwrap_or_else(|| Tensor::zeros([rows, 0], &device))
-}
-
-/// Per-token scores of the response tokens of a [`ResponseBatch`], `[n, R]` each, 0 after `L_i`.
-#[derive(Debug, Clone)]
-pub struct ResponseScores<B: Backend> {
-    /// `log π(y_t | x, y_<t)`.
-    pub log_probs: Tensor<B, 2>,
-    /// Entropy (nats) of the distribution that predicts `y_t`, when asked for.
-    pub entropy: Option<Tensor<B, 2>>,
-    /// The response mask `m_{i,t} = 1[t < L_i]`.
-    pub mask: Tensor<B, 2>,
 }
 
 /// One forward of `model` on `batch` and the scores of its response tokens: the one function

@@ -166,3 +166,34 @@ impl TrainConfig {
         Ok(())
     }
 }
+
+impl TrainConfig {
+    /// `[lora]` and the model options that only mean something with it.
+    fn validate_lora(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            key: key.to_string(),
+            message,
+        };
+        self.lora.validate().map_err(|e| match e {
+            prime_models::ModelError::InvalidConfig { field, reason } => invalid(field, reason),
+            other => invalid("lora", other.to_string()),
+        })?;
+        if self.lora.enabled() {
+            return Ok(());
+        }
+        if self.model.base_dtype != prime_models::BaseDtype::F32 {
+            return Err(invalid(
+                "model.base_dtype",
+                "a bf16 base is frozen: it needs LoRA adapters to train (set lora.rank)".into(),
+            ));
+        }
+        if self.model.adapter_path.is_some() {
+            return Err(invalid(
+                "model.adapter_path",
+                "starting from an adapter needs LoRA on (set lora.rank to the adapter's rank)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use prime_models::{LoraConfig, LoraTarget, Qwen2Config, ScratchArchitecture};
 
-use super::PlanError;
+use super::error::PlanError;
 use crate::config::TrainConfig;
 
 /// Where copies of public `config.json` files live, one directory per model (named as the last

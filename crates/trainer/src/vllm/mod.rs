@@ -19,10 +19,12 @@
 //! server that stays down ends the run after a checkpoint of the last whole step
 //! (`Trainer::run`), with a message naming the url.
 
+mod adapter_rollouts;
 mod adapters;
 pub mod client;
 pub mod completion;
 mod error;
+mod open;
 mod run;
 pub mod server;
 mod untie;
@@ -39,7 +41,7 @@ use crate::error::TrainError;
 use client::{Client, RetryPolicy};
 use completion::{checked, CompletionRequest, CompletionResponse, Limits};
 pub use error::VllmError;
-pub(crate) use run::open_engine;
+pub(crate) use open::open_engine;
 use server::{LaunchSpec, LaunchedServer};
 
 /// The name a launched server serves the policy under.
