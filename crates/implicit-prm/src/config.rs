@@ -47,6 +47,9 @@ pub struct PrmConfig {
     pub grad_clip: f32,
     /// Rollouts per PRM optimizer step (and per inference forward chunk). Default 256.
     pub mini_batch_size: usize,
+    /// Rollouts per forward/backward within a mini-batch, their gradients summed (memory only:
+    /// the step is the same); 0 (the default) back-propagates the whole mini-batch at once.
+    pub micro_batch_size: usize,
     /// In mode `after`, run one extra inference forward after the update to report
     /// `dpo_acc_after` (mode `before` always has it for free). Default false.
     pub measure_after_update: bool,
@@ -65,6 +68,7 @@ impl Default for PrmConfig {
             weight_decay: 0.0,
             grad_clip: 10.0,
             mini_batch_size: 256,
+            micro_batch_size: 0,
             measure_after_update: false,
             recompute_layers: false,
         }

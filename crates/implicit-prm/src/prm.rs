@@ -4,7 +4,9 @@
 use std::ops::Range;
 
 use burn::module::AutodiffModule;
-use burn::optim::{adaptor::OptimizerAdaptor, AdamW, GradientsParams, Optimizer};
+use burn::optim::{
+    adaptor::OptimizerAdaptor, AdamW, GradientsAccumulator, GradientsParams, Optimizer,
+};
 use burn::tensor::TensorData;
 use burn::tensor::{backend::AutodiffBackend, backend::Backend, ElementConversion, Tensor};
 use prime_distributed::{
@@ -380,27 +382,38 @@ where
             let (local_loss, grads) = match batch.filter(|_| !range.is_empty()) {
                 None => (0.0, GradientsParams::new()),
                 Some(batch) => {
-                    let chunk = batch.rows(range.clone());
-                    let chunk_dims = ResponseDims {
-                        rows: range.len(),
-                        response_width: dims.response_width,
+                    // Micro-batches of this rank's rows, their gradients summed: the loss is a
+                    // mean over the mini-batch's rows, so each micro-batch's (and each rank's)
+                    // is weighted by its share of them.
+                    let micro_size = match self.config.micro_batch_size {
+                        0 => range.len(),
+                        size => size,
                     };
-                    let (loss, q, tape) = self.mini_batch_loss(
-                        &self.model,
-                        &chunk,
-                        chunk_dims,
-                        &labels.acc[range.clone()],
-                        dpo_targets.as_ref().map(|t| t.rows(range.clone())),
-                    )?;
-                    q_rows.extend(ragged_rows(
-                        q.detach().inner(),
-                        &chunk.responses.response_lengths,
-                    )?);
-                    // The loss is a mean over this rank's rows of the mini-batch: weighted by
-                    // their share, the ranks' losses (and gradients) add up to the mini-batch's.
-                    let loss = loss.mul_scalar(range.len() as f64 / global.len() as f64);
-                    let value = f64::from(loss.clone().inner().into_scalar().elem::<f32>());
-                    (value, tape.backward(loss, &self.model))
+                    let mut value = 0.0;
+                    let mut accumulator = GradientsAccumulator::new();
+                    for micro in mini_batches(range.len(), micro_size) {
+                        let micro = range.start + micro.start..range.start + micro.end;
+                        let chunk = batch.rows(micro.clone());
+                        let chunk_dims = ResponseDims {
+                            rows: micro.len(),
+                            response_width: dims.response_width,
+                        };
+                        let (loss, q, tape) = self.mini_batch_loss(
+                            &self.model,
+                            &chunk,
+                            chunk_dims,
+                            &labels.acc[micro.clone()],
+                            dpo_targets.as_ref().map(|t| t.rows(micro.clone())),
+                        )?;
+                        q_rows.extend(ragged_rows(
+                            q.detach().inner(),
+                            &chunk.responses.response_lengths,
+                        )?);
+                        let loss = loss.mul_scalar(micro.len() as f64 / global.len() as f64);
+                        value += f64::from(loss.clone().inner().into_scalar().elem::<f32>());
+                        accumulator.accumulate(&self.model, tape.backward(loss, &self.model));
+                    }
+                    (value, accumulator.grads())
                 }
             };
             let mut mini_batch_loss = [local_loss];

@@ -274,6 +274,7 @@ fn prm_config(config: &TrainConfig) -> PrmConfig {
         weight_decay: p.weight_decay as f32,
         grad_clip: p.grad_clip as f32,
         mini_batch_size: p.mini_batch_size,
+        micro_batch_size: p.micro_batch_size,
         measure_after_update: false,
         recompute_layers: config.memory.checkpoint_activations,
     }

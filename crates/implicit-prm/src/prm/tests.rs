@@ -371,3 +371,38 @@ fn bad_labels_are_rejected() {
         Err(PrmError::Labels(_))
     ));
 }
+
+/// Micro-batches of one row inside mini-batches of three take the same optimizer steps as the
+/// whole mini-batch at once (gradients summed with the rows' shares), for both losses.
+#[test]
+fn micro_batches_take_the_same_steps_as_whole_mini_batches() {
+    let (batch, labels) = toy_batch();
+    for loss in [PrmLoss::Ce, PrmLoss::Dpo] {
+        let run = |micro_batch_size: usize| {
+            let config = PrmConfig {
+                loss,
+                mini_batch_size: 3,
+                micro_batch_size,
+                ..config(UpdateMode::After)
+            };
+            let mut prm = ImplicitPrm::with_frozen_reference(tiny(7), config).unwrap();
+            let out = prm.step(&batch, &labels).unwrap();
+            let rewards: Vec<f32> = prm
+                .token_rewards(&batch)
+                .unwrap()
+                .q
+                .into_iter()
+                .flatten()
+                .collect();
+            (out.stats.optimizer_steps, rewards)
+        };
+        let (whole_steps, whole) = run(0);
+        let (micro_steps, micro) = run(1);
+        assert_eq!((whole_steps, micro_steps), (2, 2));
+        let scale = whole.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
+        assert!(scale > 1e-3, "the updates must move the PRM ({scale})");
+        for (a, b) in micro.iter().zip(&whole) {
+            assert!((a - b).abs() <= 1e-5 * scale, "{loss:?}: {a} vs {b}");
+        }
+    }
+}

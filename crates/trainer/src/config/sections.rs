@@ -116,6 +116,9 @@ pub struct PrmSection {
     pub grad_clip: f64,
     /// Rollouts per PRM optimizer step (256).
     pub mini_batch_size: usize,
+    /// Rollouts per forward/backward inside a PRM mini-batch, gradients summed (memory only);
+    /// 0 (the default): the whole mini-batch at once.
+    pub micro_batch_size: usize,
 }
 
 impl Default for PrmSection {
@@ -131,6 +134,7 @@ impl Default for PrmSection {
             weight_decay: 0.0,
             grad_clip: 10.0,
             mini_batch_size: 256,
+            micro_batch_size: 0,
         }
     }
 }

@@ -20,8 +20,8 @@
 //! - **optimizer**: AdamW's two f32 moments per trainable parameter of the policy and the PRM
 //!   (`8` bytes each; the per-tensor step counters are left out).
 //! - **activations**: what a forward under autodiff keeps for the backward ([`activations`]),
-//!   for the PPO micro-batch (`ppo.micro_batch_size` rows) and the PRM's (the PRM
-//!   back-propagates a whole `prm.mini_batch_size` mini-batch at once), each row
+//!   for the PPO micro-batch (`ppo.micro_batch_size` rows) and the PRM's
+//!   (`prm.micro_batch_size` rows, or its whole `prm.mini_batch_size` when 0), each row
 //!   `data.max_prompt_len + rollout.max_response_len` positions.
 //! - **logits**: `[positions, vocab]` f32 tensors of the token log-probs: all positions of the
 //!   micro-batch unchunked, `memory.logprob_chunk` of them chunked ([`activations::logit_bytes`]).
@@ -181,7 +181,11 @@ pub fn plan_for(
     let ppo_rows = (config.ppo.micro_batch_size as u64).clamp(1, mini);
     let accumulation = if mini > ppo_rows { 2 } else { 1 };
     let prm_rows = if prm_trains {
-        (config.prm.mini_batch_size as u64).clamp(1, batch_rows)
+        let mini = (config.prm.mini_batch_size as u64).clamp(1, batch_rows);
+        match config.prm.micro_batch_size as u64 {
+            0 => mini,
+            micro => micro.min(mini),
+        }
     } else {
         0
     };
