@@ -158,7 +158,7 @@ fn rank_pid(rank: usize) -> Option<u32> {
             continue;
         };
         let vars: Vec<&[u8]> = environ.split(|&b| b == 0).collect();
-        let has = |v: &str| vars.iter().any(|x| *x == v.as_bytes());
+        let has = |v: &str| vars.contains(&v.as_bytes());
         if has("PRIME_MPI_TEST=1") && has(&format!("OMPI_COMM_WORLD_RANK={rank}")) {
             return Some(pid);
         }
