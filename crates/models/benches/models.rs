@@ -157,5 +157,36 @@ fn backends(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, models, backends);
+/// RMSNorm forward + backward at the `small_10m` width (`[8, 128, 256]`) on `Autodiff<Flex>`:
+/// the fused op (`RmsNorm::fused`) against the decomposed ops (`RmsNorm::forward`), in one run.
+fn rms_norm(c: &mut Criterion) {
+    type Ad = burn::backend::Autodiff<burn::backend::Flex>;
+    let config = Qwen2Config::small_10m();
+    let device = Default::default();
+    let norm = config.init::<Ad>(&device).model.norm;
+    let shape = [BATCH, SEQ, config.hidden_size];
+    let x = Tensor::<Ad, 3>::random(shape, burn::tensor::Distribution::Default, &device);
+    let mut group = c.benchmark_group("rms_norm_8x128x256");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    for (name, fused) in [("fused_fwd_bwd", true), ("decomposed_fwd_bwd", false)] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let x = x.clone().require_grad();
+                let y = if fused {
+                    norm.fused(x.clone())
+                } else {
+                    norm.forward(x.clone())
+                };
+                let grads = y.sum().backward();
+                black_box(x.grad(&grads).map(|g| g.into_data()))
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, models, backends, rms_norm);
 criterion_main!(benches);

@@ -63,8 +63,8 @@ fn on<B: Backend, I: Backend, C: CheckpointStrategy>(
     cast(&scores_node::<I, C>(inputs, spec))
 }
 
-/// `value` as a `T`, when its type is `T`.
-fn cast<S: Clone + 'static, T: 'static>(value: &S) -> Option<T> {
+/// `value` as a `T`, when its type is `T` (the run-time backend check of the fused ops).
+pub(crate) fn cast<S: Clone + 'static, T: 'static>(value: &S) -> Option<T> {
     let boxed: Box<dyn Any> = Box::new(value.clone());
     boxed.downcast::<T>().ok().map(|value| *value)
 }

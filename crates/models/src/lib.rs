@@ -57,6 +57,10 @@ mod qwen3;
 mod response_batch;
 mod response_scores;
 mod rms_norm;
+mod rms_norm_fused;
+mod rms_norm_rows;
+#[cfg(test)]
+mod rms_norm_tests;
 mod rotary;
 mod sampling;
 mod token_scores;

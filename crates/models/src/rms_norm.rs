@@ -4,6 +4,8 @@
 use burn::module::{Module, Param};
 use burn::tensor::{backend::Backend, Tensor};
 
+use crate::rms_norm_fused::fused_rms_norm;
+
 /// RMSNorm with a learned per-channel scale `weight` (`[hidden]`, HF name `….weight`).
 #[derive(Module, Debug)]
 pub struct RmsNorm<B: Backend> {
@@ -27,12 +29,20 @@ impl<B: Backend> RmsNorm<B> {
         }
     }
 
-    /// Normalises `x` (`[..., hidden]`) over its last dimension.
+    /// Normalises `x` (`[..., hidden]`) over its last dimension, as five burn ops (square, mean,
+    /// add-sqrt-recip, two products) on every backend.
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
         let mean_square = x.clone().square().mean_dim(D - 1); // [..., 1]
         let inverse_rms = mean_square.add_scalar(self.eps).sqrt().recip();
         let weight = self.weight.val().unsqueeze::<D>(); // [1, ..., hidden]
         x.mul(inverse_rms).mul(weight)
+    }
+
+    /// [`RmsNorm::forward`] as one fused op with its own backward on the CPU backend (with or
+    /// without autodiff, `rms_norm_fused.rs`), the decomposed ops elsewhere. Not yet what the
+    /// models call: see docs/performance.md, "CPU: RMSNorm as one fused op".
+    pub fn fused<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
+        fused_rms_norm(&x, &self.weight.val(), self.eps).unwrap_or_else(|| self.forward(x))
     }
 }
 

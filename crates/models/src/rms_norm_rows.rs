@@ -1,0 +1,89 @@
+//! RMSNorm forward and backward as one pass over host rows: the kernels of the fused RMSNorm
+//! ([`crate::rms_norm_fused`]).
+//!
+//! For a row `x` of `H` values, scale `w` (`[H]`) and `ε`:
+//!
+//! ```text
+//! r = (mean(x²) + ε)^(−½)                      inverse RMS, one per row
+//! y = x · r ⊙ w                                [H]
+//! u = g ⊙ w                                    g = ∂L/∂y, [H]
+//! ∂L/∂x = r · u − x · r³ · mean(u ⊙ x)         [H]
+//! ∂L/∂w = Σ_rows g ⊙ x · r                     [H]
+//! ```
+//!
+//! (`∂r/∂x_j = −r³ x_j / H`.) The loops are written to vectorise (equal-length slices, row
+//! sums over 8 independent `f32` lanes added up in `f64`; `∂L/∂w` accumulates in `f32` over
+//! the rows), which needs prime-models at `opt-level = 3` (the dev profile builds it at 1). Rows run
+//! in order, one thread, so the result is deterministic.
+
+/// `Σ a ⊙ b` over 8 lanes.
+fn sum_products(a: &[f32], b: &[f32]) -> f64 {
+    let mut lanes = [0.0f32; 8];
+    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f64 = a8
+        .remainder()
+        .iter()
+        .zip(b8.remainder())
+        .map(|(&x, &y)| f64::from(x) * f64::from(y))
+        .sum();
+    for (x, y) in a8.zip(b8) {
+        for lane in 0..8 {
+            lanes[lane] += x[lane] * y[lane];
+        }
+    }
+    lanes.iter().map(|&v| f64::from(v)).sum::<f64>() + tail
+}
+
+/// `y` (`[N, H]`, row-major like `x`) and the inverse RMS of every row (`[N]`).
+pub(crate) fn forward(x: &[f32], weight: &[f32], eps: f64) -> (Vec<f32>, Vec<f32>) {
+    let hidden = weight.len();
+    let mut y = vec![0.0f32; x.len()];
+    let mut inverse_rms = Vec::with_capacity(x.len() / hidden.max(1));
+    for (row, out) in x.chunks_exact(hidden).zip(y.chunks_exact_mut(hidden)) {
+        let mean_square = sum_products(row, row) / hidden as f64;
+        let r = (1.0 / (mean_square + eps).sqrt()) as f32;
+        for ((o, &v), &w) in out.iter_mut().zip(row).zip(weight) {
+            *o = v * r * w;
+        }
+        inverse_rms.push(r);
+    }
+    (y, inverse_rms)
+}
+
+/// `(∂L/∂x [N, H], ∂L/∂w [H])` from the forward's input, scale and inverse RMS and the incoming
+/// gradient `g` (`[N, H]`).
+pub(crate) fn backward(
+    x: &[f32],
+    weight: &[f32],
+    inverse_rms: &[f32],
+    grad: &[f32],
+) -> (Vec<f32>, Vec<f32>) {
+    let hidden = weight.len();
+    let mut d_x = vec![0.0f32; x.len()];
+    let mut d_weight = vec![0.0f32; hidden];
+    let mut u = vec![0.0f32; hidden]; // g ⊙ w of one row
+    let rows = x
+        .chunks_exact(hidden)
+        .zip(grad.chunks_exact(hidden))
+        .zip(d_x.chunks_exact_mut(hidden))
+        .zip(inverse_rms);
+    for (((row, g), out), &r) in rows {
+        let (row, g, out, u) = (
+            &row[..hidden],
+            &g[..hidden],
+            &mut out[..hidden],
+            &mut u[..hidden],
+        );
+        let (weight, d_weight) = (&weight[..hidden], &mut d_weight[..hidden]);
+        for i in 0..hidden {
+            u[i] = g[i] * weight[i];
+            d_weight[i] += g[i] * row[i] * r;
+        }
+        let r64 = f64::from(r);
+        let coefficient = (r64 * r64 * r64 * sum_products(u, row) / hidden as f64) as f32;
+        for i in 0..hidden {
+            out[i] = r * u[i] - row[i] * coefficient;
+        }
+    }
+    (d_x, d_weight)
+}

@@ -1,0 +1,149 @@
+//! The fused RMSNorm ([`crate::rms_norm_fused`]) against the decomposed burn ops it replaces
+//! ([`RmsNorm::forward`], differentiated by burn-autodiff): value, `∂L/∂x` and `∂L/∂w` for
+//! `L = Σ y ⊙ c` with random `c`, on random shapes including length 1 and hidden size 1.
+//! Error measure: `max |fused − reference| / scale` over each tensor, ≤ 1e-5, where `scale` is
+//! `max |reference|`, and for `∂L/∂x` at least `max |r · c ⊙ w|`, the size of the two terms
+//! whose difference it is (at hidden size 1 they cancel to `≈ ε/x²`, and both sides are
+//! rounding noise of that size).
+
+use burn::backend::autodiff::checkpoint::strategy::{
+    BalancedCheckpointing, CheckpointStrategy, NoCheckpointing,
+};
+use burn::backend::{Autodiff, Flex};
+use burn::tensor::{Tensor, TensorData};
+
+use crate::rms_norm::RmsNorm;
+use crate::rms_norm_fused::fused_rms_norm;
+
+const TOLERANCE: f32 = 1e-5;
+
+/// `n` values in `[-2, 2)` from a xorshift64 stream seeded by `seed`.
+fn values(n: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32 * 4.0 - 2.0
+        })
+        .collect()
+}
+
+fn relative_error(got: &[f32], want: &[f32], floor: f32) -> f32 {
+    assert_eq!(got.len(), want.len());
+    let scale = want
+        .iter()
+        .fold(floor, |m, v| m.max(v.abs()))
+        .max(f32::MIN_POSITIVE);
+    let diff = got
+        .iter()
+        .zip(want)
+        .fold(0.0f32, |m, (g, w)| m.max((g - w).abs()));
+    diff / scale
+}
+
+fn host<const D: usize, B: burn::tensor::backend::Backend>(tensor: Tensor<B, D>) -> Vec<f32> {
+    tensor.into_data().to_vec().expect("f32")
+}
+
+/// `(y, ∂L/∂x, ∂L/∂w)` on `Autodiff<Flex, C>`, fused or decomposed.
+fn run<C: CheckpointStrategy>(
+    shape: [usize; 3],
+    seed: u64,
+    fused: bool,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    type Ad<C> = Autodiff<Flex, C>;
+    let device = Default::default();
+    let n = shape.iter().product();
+    let x = Tensor::<Ad<C>, 3>::from_data(TensorData::new(values(n, seed), shape), &device)
+        .require_grad();
+    let weight = Tensor::from_data(
+        TensorData::new(values(shape[2], seed + 1), [shape[2]]),
+        &device,
+    );
+    let norm = RmsNorm::<Ad<C>>::from_weight(weight, 1e-6);
+    if fused {
+        assert!(fused_rms_norm(&x, &norm.weight.val(), norm.eps).is_some());
+    }
+    let y = if fused {
+        norm.fused(x.clone())
+    } else {
+        norm.forward(x.clone())
+    };
+    let c = Tensor::from_data(TensorData::new(values(n, seed + 2), shape), &device);
+    let grads = y.clone().mul(c).sum().backward();
+    let d_x = x.grad(&grads).expect("∂L/∂x");
+    let d_weight = norm.weight.val().grad(&grads).expect("∂L/∂w");
+    (host(y), host(d_x), host(d_weight))
+}
+
+/// `max |r · c ⊙ w|` over all rows, in `f64` from the inputs of [`run`].
+fn cancelling_terms(shape: [usize; 3], seed: u64) -> f32 {
+    let hidden = shape[2];
+    let n = shape.iter().product();
+    let (x, weight, c) = (
+        values(n, seed),
+        values(hidden, seed + 1),
+        values(n, seed + 2),
+    );
+    let mut largest = 0.0f64;
+    for (row, c_row) in x.chunks(hidden).zip(c.chunks(hidden)) {
+        let mean_square = row.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / hidden as f64;
+        let r = 1.0 / (mean_square + 1e-6).sqrt();
+        for (&cv, &w) in c_row.iter().zip(&weight) {
+            largest = largest.max((f64::from(cv) * f64::from(w) * r).abs());
+        }
+    }
+    largest as f32
+}
+
+fn check<C: CheckpointStrategy>(shape: [usize; 3], seed: u64) {
+    let (y, d_x, d_weight) = run::<C>(shape, seed, true);
+    let (y_ref, d_x_ref, d_weight_ref) = run::<C>(shape, seed, false);
+    let terms = cancelling_terms(shape, seed);
+    for (name, got, want, floor) in [
+        ("y", &y, &y_ref, 0.0),
+        ("dx", &d_x, &d_x_ref, terms),
+        ("dw", &d_weight, &d_weight_ref, 0.0),
+    ] {
+        let error = relative_error(got, want, floor);
+        assert!(
+            error <= TOLERANCE,
+            "{name} at {shape:?}: relative error {error}"
+        );
+    }
+}
+
+#[test]
+fn value_and_gradients_equal_the_decomposed_ops_on_random_shapes() {
+    let mut state = 7u64;
+    let mut draw = |bound: u64| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        1 + ((state >> 33) % bound) as usize
+    };
+    let mut shapes = vec![[1, 1, 1], [1, 1, 64], [3, 1, 96], [2, 5, 1]];
+    shapes.extend((0..8).map(|_| [draw(4), draw(9), draw(130)]));
+    for (seed, shape) in shapes.into_iter().enumerate() {
+        check::<NoCheckpointing>(shape, seed as u64);
+    }
+}
+
+#[test]
+fn balanced_checkpointing_takes_the_fused_node_too() {
+    check::<BalancedCheckpointing>([2, 7, 48], 11);
+}
+
+#[test]
+fn inference_forward_equals_the_decomposed_ops() {
+    let device = Default::default();
+    let shape = [6, 40];
+    let x = Tensor::<Flex, 2>::from_data(TensorData::new(values(240, 3), shape), &device);
+    let weight = Tensor::from_data(TensorData::new(values(40, 4), [40]), &device);
+    let norm = RmsNorm::<Flex>::from_weight(weight, 1e-6);
+    assert!(fused_rms_norm(&x, &norm.weight.val(), norm.eps).is_some());
+    let error = relative_error(&host(norm.fused(x.clone())), &host(norm.forward(x)), 0.0);
+    assert!(error <= TOLERANCE, "relative error {error}");
+}
