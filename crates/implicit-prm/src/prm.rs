@@ -334,7 +334,17 @@ where
         let (scores, tape) =
             training_scores(model, &chunk.responses, false, self.config.recompute_layers)?;
         let log_probs = scores.log_probs;
-        let reference = self.reference_log_probs(&chunk.inner(), dims)?;
+        let reference = match &self.reference {
+            // A frozen reference runs through the same ops as the PRM's forward above: on the
+            // autodiff backend (untracked, so no graph) unless the PRM's layers ran on the inner
+            // one (`recompute_layers`). Attention is computed by different kernels under
+            // autodiff and in inference, so only then does a PRM equal to its reference give
+            // log-ratios of exactly 0 (docs/algorithm.md §17).
+            PrmReference::Frozen(model) if !self.config.recompute_layers => {
+                self::log_probs(&M::from_inner(model.clone()).no_grad(), chunk)?.inner()
+            }
+            _ => self.reference_log_probs(&chunk.inner(), dims)?,
+        };
         let q = log_probs.sub(Tensor::from_inner(reference)); // [m, R]
         let sequence_q = q.clone().sum_dim(1).squeeze_dim::<1>(1); // [m]
         let loss = match dpo {

@@ -25,6 +25,7 @@ use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::Tensor;
 
 use crate::chunked_response::chunked_response_scores;
+use crate::linear_rows::matmul_rows;
 use crate::response_scores::ResponseScores;
 use crate::{response_scores, CausalLm, HiddenStates, ModelError, Qwen2ForCausalLm, ResponseBatch};
 
@@ -120,11 +121,13 @@ impl<B: AutodiffBackend> Qwen2ForCausalLm<B> {
             hidden: self.model.norm.forward(leaf.clone()),
             head,
         };
-        let chunk = match batch.logprob_chunk {
-            0 => usize::MAX,
-            chunk => chunk,
+        // The head scores as `response_scores` would: chunked, or through whole logits (the
+        // same ops as the model's own projection), so a frozen copy scored normally agrees
+        // bit for bit.
+        let scores = match batch.logprob_chunk {
+            0 => response_scores(&Projected(states), batch, with_entropy)?,
+            chunk => chunked_response_scores(states, batch, dims, chunk, with_entropy),
         };
-        let scores = chunked_response_scores(states, batch, dims, chunk, with_entropy);
         let tape = LayerTape {
             inputs,
             leaf,
@@ -160,6 +163,33 @@ impl<B: AutodiffBackend> LayerTape<B> {
             add_into(&mut total, GradientsParams::from_grads(grads, model), model);
         }
         total
+    }
+}
+
+/// Final hidden states as a [`CausalLm`] whose logits are `hidden · head` (by
+/// [`matmul_rows`], as [`Qwen2ForCausalLm`] projects them); used for scoring only.
+struct Projected<B: AutodiffBackend>(HiddenStates<B>);
+
+impl<B: AutodiffBackend> CausalLm<B> for Projected<B> {
+    type Cache = ();
+
+    fn vocab_size(&self) -> usize {
+        self.0.head.dims()[1]
+    }
+
+    fn forward(&self, _batch: &crate::TokenBatch<B>) -> Tensor<B, 3> {
+        matmul_rows(self.0.hidden.clone(), self.0.head.clone(), None)
+    }
+
+    fn new_cache(&self, _batch_size: usize, _capacity: usize) {}
+
+    fn forward_step(
+        &self,
+        _new_ids: Tensor<B, 2, burn::tensor::Int>,
+        _attention_mask: Tensor<B, 2, burn::tensor::Int>,
+        _cache: &mut (),
+    ) -> Tensor<B, 3> {
+        unreachable!("Projected only scores whole batches")
     }
 }
 

@@ -463,6 +463,9 @@ fn a_lora_run_trains_adapters_only_over_a_frozen_base() {
             "lora.rank=4",
             "--set",
             "lora.targets=[\"q_proj\",\"down_proj\"]",
+            // One PRM mini-batch: every step-1 reward is scored before the PRM's first update.
+            "--set",
+            "prm.mini_batch_size=64",
         ],
     );
     assert!(status.success());
@@ -549,5 +552,48 @@ fn a_lora_run_trains_adapters_only_over_a_frozen_base() {
             }
             _ => assert!(values == base_values, "{name} changed without an adapter"),
         }
+    }
+}
+
+/// The PRM equals its reference at step 1 in every scoring mode (chunked log-probs, per-layer
+/// recomputation, both): its first rewards are exactly 0.
+#[test]
+fn lora_prm_rewards_are_exactly_zero_at_step_one_in_every_scoring_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, extra) in [
+        [
+            "memory.logprob_chunk=0",
+            "memory.checkpoint_activations=false",
+        ],
+        [
+            "memory.logprob_chunk=5",
+            "memory.checkpoint_activations=false",
+        ],
+        [
+            "memory.logprob_chunk=0",
+            "memory.checkpoint_activations=true",
+        ],
+        [
+            "memory.logprob_chunk=5",
+            "memory.checkpoint_activations=true",
+        ],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let run = dir.path().join(format!("run{i}"));
+        let mut args = vec!["--set", "lora.rank=4", "--set", "prm.mini_batch_size=64"];
+        args.extend(["--set", "seed=3", "--set", "steps=1", "--set", extra[0]]);
+        args.extend(["--set", extra[1]]);
+        let (_, status) = train(&run, &args);
+        assert!(status.success(), "{extra:?}");
+        let rewards: Vec<f64> = jsonl(&run.join("samples.jsonl"))
+            .iter()
+            .filter(|s| s["step"] == 1)
+            .flat_map(|s| s["rewards"].as_array().unwrap().clone())
+            .map(|r| r.as_f64().unwrap())
+            .collect();
+        assert!(!rewards.is_empty(), "{extra:?}");
+        assert!(rewards.iter().all(|&r| r == 0.0), "{extra:?}: {rewards:?}");
     }
 }

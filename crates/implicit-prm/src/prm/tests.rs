@@ -278,9 +278,11 @@ fn update_after_scores_mini_batch_k_with_the_prm_after_k_minus_1_steps() {
     );
     let reference: Vec<_> = events.iter().filter(|e| e.tag == "ref").collect();
     assert_eq!(reference.len(), 3);
+    // The frozen reference runs through the PRM's own (autodiff) ops, untracked, and never
+    // changes.
     assert!(reference
         .iter()
-        .all(|e| !e.autodiff && e.fingerprint == initial));
+        .all(|e| e.autodiff && e.fingerprint == initial));
     assert_eq!(out.stats.optimizer_steps, 3);
     // Mini-batch 0 was scored by the initial PRM, mini-batch 2 by a PRM already updated twice.
     assert_eq!(out.rewards.q[..2], before.q[..2]);
