@@ -2,6 +2,9 @@
 //! code path as MPI ranks) end with the weights and the per-step metrics of one process.
 //! `cargo xtask train --nproc 2` runs the same check through `mpirun` (xtask's tests).
 
+mod common;
+use common::relative_error;
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -31,44 +34,6 @@ fn train(run_dir: &Path, ranks: usize, overrides: &[&str]) {
     for handle in handles {
         handle.join().unwrap().unwrap();
     }
-}
-
-/// Names and values of the tensors of a safetensors file.
-fn tensors(path: &Path) -> Vec<(String, Vec<f32>)> {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let mut out: Vec<(String, Vec<f32>)> = file
-        .tensors()
-        .into_iter()
-        .map(|(name, view)| {
-            let values = view
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
-            (name, values)
-        })
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
-}
-
-/// `‖a − b‖ / ‖a‖` over every tensor of two safetensors files.
-fn relative_error(a: &Path, b: &Path) -> f64 {
-    let (a, b) = (tensors(a), tensors(b));
-    assert_eq!(
-        a.iter().map(|t| &t.0).collect::<Vec<_>>(),
-        b.iter().map(|t| &t.0).collect::<Vec<_>>()
-    );
-    let (mut diff, mut norm) = (0.0f64, 0.0f64);
-    for ((_, x), (_, y)) in a.iter().zip(&b) {
-        assert_eq!(x.len(), y.len());
-        for (&x, &y) in x.iter().zip(y) {
-            diff += (f64::from(x) - f64::from(y)).powi(2);
-            norm += f64::from(x).powi(2);
-        }
-    }
-    (diff / norm).sqrt()
 }
 
 fn metrics(run_dir: &Path) -> Vec<Value> {

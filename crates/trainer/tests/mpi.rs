@@ -3,6 +3,9 @@
 //! one line naming it and a checkpoint directory that resumes exactly.
 #![cfg(feature = "mpi")]
 
+mod common;
+use common::relative_error;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -58,40 +61,6 @@ fn train(n: usize, run_dir: &Path, extra: &[&str]) -> Output {
     ];
     args.extend_from_slice(extra);
     run(mpirun(n, &args))
-}
-
-fn tensors(path: &Path) -> Vec<(String, Vec<f32>)> {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let mut out: Vec<(String, Vec<f32>)> = file
-        .tensors()
-        .into_iter()
-        .map(|(name, view)| {
-            let values = view
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
-            (name, values)
-        })
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
-}
-
-/// `‖a − b‖ / ‖a‖` over every tensor.
-fn relative_error(a: &Path, b: &Path) -> f64 {
-    let (a, b) = (tensors(a), tensors(b));
-    assert_eq!(a.len(), b.len());
-    let (mut diff, mut norm) = (0.0f64, 0.0f64);
-    for ((na, x), (nb, y)) in a.iter().zip(&b) {
-        assert_eq!((na, x.len()), (nb, y.len()));
-        for (&x, &y) in x.iter().zip(y) {
-            diff += (f64::from(x) - f64::from(y)).powi(2);
-            norm += f64::from(x).powi(2);
-        }
-    }
-    (diff / norm).sqrt()
 }
 
 /// Per-step metrics without wall times.

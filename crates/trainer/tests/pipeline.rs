@@ -1,6 +1,9 @@
 //! End-to-end runs of the `prime-train` binary on `configs/smoke.toml`: the whole pipeline,
 //! resume after SIGKILL, and switching the advantage estimator by config alone.
 
+mod common;
+use common::tensors;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -429,24 +432,6 @@ fn a_scratch_prm_of_another_size_is_warmed_up_and_is_its_own_reference() {
         let rewards = s["rewards"].as_array().unwrap();
         assert!(rewards.iter().all(|r| r.as_f64() == Some(0.0)), "{s}");
     }
-}
-
-/// Names and values of the tensors of a safetensors file, as f32.
-fn tensors(path: &Path) -> std::collections::BTreeMap<String, (Vec<usize>, Vec<f32>)> {
-    let bytes = std::fs::read(path).unwrap();
-    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    file.tensors()
-        .into_iter()
-        .map(|(name, view)| {
-            assert_eq!(view.dtype(), safetensors::Dtype::F32, "{name}");
-            let values = view
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
-            (name, (view.shape().to_vec(), values))
-        })
-        .collect()
 }
 
 /// With `lora.rank > 0` the checkpoints hold adapters (PEFT layout) and optimizer state only,
