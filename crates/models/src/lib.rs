@@ -39,6 +39,7 @@ mod config;
 mod decoder_layer;
 mod error;
 mod family;
+pub mod fused;
 mod hf_config;
 mod hf_io;
 mod host_tensor;
