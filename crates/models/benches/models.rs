@@ -158,7 +158,7 @@ fn backends(c: &mut Criterion) {
 }
 
 /// RMSNorm forward + backward at the `small_10m` width (`[8, 128, 256]`) on `Autodiff<Flex>`:
-/// the fused op (`RmsNorm::fused`) against the decomposed ops (`RmsNorm::forward`), in one run.
+/// the fused op (`RmsNorm::forward`) against the decomposed ops (`RmsNorm::decomposed`), in one run.
 fn rms_norm(c: &mut Criterion) {
     type Ad = burn::backend::Autodiff<burn::backend::Flex>;
     let config = Qwen2Config::small_10m();
@@ -176,9 +176,9 @@ fn rms_norm(c: &mut Criterion) {
             b.iter(|| {
                 let x = x.clone().require_grad();
                 let y = if fused {
-                    norm.fused(x.clone())
-                } else {
                     norm.forward(x.clone())
+                } else {
+                    norm.decomposed(x.clone())
                 };
                 let grads = y.sum().backward();
                 black_box(x.grad(&grads).map(|g| g.into_data()))

@@ -29,20 +29,25 @@ impl<B: Backend> RmsNorm<B> {
         }
     }
 
-    /// Normalises `x` (`[..., hidden]`) over its last dimension, as five burn ops (square, mean,
-    /// add-sqrt-recip, two products) on every backend.
+    /// Normalises `x` (`[..., hidden]`) over its last dimension: one fused op with its own
+    /// backward on the CPU backend (`rms_norm_fused.rs`) unless
+    /// [`crate::fused::fused_kernels_enabled`] says no, [`Self::decomposed`] elsewhere.
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
+        if crate::fused::fused_kernels_enabled() {
+            if let Some(y) = fused_rms_norm(&x, &self.weight.val(), self.eps) {
+                return y;
+            }
+        }
+        self.decomposed(x)
+    }
+
+    /// [`Self::forward`] as five burn ops (square, mean, add-sqrt-recip, two products), on every
+    /// backend: the reference the fused op is tested against.
+    pub fn decomposed<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
         let mean_square = x.clone().square().mean_dim(D - 1); // [..., 1]
         let inverse_rms = mean_square.add_scalar(self.eps).sqrt().recip();
         let weight = self.weight.val().unsqueeze::<D>(); // [1, ..., hidden]
         x.mul(inverse_rms).mul(weight)
-    }
-
-    /// [`RmsNorm::forward`] as one fused op with its own backward on the CPU backend (with or
-    /// without autodiff, `rms_norm_fused.rs`), the decomposed ops elsewhere. Not yet what the
-    /// models call: see docs/performance.md, "CPU: RMSNorm as one fused op".
-    pub fn fused<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
-        fused_rms_norm(&x, &self.weight.val(), self.eps).unwrap_or_else(|| self.forward(x))
     }
 }
 
@@ -61,7 +66,7 @@ mod tests {
         );
         let x =
             Tensor::<Flex, 2>::from_data(TensorData::from([[3.0f32, 4.0], [0.0, 0.0]]), &device);
-        let y: Vec<f32> = norm.forward(x).into_data().to_vec().unwrap();
+        let y: Vec<f32> = norm.decomposed(x).into_data().to_vec().unwrap();
         // mean square of (3, 4) = 12.5; rms = 3.5355339
         let rms = (12.5f32 + 1e-6).sqrt();
         let expected = [3.0 / rms, 2.0 * 4.0 / rms, 0.0, 0.0];

@@ -13,8 +13,11 @@
 //!
 //! (`∂r/∂x_j = −r³ x_j / H`.) The loops are written to vectorise (equal-length slices, row
 //! sums over 8 independent `f32` lanes added up in `f64`; `∂L/∂w` accumulates in `f32` over
-//! the rows), which needs prime-models at `opt-level = 3` (the dev profile builds it at 1). Rows run
-//! in order, one thread, so the result is deterministic.
+//! the rows), which needs prime-models at `opt-level = 3` (as both profiles build it). Blocks of rows
+//! run in parallel on rayon's pool; the blocks are fixed, so the result does not depend on the
+//! number of threads.
+
+use rayon::prelude::*;
 
 /// `Σ a ⊙ b` over 8 lanes.
 fn sum_products(a: &[f32], b: &[f32]) -> f64 {
@@ -34,32 +37,72 @@ fn sum_products(a: &[f32], b: &[f32]) -> f64 {
     lanes.iter().map(|&v| f64::from(v)).sum::<f64>() + tail
 }
 
-/// `y` (`[N, H]`, row-major like `x`) and the inverse RMS of every row (`[N]`).
+/// Rows per parallel task. Fixed, so the blocks of `∂L/∂w` partial sums, and with them every
+/// result bit, do not depend on the number of threads.
+const BLOCK_ROWS: usize = 16;
+
+/// `y` (`[N, H]`, row-major like `x`) and the inverse RMS of every row (`[N]`). Blocks of
+/// [`BLOCK_ROWS`] rows run in parallel.
 pub(crate) fn forward(x: &[f32], weight: &[f32], eps: f64) -> (Vec<f32>, Vec<f32>) {
-    let hidden = weight.len();
+    let hidden = weight.len().max(1);
     let mut y = vec![0.0f32; x.len()];
-    let mut inverse_rms = Vec::with_capacity(x.len() / hidden.max(1));
-    for (row, out) in x.chunks_exact(hidden).zip(y.chunks_exact_mut(hidden)) {
-        let mean_square = sum_products(row, row) / hidden as f64;
-        let r = (1.0 / (mean_square + eps).sqrt()) as f32;
-        for ((o, &v), &w) in out.iter_mut().zip(row).zip(weight) {
-            *o = v * r * w;
-        }
-        inverse_rms.push(r);
-    }
+    let mut inverse_rms = vec![0.0f32; x.len() / hidden];
+    let block = BLOCK_ROWS * hidden;
+    x.par_chunks(block)
+        .zip(y.par_chunks_mut(block))
+        .zip(inverse_rms.par_chunks_mut(BLOCK_ROWS))
+        .for_each(|((x, y), inverse_rms)| {
+            let rows = x.chunks_exact(hidden).zip(y.chunks_exact_mut(hidden));
+            for ((row, out), r_out) in rows.zip(inverse_rms) {
+                let mean_square = sum_products(row, row) / hidden as f64;
+                let r = (1.0 / (mean_square + eps).sqrt()) as f32;
+                for ((o, &v), &w) in out.iter_mut().zip(row).zip(weight) {
+                    *o = v * r * w;
+                }
+                *r_out = r;
+            }
+        });
     (y, inverse_rms)
 }
 
 /// `(∂L/∂x [N, H], ∂L/∂w [H])` from the forward's input, scale and inverse RMS and the incoming
-/// gradient `g` (`[N, H]`).
+/// gradient `g` (`[N, H]`). Blocks of [`BLOCK_ROWS`] rows run in parallel; each block's
+/// `∂L/∂w` partial sum is added in block order.
 pub(crate) fn backward(
     x: &[f32],
     weight: &[f32],
     inverse_rms: &[f32],
     grad: &[f32],
 ) -> (Vec<f32>, Vec<f32>) {
-    let hidden = weight.len();
+    let hidden = weight.len().max(1);
     let mut d_x = vec![0.0f32; x.len()];
+    let block = BLOCK_ROWS * hidden;
+    let partial_d_weights: Vec<Vec<f32>> = x
+        .par_chunks(block)
+        .zip(grad.par_chunks(block))
+        .zip(d_x.par_chunks_mut(block))
+        .zip(inverse_rms.par_chunks(BLOCK_ROWS))
+        .map(|(((x, grad), d_x), inverse_rms)| backward_block(x, weight, inverse_rms, grad, d_x))
+        .collect();
+    let mut d_weight = vec![0.0f32; weight.len()];
+    for partial in &partial_d_weights {
+        for (total, &p) in d_weight.iter_mut().zip(partial) {
+            *total += p;
+        }
+    }
+    (d_x, d_weight)
+}
+
+/// [`backward`] over one block of rows: writes `∂L/∂x` into `d_x` and returns the block's
+/// `∂L/∂w` sum.
+fn backward_block(
+    x: &[f32],
+    weight: &[f32],
+    inverse_rms: &[f32],
+    grad: &[f32],
+    d_x: &mut [f32],
+) -> Vec<f32> {
+    let hidden = weight.len();
     let mut d_weight = vec![0.0f32; hidden];
     let mut u = vec![0.0f32; hidden]; // g ⊙ w of one row
     let rows = x
@@ -85,5 +128,5 @@ pub(crate) fn backward(
             out[i] = r * u[i] - row[i] * coefficient;
         }
     }
-    (d_x, d_weight)
+    d_weight
 }
