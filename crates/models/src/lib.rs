@@ -64,6 +64,10 @@ mod rms_norm_rows;
 mod rms_norm_tests;
 mod rotary;
 mod sampling;
+mod swiglu_fused;
+mod swiglu_rows;
+#[cfg(test)]
+mod swiglu_tests;
 mod token_scores;
 mod tokenizer;
 mod weights;

@@ -1,11 +1,15 @@
 //! The SwiGLU feed-forward block (Shazeer 2020): `down(silu(gate(x)) ⊙ up(x))`, biased only
-//! where the config says so (Llama's `mlp_bias`).
+//! where the config says so (Llama's `mlp_bias`). The element-wise middle `silu(a) ⊙ b`
+//! ([`Qwen2Mlp::swiglu`]) is one fused op with its own backward on the CPU backend
+//! (`swiglu_fused.rs`), burn's sigmoid and products elsewhere.
 
 use burn::module::Module;
 use burn::tensor::{activation::silu, backend::Backend, Tensor};
 
 use crate::checkpoint::Checkpoint;
+use crate::fused::fused_kernels_enabled;
 use crate::lora::AdaptedLinear;
+use crate::swiglu_fused::fused_swiglu;
 use crate::weights::{init_linear, load_linear, NamedTensors};
 use crate::{ModelError, Qwen2Config};
 
@@ -89,7 +93,24 @@ impl<B: Backend> Qwen2Mlp<B> {
 
     /// `x`: `[batch, seq, hidden]` → `[batch, seq, hidden]`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let gate = silu(self.gate_proj.forward(x.clone()));
-        self.down_proj.forward(gate.mul(self.up_proj.forward(x)))
+        let gate = self.gate_proj.forward(x.clone());
+        let up = self.up_proj.forward(x);
+        self.down_proj.forward(Self::swiglu(gate, up))
+    }
+
+    /// The element-wise middle `silu(gate) ⊙ up` (equal shapes `[..., intermediate]`): one fused
+    /// op with its own backward on the CPU backend while [`fused_kernels_enabled`],
+    /// [`Self::swiglu_decomposed`] otherwise.
+    pub fn swiglu<const D: usize>(gate: Tensor<B, D>, up: Tensor<B, D>) -> Tensor<B, D> {
+        let fused = fused_kernels_enabled()
+            .then(|| fused_swiglu(&gate, &up))
+            .flatten();
+        fused.unwrap_or_else(|| Self::swiglu_decomposed(gate, up))
+    }
+
+    /// `silu(gate) ⊙ up` as burn's decomposed ops (a sigmoid and two products), on every
+    /// backend.
+    pub fn swiglu_decomposed<const D: usize>(gate: Tensor<B, D>, up: Tensor<B, D>) -> Tensor<B, D> {
+        silu(gate).mul(up)
     }
 }
