@@ -8,12 +8,15 @@ use burn::module::Module;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{activation::softmax, backend::Backend, module::attention, Tensor};
 
+use crate::attention_fused::{fused_attention, is_cpu_f32};
 use crate::cache::LayerCache;
 use crate::checkpoint::Checkpoint;
+use crate::fused::fused_kernels_enabled;
 use crate::host_tensor::HostTensor;
 use crate::lora::AdaptedLinear;
 use crate::rms_norm::RmsNorm;
 use crate::rotary::RotaryEmbedding;
+use crate::rotary_fused::fused_rotary;
 use crate::weights::{init_linear, load_linear, NamedTensors};
 use crate::{ModelError, Qwen2Config};
 
@@ -150,7 +153,73 @@ impl<B: Backend> Qwen2Attention<B> {
     ///   negative finite number elsewhere (`total` = cached + `n` positions);
     /// - `cache`: when given, the new keys/values are appended to it and attention covers all
     ///   cached positions.
+    ///
+    /// Without a cache, on the CPU backend (with or without autodiff) and unless
+    /// [`crate::fused::fused_kernels_enabled`] says no, rotary and attention run as fused ops
+    /// with their own backward in the projections' layout (`rotary_fused.rs`,
+    /// `attention_fused.rs`); otherwise as [`Self::decomposed`].
     pub fn forward(
+        &self,
+        x: Tensor<B, 3>,
+        cos: &Tensor<B, 4>,
+        sin: &Tensor<B, 4>,
+        mask_bias: &Tensor<B, 4>,
+        cache: Option<&mut LayerCache<B>>,
+    ) -> Tensor<B, 3> {
+        if cache.is_none() && fused_kernels_enabled() && !decomposed_forced() {
+            if let Some(out) = self.fused(&x, cos, sin, mask_bias) {
+                return out;
+            }
+        }
+        self.decomposed(x, cos, sin, mask_bias, cache)
+    }
+
+    /// [`Self::forward`] with fused rotary and attention; `None` where they do not apply (then
+    /// before any work).
+    fn fused(
+        &self,
+        x: &Tensor<B, 3>,
+        cos: &Tensor<B, 4>,
+        sin: &Tensor<B, 4>,
+        mask_bias: &Tensor<B, 4>,
+    ) -> Option<Tensor<B, 3>> {
+        if !is_cpu_f32::<B>(x.dtype()) {
+            return None;
+        }
+        let [batch, n, _] = x.dims();
+        let (heads, kv_heads, dim) = (self.num_heads, self.num_kv_heads, self.head_dim);
+        // [batch, n, heads, dim]: the projection's layout, a free reshape.
+        let q = self
+            .q_proj
+            .forward(x.clone())
+            .reshape([batch, n, heads, dim]);
+        let k = self
+            .k_proj
+            .forward(x.clone())
+            .reshape([batch, n, kv_heads, dim]);
+        let v = self
+            .v_proj
+            .forward(x.clone())
+            .reshape([batch, n, kv_heads * dim]);
+        let q = match &self.q_norm {
+            Some(norm) => norm.forward(q),
+            None => q,
+        };
+        let k = match &self.k_norm {
+            Some(norm) => norm.forward(k),
+            None => k,
+        };
+        let q = fused_rotary(&q, cos, sin)?.reshape([batch, n, heads * dim]);
+        let k = fused_rotary(&k, cos, sin)?.reshape([batch, n, kv_heads * dim]);
+        let context = fused_attention(&q, &k, &v, mask_bias, heads, kv_heads)?;
+        Some(self.o_proj.forward(context))
+    }
+
+    /// [`Self::forward`] as burn ops on every backend (and with a cache): heads split by
+    /// reshape + transpose, [`RotaryEmbedding::apply`], `repeat_kv` copies for grouped-query
+    /// attention, then under autodiff `softmax(q·kᵀ·scale + mask_bias) · v` as explicit ops (in
+    /// inference, the backend's attention kernel); the reference the fused ops are tested against.
+    pub fn decomposed(
         &self,
         x: Tensor<B, 3>,
         cos: &Tensor<B, 4>,
@@ -212,4 +281,28 @@ fn repeat_kv<B: Backend>(x: Tensor<B, 4>, groups: usize) -> Tensor<B, 4> {
     x.unsqueeze_dim::<5>(2)
         .expand([batch, kv_heads, groups, t, d])
         .reshape([batch, kv_heads * groups, t, d])
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Set by [`with_decomposed_attention`]: this thread's attention takes the decomposed path.
+    static DECOMPOSED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread's tests asked for the decomposed attention.
+fn decomposed_forced() -> bool {
+    #[cfg(test)]
+    return DECOMPOSED.with(std::cell::Cell::get);
+    #[cfg(not(test))]
+    false
+}
+
+/// Runs `f` with every [`Qwen2Attention::forward`] on this thread taking the decomposed path
+/// (the whole-model reference of the fused ops' tests).
+#[cfg(test)]
+pub(crate) fn with_decomposed_attention<R>(f: impl FnOnce() -> R) -> R {
+    DECOMPOSED.with(|flag| flag.set(true));
+    let out = f();
+    DECOMPOSED.with(|flag| flag.set(false));
+    out
 }

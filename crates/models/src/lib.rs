@@ -27,6 +27,10 @@
 
 pub mod adapters;
 mod attention;
+mod attention_fused;
+mod attention_rows;
+#[cfg(test)]
+mod attention_tests;
 pub mod backend;
 mod cache;
 mod causal_lm;
@@ -63,6 +67,7 @@ mod rms_norm_rows;
 #[cfg(test)]
 mod rms_norm_tests;
 mod rotary;
+mod rotary_fused;
 mod sampling;
 mod swiglu_fused;
 mod swiglu_rows;
