@@ -26,9 +26,10 @@ use burn::backend::autodiff::checkpoint::strategy::{
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::Autodiff;
-use burn::tensor::{backend::Backend, IndexingUpdateOp, Tensor, TensorPrimitive};
+use burn::tensor::{backend::Backend, IndexingUpdateOp, Int, Tensor, TensorPrimitive};
 
 use crate::chunked_scores::{chunked_forward, chunks, limited_head, ChunkSpec, ScoreInputs};
+use crate::log_probs_fused::chunk_logits_grad;
 
 /// The chunked scores through the custom node when `B` is `Autodiff<Flex>` (with or without
 /// balanced checkpointing; with feature `cuda`, also over CUDA); `None` for any other backend.
@@ -140,25 +141,18 @@ impl<I: Backend> Backward<I, 2> for ChunkedScoresBackward {
         let mut d_hidden = Vec::new();
         let mut d_head: Option<Tensor<I, 2>> = None;
         for range in chunks(rows, state.spec.chunk) {
-            let c = range.len();
             let hidden = state
                 .inputs
                 .hidden
                 .clone()
                 .slice([range.clone(), 0..hidden_dim]);
-            let g = grad.clone().slice([range.clone(), 0..2]);
-            let g_lp = g.clone().slice([0..c, 0..1]); // [c, 1]
-            let g_ent = g.slice([0..c, 1..2]); // [c, 1]
+            let g = grad.clone().slice([range.clone(), 0..2]); // [c, 2]
             let lse = state.log_sum_exp.clone().slice([range.clone(), 0..1]);
             let entropy = state.entropy.clone().slice([range.clone(), 0..1]);
-            let targets = state.inputs.targets.clone().slice([range]).reshape([c, 1]);
-            let log_p = hidden.clone().matmul(head.clone()).sub(lse); // [c, L]
-            let p = log_p.clone().exp();
-            // −p ⊙ (g_lp + g_H · (log p + H)), then + g_lp at the target.
-            let d_logits = p
-                .mul(log_p.add(entropy).mul(g_ent).add(g_lp.clone()))
-                .neg()
-                .scatter(1, targets, g_lp, IndexingUpdateOp::Add);
+            let targets = state.inputs.targets.clone().slice([range]);
+            let logits = hidden.clone().matmul(head.clone()); // [c, L]
+            let d_logits = chunk_logits_grad(&logits, &targets, &lse, &entropy, &g)
+                .unwrap_or_else(|| decomposed_logits_grad(logits, targets, lse, entropy, g));
             if head_node.is_some() {
                 let part = hidden.transpose().matmul(d_logits.clone()); // [H, L]
                 d_head = Some(match d_head {
@@ -184,4 +178,24 @@ impl<I: Backend> Backward<I, 2> for ChunkedScoresBackward {
             grads.register::<I>(node.id, d_head.into_primitive().tensor());
         }
     }
+}
+
+/// `∂L/∂z` (`[c, L]`) of one chunk with burn's ops: from its logits `z` (`[c, L]`), targets
+/// (`[c]`), `lse` and `H` (`[c, 1]` each) and the incoming gradient `g` (`[c, 2]`).
+fn decomposed_logits_grad<I: Backend>(
+    logits: Tensor<I, 2>,
+    targets: Tensor<I, 1, Int>,
+    log_sum_exp: Tensor<I, 2>,
+    entropy: Tensor<I, 2>,
+    g: Tensor<I, 2>,
+) -> Tensor<I, 2> {
+    let c = targets.dims()[0];
+    let g_lp = g.clone().slice([0..c, 0..1]); // [c, 1]
+    let g_ent = g.slice([0..c, 1..2]); // [c, 1]
+    let log_p = logits.sub(log_sum_exp); // [c, L]
+    let p = log_p.clone().exp();
+    // −p ⊙ (g_lp + g_H · (log p + H)), then + g_lp at the target.
+    p.mul(log_p.add(entropy).mul(g_ent).add(g_lp.clone()))
+        .neg()
+        .scatter(1, targets.reshape([c, 1]), g_lp, IndexingUpdateOp::Add)
 }

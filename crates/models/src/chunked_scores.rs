@@ -21,6 +21,8 @@
 
 use burn::tensor::{backend::Backend, Int, Tensor};
 
+use crate::log_probs_fused::chunk_scores;
+
 /// How [`crate::token_scores::token_scores`] splits its work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ChunkSpec {
@@ -113,15 +115,33 @@ pub(crate) struct ChunkScores<B: Backend> {
 }
 
 /// Scores of `c` rows: `hidden` `[c, H]`, `head` `[H, L]`, `targets` `[c]` (each `< L`).
+///
+/// On the plain CPU backend the log-softmax, gather and entropy of the chunk's logits are the
+/// fused row kernels ([`crate::log_probs_fused::chunk_scores`]), else burn's ops.
 pub(crate) fn chunk_forward<B: Backend>(
     hidden: Tensor<B, 2>,
     head: Tensor<B, 2>,
     targets: Tensor<B, 1, Int>,
 ) -> ChunkScores<B> {
-    let rows = targets.dims()[0];
     let logits = hidden.matmul(head); // [c, L]
-                                      // The shift only guards exp against overflow; it carries no gradient (the result does not
-                                      // depend on it).
+    if let Some([log_prob, entropy, log_sum_exp]) = chunk_scores(&logits, &targets) {
+        return ChunkScores {
+            log_prob,
+            entropy,
+            log_sum_exp,
+        };
+    }
+    decomposed_chunk_scores(logits, targets)
+}
+
+/// [`chunk_forward`]'s scores of the logits `[c, L]` with burn's ops.
+pub(crate) fn decomposed_chunk_scores<B: Backend>(
+    logits: Tensor<B, 2>,
+    targets: Tensor<B, 1, Int>,
+) -> ChunkScores<B> {
+    let rows = targets.dims()[0];
+    // The shift only guards exp against overflow; it carries no gradient (the result does not
+    // depend on it).
     let max = logits.clone().detach().max_dim(1); // [c, 1]
     let log_sum_exp = logits
         .clone()

@@ -25,6 +25,9 @@
 
 #![warn(missing_docs)]
 
+mod adamw_fused;
+#[cfg(test)]
+mod adamw_fused_tests;
 pub mod adapters;
 mod attention;
 mod attention_fused;
@@ -51,6 +54,10 @@ mod layer_recompute;
 mod linear_rows;
 mod llama;
 mod log_probs;
+mod log_probs_fused;
+#[cfg(test)]
+mod log_probs_fused_tests;
+mod log_probs_rows;
 pub mod lora;
 mod mlp;
 mod model;
@@ -99,7 +106,9 @@ pub use hf_config::Llama3RopeScaling;
 pub use hf_io::{load_hf, save_hf, SaveDtype};
 pub use host_tensor::HostTensor;
 pub use layer_recompute::{training_scores, LayerTape, ScoreTape};
-pub use log_probs::{entropy, response_scores, token_log_probs};
+pub use log_probs::{
+    entropy, next_token_scores, next_token_scores_decomposed, response_scores, token_log_probs,
+};
 pub use lora::{AdaptedLinear, LoraAdapter, LoraConfig, LoraTarget};
 pub use mlp::Qwen2Mlp;
 pub use model::{Qwen2ForCausalLm, Qwen2Model};

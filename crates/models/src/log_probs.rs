@@ -9,9 +9,10 @@
 use burn::tensor::{activation::log_softmax, backend::Backend, Int, Tensor};
 
 use crate::chunked_response::chunked_response_scores;
+use crate::log_probs_fused::{fused_next_token_scores, NextTokenScores};
 use crate::response_scores::ResponseScores;
 use crate::sampling::allowed_vocab;
-use crate::{CausalLm, ModelError, ResponseBatch, TokenBatch};
+use crate::{CausalLm, ModelError, ResponseBatch, ResponseDims, TokenBatch};
 
 /// `log p(input_ids[t+1] | input_ids[..=t])` for every `t < seq − 1`, 0 on padded targets.
 ///
@@ -66,9 +67,33 @@ pub fn response_scores<B: Backend, M: CausalLm<B>>(
             ));
         }
     }
+    let logits = model.forward(&batch.tokens); // [n, P + R, V]
+    let vocab = logits.dims()[2];
+    let allowed = allowed_vocab(batch.vocab_limit, vocab);
+    let start = batch.response_start;
+    let mask = batch.response_mask(dims.response_width);
+    // The logits at P − 1 + t predict response token t.
+    let positions = start - 1..start - 1 + dims.response_width;
+    let (log_probs, entropy) =
+        fused_next_token_scores(&logits, &batch.tokens, positions, allowed, with_entropy)
+            .unwrap_or_else(|| decomposed_response_scores(logits, batch, dims, with_entropy));
+    Ok(ResponseScores {
+        log_probs: log_probs.mul(mask.clone()),
+        entropy: entropy.map(|h| h.mul(mask.clone())),
+        mask,
+    })
+}
+
+/// [`response_scores`]' log-probs and entropies (`[n, R]`, before the response mask) from the
+/// logits `[n, P + R, V]`, with burn's decomposed ops.
+pub(crate) fn decomposed_response_scores<B: Backend>(
+    logits: Tensor<B, 3>,
+    batch: &ResponseBatch<B>,
+    dims: ResponseDims,
+    with_entropy: bool,
+) -> NextTokenScores<B> {
     let (rows, start) = (dims.rows, batch.response_start);
     let width = start + dims.response_width;
-    let logits = model.forward(&batch.tokens); // [n, P + R, V]
     let vocab = logits.dims()[2];
     let allowed = allowed_vocab(batch.vocab_limit, vocab);
     // The logits at P − 1 + t predict response token t: the R + 1 columns P − 1 ..= P + R − 1
@@ -98,25 +123,41 @@ pub fn response_scores<B: Backend, M: CausalLm<B>>(
         outside.slice([0..rows, 1..dims.response_width + 1]) // [n, R]
     });
     let logits = logits.slice([0..rows, columns, 0..allowed]); // [n, R + 1, allowed]
-    let mask = batch.response_mask(dims.response_width);
-    let (mut log_probs, entropy) = next_token_scores(logits, &window, with_entropy);
+    let (mut log_probs, entropy) = next_token_scores_decomposed(logits, &window, with_entropy);
     if let Some(outside) = outside {
         log_probs = log_probs.mask_fill(outside, f32::NEG_INFINITY);
     }
-    Ok(ResponseScores {
-        log_probs: log_probs.mul(mask.clone()),
-        entropy: entropy.map(|h| h.mul(mask.clone())),
-        mask,
-    })
+    (log_probs, entropy)
 }
 
-/// Log-prob of each next token and (optionally) the entropy of its distribution, from one
-/// max-shifted log-softmax: `[batch, seq − 1]` each, 0 where the target is padding.
-fn next_token_scores<B: Backend>(
+/// [`token_log_probs`] and, with `with_entropy`, [`entropy`], from one pass over the logits:
+/// `[batch, seq − 1]` each, 0 where the target is padding (a target id past the vocabulary
+/// scores `−∞` on the CPU backend). On the CPU backend (with or without autodiff) one fused op
+/// with its own backward; elsewhere [`next_token_scores_decomposed`].
+pub fn next_token_scores<B: Backend>(
     logits: Tensor<B, 3>,
     batch: &TokenBatch<B>,
     with_entropy: bool,
-) -> (Tensor<B, 2>, Option<Tensor<B, 2>>) {
+) -> NextTokenScores<B> {
+    let [_, seq, vocab] = logits.dims();
+    if seq >= 2 {
+        if let Some(scores) =
+            fused_next_token_scores(&logits, batch, 0..seq - 1, vocab, with_entropy)
+        {
+            return scores;
+        }
+    }
+    next_token_scores_decomposed(logits, batch, with_entropy)
+}
+
+/// [`next_token_scores`] with burn's decomposed ops on every backend, from one max-shifted
+/// log-softmax: the fused CPU op's reference, for tests and benchmarks. Target ids under the
+/// attention mask must lie below the vocabulary size.
+pub fn next_token_scores_decomposed<B: Backend>(
+    logits: Tensor<B, 3>,
+    batch: &TokenBatch<B>,
+    with_entropy: bool,
+) -> NextTokenScores<B> {
     let [rows, seq, vocab] = logits.dims();
     if seq < 2 {
         let zeros = || Tensor::zeros([rows, 0], &logits.device());

@@ -1,0 +1,375 @@
+//! Token log-probs and entropies over host rows of logits, forward and backward in one pass per
+//! row: the kernels of the fused token scores ([`crate::log_probs_fused`]) and of the chunked
+//! scores' CPU path ([`crate::chunked_scores`], [`crate::chunked_backward`]).
+//!
+//! For a row `z` (`[V]`, only its first `L ≤ V` entries are the vocabulary) and its target `t`:
+//!
+//! ```text
+//! m = max_{v<L} z_v                       shift (only guards exp against overflow)
+//! s = Σ_{v<L} exp(z_v − m),  lse = m + ln s
+//! log p_v = z_v − lse,  p_v = exp(log p_v)                 v < L
+//! lp = log p_t = (z_t − m) − ln s                          (−∞ when t ≥ L)
+//! H  = −Σ_v p_v log p_v = ln s − (1/s) Σ_v exp(z_v − m)·(z_v − m)
+//! ```
+//!
+//! Backward, with `g_lp = ∂L/∂lp` and `g_H = ∂L/∂H`. From `∂log p_v/∂z_u = δ_uv − p_u` and
+//! `∂p_v/∂z_u = p_v (δ_uv − p_u)`:
+//!
+//! ```text
+//! ∂lp/∂z_u = δ_ut − p_u
+//! ∂H/∂z_u  = −Σ_v p_v (δ_uv − p_u)(log p_v + 1) = −p_u (log p_u + 1) + p_u (1 − H)
+//!          = −p_u (log p_u + H)
+//! ∂L/∂z_u  = g_lp (δ_ut − p_u) − g_H p_u (log p_u + H)
+//!          = −p_u (g_lp + g_H H + g_H log p_u) + g_lp δ_ut       u < L
+//! ∂L/∂z_u  = 0                                                u ≥ L
+//! ```
+//!
+//! A target at or past `L` scores `−∞` with no gradient through it (the entropy still has one);
+//! a skipped row (padding) scores 0 and 0 and gets gradient 0. The backward recomputes `p` from
+//! the logits and the row's `m` and `ln s`, so nothing of size `[N, V]` is kept between the two.
+//!
+//! `exp` is [`exp`], a polynomial written to vectorise (the loops run over equal-length slices
+//! with 8 independent `f32` lanes, summed in `f64` every [`BLOCK`] entries). Rows run in
+//! parallel on rayon's pool; every row is computed the same way whatever the thread count, so
+//! the results are deterministic.
+
+use rayon::prelude::*;
+
+/// What a row scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// Nothing (padding, or a position that predicts no token): log-prob and entropy 0, no
+    /// gradient.
+    Skip,
+    /// A token id below the vocabulary limit `L`.
+    Id(usize),
+    /// A token at or past `L`: log-prob `−∞` (no gradient), entropy as usual.
+    Outside,
+}
+
+impl Target {
+    /// The target of token `id` under attention-mask value `mask` and vocabulary limit `limit`.
+    pub(crate) fn new(id: i64, mask: i64, limit: usize) -> Self {
+        match usize::try_from(id) {
+            _ if mask == 0 => Self::Skip,
+            Ok(id) if id < limit => Self::Id(id),
+            _ => Self::Outside,
+        }
+    }
+}
+
+/// A row's softmax statistics: `lse = shift + log_sum`, entropy `H`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct RowStats {
+    /// `m`, the row's largest allowed logit (0 on skipped rows).
+    pub shift: f32,
+    /// `ln s = ln Σ exp(z_v − m)`.
+    pub log_sum: f32,
+    /// `H` (0 unless asked for).
+    pub entropy: f32,
+}
+
+impl RowStats {
+    /// `lse = m + ln s`.
+    pub(crate) fn log_sum_exp(&self) -> f32 {
+        self.shift + self.log_sum
+    }
+}
+
+/// The shape of a batch of rows: `[N, V]` logits, of which the first `limit` columns count.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rows {
+    /// `V`, the row stride.
+    pub vocab: usize,
+    /// `L` (`1 ≤ L ≤ V`).
+    pub limit: usize,
+    /// Whether the entropy is computed (else it is 0 and its gradient ignored).
+    pub with_entropy: bool,
+}
+
+/// Entries summed in `f32` lanes before they are added to the `f64` row sum.
+const BLOCK: usize = 1024;
+
+/// Rows handed to one rayon task at least: about 16k logits.
+fn min_rows(vocab: usize) -> usize {
+    (16_384 / vocab.max(1)).max(1)
+}
+
+/// `e^x`, within about 2 ulp for `−87 ≤ x ≤ 88`, 0 below −87 (and NaN for NaN).
+///
+/// `x = n ln 2 + r` with `n = round(x / ln 2)`, `|r| ≤ ln 2 / 2`; `e^r` by a degree-7 Taylor
+/// polynomial in Horner form (remainder `< r⁸/8! < 2⁻²⁷`), `2^n` by building the float's
+/// exponent bits. Branch-free, so loops over it vectorise.
+#[inline(always)]
+pub(crate) fn exp(x: f32) -> f32 {
+    const LOG2_E: f32 = std::f32::consts::LOG2_E;
+    // ln 2 = LN2_HIGH + LN2_LOW, LN2_HIGH = 355/512 so that n · LN2_HIGH is exact.
+    const LN2_HIGH: f32 = 0.693_359_4;
+    const LN2_LOW: f32 = -2.121_944_4e-4;
+    // 1.5 · 2²³: adding it rounds to an integer, which then sits in the low mantissa bits.
+    const ROUND: f32 = 12_582_912.0;
+    let clamped = x.clamp(-87.0, 88.0);
+    let shifted = clamped * LOG2_E + ROUND;
+    let n = shifted - ROUND;
+    let r = (clamped - n * LN2_HIGH) - n * LN2_LOW;
+    let mut p = 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    // The low bits of `shifted` hold n + 0x40_0000; n + 127 is the biased exponent of 2^n.
+    let bits = shifted
+        .to_bits()
+        .wrapping_sub(0x4B40_0000)
+        .wrapping_add(127)
+        << 23;
+    let value = p * f32::from_bits(bits);
+    if x < -87.0 {
+        0.0
+    } else {
+        value
+    }
+}
+
+/// `max_v z_v` over 8 lanes (NaNs are skipped; an all-NaN or empty row gives −∞).
+fn row_max(row: &[f32]) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; 8];
+    let chunks = row.chunks_exact(8);
+    let tail = chunks
+        .remainder()
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+    for chunk in chunks {
+        for lane in 0..8 {
+            if chunk[lane] > lanes[lane] {
+                lanes[lane] = chunk[lane];
+            }
+        }
+    }
+    lanes.iter().fold(tail, |m, &v| if v > m { v } else { m })
+}
+
+/// `(s, Σ exp(z_v − m)·(z_v − m))` over `row` in `f64` (the second only `with_entropy`).
+fn row_sums(row: &[f32], shift: f32, with_entropy: bool) -> (f64, f64) {
+    let (mut sum, mut weighted) = (0.0f64, 0.0f64);
+    for block in row.chunks(BLOCK) {
+        let mut s = [0.0f32; 8];
+        let mut w = [0.0f32; 8];
+        let chunks = block.chunks_exact(8);
+        for &z in chunks.remainder() {
+            let d = z - shift;
+            let e = exp(d);
+            sum += f64::from(e);
+            if with_entropy && e > 0.0 {
+                weighted += f64::from(e * d);
+            }
+        }
+        if with_entropy {
+            for chunk in chunks {
+                for lane in 0..8 {
+                    let d = chunk[lane] - shift;
+                    let e = exp(d);
+                    s[lane] += e;
+                    // e = 0 where d = −∞ would give 0 · ∞: that entry adds nothing.
+                    w[lane] += if e > 0.0 { e * d } else { 0.0 };
+                }
+            }
+        } else {
+            for chunk in chunks {
+                for lane in 0..8 {
+                    s[lane] += exp(chunk[lane] - shift);
+                }
+            }
+        }
+        sum += s.iter().map(|&v| f64::from(v)).sum::<f64>();
+        weighted += w.iter().map(|&v| f64::from(v)).sum::<f64>();
+    }
+    (sum, weighted)
+}
+
+/// One row's `(lp, stats)`.
+fn score_row(row: &[f32], target: Target, with_entropy: bool) -> (f32, RowStats) {
+    if target == Target::Skip {
+        return (0.0, RowStats::default());
+    }
+    let shift = row_max(row);
+    let (sum, weighted) = row_sums(row, shift, with_entropy);
+    let log_sum = sum.ln();
+    let entropy = if with_entropy {
+        (log_sum - weighted / sum) as f32
+    } else {
+        0.0
+    };
+    let log_prob = match target {
+        Target::Id(t) => (f64::from(row[t] - shift) - log_sum) as f32,
+        _ => f32::NEG_INFINITY,
+    };
+    let stats = RowStats {
+        shift,
+        log_sum: log_sum as f32,
+        entropy,
+    };
+    (log_prob, stats)
+}
+
+/// The scores of `targets.len()` rows of `logits` (`[N, V]`, row-major): `[N, 2]` (`lp`, `H`
+/// interleaved) and each row's [`RowStats`] for the backward.
+pub(crate) fn forward(logits: &[f32], targets: &[Target], rows: Rows) -> (Vec<f32>, Vec<RowStats>) {
+    let n = targets.len();
+    let mut scores = vec![0.0f32; 2 * n];
+    let mut stats = vec![RowStats::default(); n];
+    if rows.vocab == 0 || rows.limit == 0 {
+        return (scores, stats);
+    }
+    logits
+        .par_chunks_exact(rows.vocab)
+        .zip(scores.par_chunks_exact_mut(2))
+        .zip(stats.par_iter_mut())
+        .zip(targets.par_iter())
+        .with_min_len(min_rows(rows.vocab))
+        .for_each(|(((row, score), stat), &target)| {
+            let (log_prob, row_stats) = score_row(&row[..rows.limit], target, rows.with_entropy);
+            score[0] = log_prob;
+            score[1] = row_stats.entropy;
+            *stat = row_stats;
+        });
+    (scores, stats)
+}
+
+/// `∂L/∂z` (`[N, V]`, 0 in columns `≥ L` and on skipped rows) from the logits, the forward's
+/// [`RowStats`] and the incoming gradient `grad` (`[N, 2]`: `g_lp`, `g_H` interleaved).
+pub(crate) fn backward(
+    logits: &[f32],
+    targets: &[Target],
+    stats: &[RowStats],
+    grad: &[f32],
+    rows: Rows,
+) -> Vec<f32> {
+    let mut d_logits = vec![0.0f32; logits.len()];
+    if rows.vocab == 0 || rows.limit == 0 {
+        return d_logits;
+    }
+    d_logits
+        .par_chunks_exact_mut(rows.vocab)
+        .zip(logits.par_chunks_exact(rows.vocab))
+        .zip(targets.par_iter().zip(stats.par_iter()))
+        .zip(grad.par_chunks_exact(2))
+        .with_min_len(min_rows(rows.vocab))
+        .for_each(|(((out, row), (&target, stat)), g)| {
+            let g_lp = match target {
+                Target::Skip => return,
+                Target::Id(_) => g[0],
+                Target::Outside => 0.0,
+            };
+            let g_entropy = if rows.with_entropy { g[1] } else { 0.0 };
+            row_backward(
+                &mut out[..rows.limit],
+                &row[..rows.limit],
+                stat,
+                g_lp,
+                g_entropy,
+            );
+            if let Target::Id(t) = target {
+                out[t] += g_lp;
+            }
+        });
+    d_logits
+}
+
+/// `out_u = −p_u (g_lp + g_H H + g_H log p_u)` over one row's allowed logits.
+fn row_backward(out: &mut [f32], row: &[f32], stat: &RowStats, g_lp: f32, g_entropy: f32) {
+    let constant = g_lp + g_entropy * stat.entropy;
+    let (shift, log_sum) = (stat.shift, stat.log_sum);
+    if g_entropy == 0.0 {
+        for (o, &z) in out.iter_mut().zip(row) {
+            *o = -exp((z - shift) - log_sum) * constant;
+        }
+    } else {
+        for (o, &z) in out.iter_mut().zip(row) {
+            let log_p = (z - shift) - log_sum;
+            *o = -exp(log_p) * (constant + g_entropy * log_p);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exp_matches_the_standard_library() {
+        let mut worst = 0.0f64;
+        let mut x = -87.0f32;
+        while x < 88.0 {
+            let want = f64::from(x).exp();
+            let got = f64::from(exp(x));
+            worst = worst.max((got - want).abs() / want);
+            x += 0.001_37;
+        }
+        assert!(worst < 3e-7, "relative error {worst}");
+        assert_eq!(exp(0.0), 1.0);
+        assert_eq!(exp(-100.0), 0.0);
+        assert_eq!(exp(f32::NEG_INFINITY), 0.0);
+        assert!(exp(f32::NAN).is_nan());
+    }
+
+    #[test]
+    fn targets_follow_the_mask_and_the_limit() {
+        assert_eq!(Target::new(3, 1, 4), Target::Id(3));
+        assert_eq!(Target::new(4, 1, 4), Target::Outside);
+        assert_eq!(Target::new(-1, 1, 4), Target::Outside);
+        assert_eq!(Target::new(99, 0, 4), Target::Skip);
+    }
+
+    /// Hand-checked: logits `[0, ln 3, 0]`, target 1: `p = [1/5, 3/5, 1/5]`, `lp = ln 0.6`,
+    /// `H = −(2 · 0.2 ln 0.2 + 0.6 ln 0.6)`; with `g = (1, 0)`, `∂L/∂z = onehot(1) − p`;
+    /// with `g = (0, 1)`, `∂L/∂z_u = −p_u (ln p_u + H)`.
+    #[test]
+    fn a_row_by_hand() {
+        let logits = [0.0f32, 3f32.ln(), 0.0];
+        let rows = Rows {
+            vocab: 3,
+            limit: 3,
+            with_entropy: true,
+        };
+        let targets = [Target::Id(1)];
+        let (scores, stats) = forward(&logits, &targets, rows);
+        let h = -(2.0 * 0.2 * 0.2f64.ln() + 0.6 * 0.6f64.ln());
+        assert!((f64::from(scores[0]) - 0.6f64.ln()).abs() < 1e-6);
+        assert!((f64::from(scores[1]) - h).abs() < 1e-6);
+        let d = backward(&logits, &targets, &stats, &[1.0, 0.0], rows);
+        for (got, want) in d.iter().zip([-0.2, 0.4, -0.2]) {
+            assert!((got - want).abs() < 1e-6, "{d:?}");
+        }
+        let d = backward(&logits, &targets, &stats, &[0.0, 1.0], rows);
+        let p = [0.2f64, 0.6, 0.2];
+        for (got, p) in d.iter().zip(p) {
+            let want = -p * (p.ln() + h);
+            assert!((f64::from(*got) - want).abs() < 1e-6, "{d:?}");
+        }
+    }
+
+    #[test]
+    fn skipped_and_outside_rows() {
+        let logits = [1.0f32, 2.0, 3.0, 4.0, 1.0, 2.0, 3.0, 4.0];
+        let rows = Rows {
+            vocab: 4,
+            limit: 3,
+            with_entropy: true,
+        };
+        let targets = [Target::Skip, Target::Outside];
+        let (scores, stats) = forward(&logits, &targets, rows);
+        assert_eq!(&scores[..2], &[0.0, 0.0]);
+        assert_eq!(scores[2], f32::NEG_INFINITY);
+        assert!(scores[3] > 0.0 && scores[3] < 3f32.ln());
+        let d = backward(&logits, &targets, &stats, &[1.0, 1.0, 1.0, 0.0], rows);
+        assert_eq!(&d[..4], &[0.0; 4]); // skipped
+        assert_eq!(&d[4..], &[0.0; 4]); // g_H = 0, and lp carries none
+        let d = backward(&logits, &targets, &stats, &[1.0, 1.0, 1.0, 1.0], rows);
+        assert!(d[4..7].iter().all(|v| *v != 0.0) && d[7] == 0.0, "{d:?}");
+        assert!(d[4..7].iter().sum::<f32>().abs() < 1e-6);
+    }
+}
