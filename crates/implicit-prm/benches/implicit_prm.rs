@@ -75,7 +75,7 @@ fn model(config: &Qwen2Config) -> Qwen2ForCausalLm<B> {
 /// over valid tokens, global grad-norm clip 1, AdamW (lr 5e-7, wd 0.01).
 struct PpoStep {
     model: Qwen2ForCausalLm<B>,
-    optimizer: burn::optim::adaptor::OptimizerAdaptor<burn::optim::AdamW, Qwen2ForCausalLm<B>, B>,
+    optimizer: prime_models::optim_state::AdamWOf<Qwen2ForCausalLm<B>, B>,
     old_log_probs: Tensor<B, 2>,
     advantages: Tensor<B, 2>,
     mask: Tensor<B, 2>,

@@ -4,14 +4,13 @@
 use std::ops::Range;
 
 use burn::module::AutodiffModule;
-use burn::optim::{
-    adaptor::OptimizerAdaptor, AdamW, GradientsAccumulator, GradientsParams, Optimizer,
-};
+use burn::optim::{GradientsAccumulator, GradientsParams, Optimizer};
 use burn::tensor::TensorData;
 use burn::tensor::{backend::AutodiffBackend, backend::Backend, ElementConversion, Tensor};
 use prime_distributed::{
     all_reduce_f64, all_reduce_gradients, Communicator, RowShard, SingleProcess,
 };
+use prime_models::optim_state::AdamWOf;
 use prime_models::{optim, response_scores, training_scores, CausalLm, ResponseDims, ScoreTape};
 
 use crate::loss::{ce_loss, dpo_loss, DpoTargets};
@@ -51,7 +50,7 @@ where
     M::InnerModule: CausalLm<B::InnerBackend>,
 {
     model: M,
-    optimizer: OptimizerAdaptor<AdamW, M, B>,
+    optimizer: AdamWOf<M, B>,
     reference: PrmReference<B, M>,
     config: PrmConfig,
 }
@@ -120,11 +119,11 @@ where
         self.model
     }
 
-    pub(crate) fn optimizer(&self) -> &OptimizerAdaptor<AdamW, M, B> {
+    pub(crate) fn optimizer(&self) -> &AdamWOf<M, B> {
         &self.optimizer
     }
 
-    pub(crate) fn set_optimizer(&mut self, optimizer: OptimizerAdaptor<AdamW, M, B>) {
+    pub(crate) fn set_optimizer(&mut self, optimizer: AdamWOf<M, B>) {
         self.optimizer = optimizer;
     }
 

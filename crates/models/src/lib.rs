@@ -25,6 +25,9 @@
 
 #![warn(missing_docs)]
 
+mod adamw_fused;
+#[cfg(test)]
+mod adamw_fused_tests;
 pub mod adapters;
 mod attention;
 mod attention_fused;

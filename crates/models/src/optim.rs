@@ -3,21 +3,26 @@
 //! - [`clip_grad_norm`]: `torch.nn.utils.clip_grad_norm_` — one global L2 norm over all
 //!   parameters (burn's own clipping is per tensor).
 //! - [`adamw`]: `torch.optim.AdamW` hyper-parameters set explicitly (burn's defaults differ:
-//!   ε = 1e-5, weight decay 1e-4).
+//!   ε = 1e-5, weight decay 1e-4), for [`FusedAdamW`]: burn's AdamW numerics and state, one
+//!   in-place pass per parameter tensor on the CPU backend.
 
 use burn::module::{AutodiffModule, ModuleVisitor, Param, ParamId};
-use burn::optim::{AdamWConfig, GradientsParams};
+use burn::optim::GradientsParams;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, Tensor};
 
-/// `torch.optim.AdamW(lr, betas=(0.9, 0.999), eps=1e-8, weight_decay)` as a burn config
-/// (the learning rate is passed to `Optimizer::step`).
-pub fn adamw(weight_decay: f32) -> AdamWConfig {
-    AdamWConfig::new()
-        .with_beta_1(0.9)
-        .with_beta_2(0.999)
-        .with_epsilon(1e-8)
-        .with_weight_decay(weight_decay)
+pub use crate::adamw_fused::{FusedAdamW, FusedAdamWConfig};
+
+/// `torch.optim.AdamW(lr, betas=(0.9, 0.999), eps=1e-8, weight_decay)` (the learning rate is
+/// passed to `Optimizer::step`); [`FusedAdamWConfig::burn_config`] is the same as burn's
+/// `AdamWConfig`.
+pub fn adamw(weight_decay: f32) -> FusedAdamWConfig {
+    FusedAdamWConfig {
+        beta_1: 0.9,
+        beta_2: 0.999,
+        epsilon: 1e-8,
+        weight_decay,
+    }
 }
 
 /// Scales all gradients of `module` by `min(1, max_norm / (‖g‖ + 1e-6))`, where `‖g‖` is the L2

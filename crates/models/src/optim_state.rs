@@ -10,14 +10,16 @@ use std::path::Path;
 
 use burn::module::{AutodiffModule, ModuleVisitor, Param, ParamId};
 use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::{AdamW, Optimizer};
+use burn::optim::Optimizer;
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
 use burn::tensor::{backend::AutodiffBackend, Tensor};
 
+use crate::optim::FusedAdamW;
 use crate::ModelError;
 
-/// The AdamW optimizer of a module `M`.
-pub type AdamWOf<M, B> = OptimizerAdaptor<AdamW, M, B>;
+/// The AdamW optimizer of a module `M` ([`crate::optim::adamw`]`(λ).init()`). Its state is
+/// burn's `AdamWState`, so the files are those burn's own AdamW writes and reads.
+pub type AdamWOf<M, B> = OptimizerAdaptor<FusedAdamW, M, B>;
 type Record<M, B> = <AdamWOf<M, B> as Optimizer<M, B>>::Record;
 
 /// Writes `optimizer`'s state for `module` to `path` (the extension is set to `.mpk`).
