@@ -151,8 +151,8 @@ impl<I: Backend> Backward<I, 2> for ChunkedScoresBackward {
             let entropy = state.entropy.clone().slice([range.clone(), 0..1]);
             let targets = state.inputs.targets.clone().slice([range]);
             let logits = hidden.clone().matmul(head.clone()); // [c, L]
-            let d_logits = chunk_logits_grad(&logits, &targets, &lse, &entropy, &g)
-                .unwrap_or_else(|| decomposed_logits_grad(logits, targets, lse, entropy, g));
+            let d_logits = chunk_logits_grad(logits, &targets, &lse, &entropy, &g)
+                .unwrap_or_else(|logits| decomposed_logits_grad(logits, targets, lse, entropy, g));
             if head_node.is_some() {
                 let part = hidden.transpose().matmul(d_logits.clone()); // [H, L]
                 d_head = Some(match d_head {

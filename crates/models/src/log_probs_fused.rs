@@ -25,7 +25,7 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::Autodiff;
 use burn::tensor::{
-    backend::Backend, DType, Int, Shape, Tensor, TensorData, TensorMetadata, TensorPrimitive,
+    backend::Backend, DType, Int, Tensor, TensorData, TensorMetadata, TensorPrimitive,
 };
 use burn_flex::FlexTensor;
 
@@ -173,7 +173,6 @@ fn node<C: CheckpointStrategy>(
     let output = match prep {
         OpsKind::Tracked(prep) => {
             let state = LogProbsState {
-                shape: inner.shape(),
                 logits: inner,
                 targets,
                 stats,
@@ -192,7 +191,6 @@ fn node<C: CheckpointStrategy>(
 struct LogProbsState {
     /// `[b, S, V]`, contiguous.
     logits: FlexTensor,
-    shape: Shape,
     /// `[b·S]`.
     targets: Vec<Target>,
     /// `[b·S]`.
@@ -219,16 +217,36 @@ impl Backward<Cpu, 1> for LogProbsBackward {
             return;
         };
         let state = ops.state;
-        let d_logits = log_probs_rows::backward(
-            &values(&state.logits),
+        let grad = values(&grad);
+        let d_logits = gradient_over(
+            state.logits,
             &state.targets,
             &state.stats,
-            &values(&grad),
+            &grad,
             state.spec,
         );
-        let d_logits = FlexTensor::from_data(TensorData::new(d_logits, state.shape));
         grads.register::<Cpu>(logits_node.id, d_logits);
     }
+}
+
+/// `∂L/∂z` of [`log_probs_rows::backward`] as a tensor shaped like `logits`: written over the
+/// logits' own buffer when nothing else holds it, else into a new one.
+fn gradient_over(
+    mut logits: FlexTensor,
+    targets: &[Target],
+    stats: &[RowStats],
+    grad: &[f32],
+    spec: Rows,
+) -> FlexTensor {
+    if let Some((start, end)) = logits.layout().contiguous_offsets() {
+        if let Some(storage) = logits.try_storage_mut::<f32>() {
+            log_probs_rows::backward_in_place(&mut storage[start..end], targets, stats, grad, spec);
+            return logits;
+        }
+    }
+    let shape = logits.shape();
+    let d_logits = log_probs_rows::backward(&values(&logits), targets, stats, grad, spec);
+    FlexTensor::from_data(TensorData::new(d_logits, shape))
 }
 
 /// One chunk's `(log p(target), H, lse)`, each `[c, 1]`, from its logits `[c, L]` (every
@@ -263,23 +281,25 @@ pub(crate) fn chunk_scores<B: Backend>(
     ])
 }
 
-/// `∂L/∂z` (`[c, L]`) of one chunk, recomputed from its logits `[c, L]`, targets `[c]`, the
+/// `∂L/∂z` (`[c, L]`) of one chunk, from its recomputed logits `[c, L]`, targets `[c]`, the
 /// forward's `lse` and `H` (`[c, 1]` each) and the incoming gradient `[c, 2]` (`g_lp`, `g_H`),
 /// when `B` is the plain CPU backend (the inner backend of the chunked node) and the logits are
-/// `f32`; `None` otherwise.
+/// `f32`: written over the logits' buffer when the caller holds no other handle on it. Gives the
+/// logits back otherwise.
 pub(crate) fn chunk_logits_grad<B: Backend>(
-    logits: &Tensor<B, 2>,
+    logits: Tensor<B, 2>,
     targets: &Tensor<B, 1, Int>,
     log_sum_exp: &Tensor<B, 2>,
     entropy: &Tensor<B, 2>,
     grad: &Tensor<B, 2>,
-) -> Option<Tensor<B, 2>> {
+) -> Result<Tensor<B, 2>, Tensor<B, 2>> {
     if !fused_kernels_enabled() || logits.dtype() != DType::F32 {
-        return None;
+        return Err(logits);
     }
-    let logits = cast::<_, Tensor<Cpu, 2>>(logits)?;
+    let Some(cpu_logits) = cast::<_, Tensor<Cpu, 2>>(&logits) else {
+        return Err(logits);
+    };
     let [rows, vocab] = logits.dims();
-    let targets = chunk_targets(targets, vocab)?;
     let float_values = |t: &Tensor<B, 2>| {
         t.clone()
             .into_data()
@@ -287,11 +307,20 @@ pub(crate) fn chunk_logits_grad<B: Backend>(
             .into_vec::<f32>()
             .ok()
     };
-    let (lse, entropy) = (float_values(log_sum_exp)?, float_values(entropy)?);
-    let grad = float_values(grad)?;
-    if lse.len() != rows || entropy.len() != rows || grad.len() != 2 * rows {
-        return None;
+    let host = (
+        chunk_targets(targets, vocab),
+        float_values(log_sum_exp),
+        float_values(entropy),
+        float_values(grad),
+    );
+    let (Some(targets), Some(lse), Some(entropy), Some(grad)) = host else {
+        return Err(logits);
+    };
+    if targets.len() != rows || lse.len() != rows || entropy.len() != rows || grad.len() != 2 * rows
+    {
+        return Err(logits);
     }
+    drop(logits); // the CPU handle alone holds the buffer now
     let stats: Vec<RowStats> = lse
         .iter()
         .zip(&entropy)
@@ -306,13 +335,11 @@ pub(crate) fn chunk_logits_grad<B: Backend>(
         limit: vocab,
         with_entropy: true,
     };
-    let logits = contiguous(logits.into_primitive().tensor());
-    let d_logits = log_probs_rows::backward(&values(&logits), &targets, &stats, &grad, spec);
-    let d_logits = Tensor::<Cpu, 2>::from_data(
-        TensorData::new(d_logits, [rows, vocab]),
-        &Default::default(),
-    );
-    cast(&d_logits)
+    let cpu_logits = contiguous(cpu_logits.into_primitive().tensor());
+    let d_logits = gradient_over(cpu_logits, &targets, &stats, &grad, spec);
+    let d_logits = Tensor::<Cpu, 2>::from_primitive(TensorPrimitive::Float(d_logits));
+    // B is Cpu here (the cast above succeeded), so the cast back cannot fail.
+    cast(&d_logits).ok_or_else(|| Tensor::zeros([rows, vocab], &Default::default()))
 }
 
 /// The chunked path's targets (each below `limit` by its contract; any other scores `−∞`).

@@ -109,7 +109,14 @@ fn scores_and_grad<C: CheckpointStrategy>(
     let device = Default::default();
     let logits = Tensor::<Autodiff<Flex, C>, 3>::from_data(TensorData::new(logits, shape), &device)
         .require_grad();
-    let (lp, h) = score(logits.clone());
+    // An intermediate (what the LM head's output is) lets the backward write the gradient over
+    // the logits' buffer; a leaf the caller still holds makes it allocate. Both are checked.
+    let input = if seed % 2 == 0 {
+        logits.clone().mul_scalar(1.5)
+    } else {
+        logits.clone()
+    };
+    let (lp, h) = score(input);
     let dims = lp.dims();
     let weights = |s: u64| {
         Tensor::from_data(

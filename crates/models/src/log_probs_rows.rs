@@ -248,49 +248,57 @@ pub(crate) fn backward(
     grad: &[f32],
     rows: Rows,
 ) -> Vec<f32> {
-    let mut d_logits = vec![0.0f32; logits.len()];
-    if rows.vocab == 0 || rows.limit == 0 {
-        return d_logits;
-    }
+    let mut d_logits = logits.to_vec();
+    backward_in_place(&mut d_logits, targets, stats, grad, rows);
     d_logits
+}
+
+/// [`backward`] writing `∂L/∂z` over the logits it reads (`values`, `[N, V]`): no `[N, V]`
+/// allocation when the logits are not needed afterwards.
+pub(crate) fn backward_in_place(
+    values: &mut [f32],
+    targets: &[Target],
+    stats: &[RowStats],
+    grad: &[f32],
+    rows: Rows,
+) {
+    if rows.vocab == 0 || rows.limit == 0 {
+        values.fill(0.0);
+        return;
+    }
+    values
         .par_chunks_exact_mut(rows.vocab)
-        .zip(logits.par_chunks_exact(rows.vocab))
         .zip(targets.par_iter().zip(stats.par_iter()))
         .zip(grad.par_chunks_exact(2))
         .with_min_len(min_rows(rows.vocab))
-        .for_each(|(((out, row), (&target, stat)), g)| {
+        .for_each(|((row, (&target, stat)), g)| {
             let g_lp = match target {
-                Target::Skip => return,
+                Target::Skip => return row.fill(0.0),
                 Target::Id(_) => g[0],
                 Target::Outside => 0.0,
             };
             let g_entropy = if rows.with_entropy { g[1] } else { 0.0 };
-            row_backward(
-                &mut out[..rows.limit],
-                &row[..rows.limit],
-                stat,
-                g_lp,
-                g_entropy,
-            );
+            let (allowed, rest) = row.split_at_mut(rows.limit);
+            row_backward(allowed, stat, g_lp, g_entropy);
+            rest.fill(0.0);
             if let Target::Id(t) = target {
-                out[t] += g_lp;
+                row[t] += g_lp;
             }
         });
-    d_logits
 }
 
-/// `out_u = −p_u (g_lp + g_H H + g_H log p_u)` over one row's allowed logits.
-fn row_backward(out: &mut [f32], row: &[f32], stat: &RowStats, g_lp: f32, g_entropy: f32) {
+/// `z_u ← −p_u (g_lp + g_H H + g_H log p_u)` over one row's allowed logits.
+fn row_backward(row: &mut [f32], stat: &RowStats, g_lp: f32, g_entropy: f32) {
     let constant = g_lp + g_entropy * stat.entropy;
     let (shift, log_sum) = (stat.shift, stat.log_sum);
     if g_entropy == 0.0 {
-        for (o, &z) in out.iter_mut().zip(row) {
-            *o = -exp((z - shift) - log_sum) * constant;
+        for z in row.iter_mut() {
+            *z = -exp((*z - shift) - log_sum) * constant;
         }
     } else {
-        for (o, &z) in out.iter_mut().zip(row) {
-            let log_p = (z - shift) - log_sum;
-            *o = -exp(log_p) * (constant + g_entropy * log_p);
+        for z in row.iter_mut() {
+            let log_p = (*z - shift) - log_sum;
+            *z = -exp(log_p) * (constant + g_entropy * log_p);
         }
     }
 }
