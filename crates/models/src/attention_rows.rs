@@ -24,11 +24,21 @@
 //! several of) so the backward does not recompute it. Where `P = 0` (masked keys) the key's
 //! terms are skipped: they are exact zeros.
 //!
+//! Causal masks leave about half of `S` masked. A query row computes its scores only over the
+//! span of keys whose bias is above [`DEAD_BIAS`] when that is provably exact: the other keys'
+//! scores are at most `bias + s·‖q‖·max‖k‖`, and if that lies more than [`MARGIN`] below the
+//! span's maximum their `exp` is 0 in `f32`, as it would be had they been computed (otherwise,
+//! e.g. in a fully masked row, the whole row is computed). So `P` is bit for bit what the full
+//! computation gives. The backward works on the span of nonzero `P` of each row.
+//!
 //! Work is split over (batch row, key/value head) pairs with rayon; each pair runs its query
 //! heads and rows in order and owns its `dK`, `dV` rows, so results do not depend on the thread
-//! count. The products are loops over contiguous rows written to vectorise: `Q Kᵀ` and `dO Vᵀ`
-//! as `d` passes of `row += q_c · Kᵀ_c` over a transposed copy of the key/value head
-//! (`[d, t]`), the others as `d`-wide `axpy`s.
+//! count. The products are loops written to vectorise with [`LANES`] accumulators held in
+//! registers: `Q Kᵀ` and `dO Vᵀ` over a transposed copy of the key/value head (`[d, t]`), the
+//! others (`P V`, `dS K`, `dSᵀ Q`, `Pᵀ dO`) as weighted sums of rows; every output element is
+//! summed in a fixed order (over `d`, or over keys / queries in index order).
+
+use std::ops::Range;
 
 use rayon::prelude::*;
 
@@ -81,19 +91,72 @@ impl AttentionShape {
 /// `exp(x)` is 0 in `f32` below this: such keys are skipped without calling `exp`.
 const EXP_UNDERFLOW: f32 = -104.0;
 
-/// `out += a · x`.
-fn axpy(out: &mut [f32], a: f32, x: &[f32]) {
-    for (o, &v) in out.iter_mut().zip(x) {
-        *o += a * v;
+/// Keys with a bias below this are candidates for skipping (the models mask with −1e30).
+const DEAD_BIAS: f32 = -1e20;
+
+/// How far below the row maximum a skipped key's largest possible score must lie (> 104).
+const MARGIN: f32 = 256.0;
+
+/// Accumulators per register block (4 SSE / 2 AVX / 1 AVX-512 vectors).
+const LANES: usize = 16;
+
+/// `out[j] = Σ_c row[c] · transposed[c·t + j]` for `j` in `span` (`transposed`: `[d, t]`).
+fn row_times_transposed(
+    out: &mut [f32],
+    row: &[f32],
+    transposed: &[f32],
+    t: usize,
+    span: Range<usize>,
+) {
+    let mut start = span.start;
+    while start + LANES <= span.end {
+        let mut acc = [0.0f32; LANES];
+        for (c, &a) in row.iter().enumerate() {
+            let column = &transposed[c * t + start..][..LANES];
+            for lane in 0..LANES {
+                acc[lane] += a * column[lane];
+            }
+        }
+        out[start..start + LANES].copy_from_slice(&acc);
+        start += LANES;
+    }
+    for (j, o) in out.iter_mut().enumerate().take(span.end).skip(start) {
+        let mut acc = 0.0f32;
+        for (c, &a) in row.iter().enumerate() {
+            acc += a * transposed[c * t + j];
+        }
+        *o = acc;
     }
 }
 
-/// `out[j] = Σ_c row[c] · transposed[c][j]` with `transposed` `[d, t]` (`out`: `[t]`).
-fn row_times_transposed(out: &mut [f32], row: &[f32], transposed: &[f32]) {
-    let t = out.len();
-    out.fill(0.0);
-    for (&a, column) in row.iter().zip(transposed.chunks_exact(t)) {
-        axpy(out, a, column);
+/// `out[c] += Σ_i w[i] · rows[i·stride + c]` over `i` in index order, rows with `w[i] = 0`
+/// skipped (`out`: `[d]`).
+fn add_weighted_rows(out: &mut [f32], weights: &[f32], rows: &[f32], stride: usize) {
+    let d = out.len();
+    let mut start = 0;
+    while start + LANES <= d {
+        let mut acc = [0.0f32; LANES];
+        acc.copy_from_slice(&out[start..start + LANES]);
+        for (i, &w) in weights.iter().enumerate() {
+            if w != 0.0 {
+                let row = &rows[i * stride + start..][..LANES];
+                for lane in 0..LANES {
+                    acc[lane] += w * row[lane];
+                }
+            }
+        }
+        out[start..start + LANES].copy_from_slice(&acc);
+        start += LANES;
+    }
+    if start < d {
+        for (i, &w) in weights.iter().enumerate() {
+            if w != 0.0 {
+                let row = &rows[i * stride + start..][..d - start];
+                for (o, &x) in out[start..].iter_mut().zip(row) {
+                    *o += w * x;
+                }
+            }
+        }
     }
 }
 
@@ -110,14 +173,68 @@ fn transposed_head(x: &[f32], b: usize, head: usize, t: usize, heads: usize, d: 
     out
 }
 
-/// `s ← softmax(scale · s + bias)` in place (one row of `t`).
-fn softmax_row(s: &mut [f32], bias: &[f32], scale: f32) {
-    for (x, &m) in s.iter_mut().zip(bias) {
-        *x = *x * scale + m;
+/// `‖x‖₂` in `f64`.
+fn norm(x: &[f32]) -> f64 {
+    x.iter()
+        .map(|&v| f64::from(v) * f64::from(v))
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// The smallest range holding every index where `keep` holds (empty if none).
+fn span_of(values: &[f32], keep: impl Fn(f32) -> bool) -> Range<usize> {
+    let start = values.iter().position(|&v| keep(v));
+    match start {
+        Some(start) => {
+            let end = values
+                .iter()
+                .rposition(|&v| keep(v))
+                .map_or(start, |i| i + 1);
+            start..end
+        }
+        None => 0..0,
     }
-    let max = s.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+}
+
+/// One query row of `P`: `p[span] = softmax(scale · q·kᵀ + bias)` restricted to the span
+/// where it is nonzero; `p` is zero outside (see the module docs). `bound` ≥ `scale · |q·k_j|`.
+fn probabilities(
+    p: &mut [f32],
+    query: &[f32],
+    keys_t: &[f32],
+    bias: &[f32],
+    scale: f32,
+    bound: f32,
+) {
+    let t = p.len();
+    let live = span_of(bias, |m| m >= DEAD_BIAS);
+    let mut span = if live.is_empty() { 0..t } else { live };
+    row_times_transposed(p, query, keys_t, t, span.clone());
+    let scores = |p: &mut [f32], span: Range<usize>| {
+        for (x, &m) in p[span.clone()].iter_mut().zip(&bias[span]) {
+            *x = *x * scale + m;
+        }
+    };
+    scores(p, span.clone());
+    let mut max = p[span.clone()]
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+    if span.len() < t {
+        let outside = bias[..span.start]
+            .iter()
+            .chain(&bias[span.end..])
+            .fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+        let negligible = outside + bound < max - MARGIN;
+        if !negligible {
+            span = 0..t;
+            row_times_transposed(p, query, keys_t, t, span.clone());
+            scores(p, span.clone());
+            max = p.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+        }
+    }
+    let row = &mut p[span];
     let mut sum = 0.0f64;
-    for x in s.iter_mut() {
+    for x in row.iter_mut() {
         let shifted = *x - max;
         *x = if shifted < EXP_UNDERFLOW {
             0.0
@@ -127,7 +244,7 @@ fn softmax_row(s: &mut [f32], bias: &[f32], scale: f32) {
         sum += f64::from(*x);
     }
     let sum = sum as f32;
-    for x in s.iter_mut() {
+    for x in row.iter_mut() {
         *x /= sum;
     }
 }
@@ -141,29 +258,31 @@ pub(crate) fn forward(
     mask: &[f32],
 ) -> (Vec<f32>, Vec<f32>) {
     let (n, t, d, groups) = (shape.queries, shape.keys, shape.head_dim, shape.groups());
+    let (heads, kv_heads) = (shape.heads, shape.kv_heads);
     let mut probs = vec![0.0f32; shape.probs_len()];
     // One task per (batch row, kv head): its query heads' `P` is one contiguous block.
     let contexts: Vec<Vec<f32>> = probs
         .par_chunks_mut((groups * n * t).max(1))
         .enumerate()
         .map(|(task, probs)| {
-            let (b, g) = (task / shape.kv_heads, task % shape.kv_heads);
-            let keys_t = transposed_head(k, b, g, t, shape.kv_heads, d);
+            let (b, g) = (task / kv_heads, task % kv_heads);
+            let keys_t = transposed_head(k, b, g, t, kv_heads, d);
+            let key_norm = (0..t)
+                .map(|j| norm(&k[((b * t + j) * kv_heads + g) * d..][..d]))
+                .fold(0.0f64, f64::max);
+            let values = &v[(b * t * kv_heads + g) * d..];
             let mask = &mask[b * n * t..][..n * t];
             let mut context = vec![0.0f32; groups * n * d];
             for r in 0..groups {
                 let h = g * groups + r;
                 for i in 0..n {
-                    let query = &q[((b * n + i) * shape.heads + h) * d..][..d];
+                    let query = &q[((b * n + i) * heads + h) * d..][..d];
+                    let bound =
+                        (f64::from(shape.scale) * norm(query) * key_norm * 1.001 + 1.0) as f32;
                     let p = &mut probs[(r * n + i) * t..][..t];
-                    row_times_transposed(p, query, &keys_t);
-                    softmax_row(p, &mask[i * t..][..t], shape.scale);
+                    probabilities(p, query, &keys_t, &mask[i * t..][..t], shape.scale, bound);
                     let out = &mut context[(r * n + i) * d..][..d];
-                    for (j, &pj) in p.iter().enumerate() {
-                        if pj != 0.0 {
-                            axpy(out, pj, &v[((b * t + j) * shape.kv_heads + g) * d..][..d]);
-                        }
-                    }
+                    add_weighted_rows(out, p, values, kv_heads * d);
                 }
             }
             context
@@ -171,8 +290,8 @@ pub(crate) fn forward(
         .collect();
     let mut out = vec![0.0f32; shape.query_len()];
     for (task, context) in contexts.iter().enumerate() {
-        let (b, g) = (task / shape.kv_heads, task % shape.kv_heads);
-        scatter_heads(&mut out, context, b, g * groups, groups, n, shape.heads, d);
+        let (b, g) = (task / kv_heads, task % kv_heads);
+        scatter_heads(&mut out, context, b, g * groups, groups, n, heads, d);
     }
     (out, probs)
 }
@@ -216,33 +335,42 @@ pub(crate) fn backward(
         .map(|(task, probs)| {
             let (b, g) = (task / kv_heads, task % kv_heads);
             let values_t = transposed_head(v, b, g, t, kv_heads, d);
+            let keys = &k[(b * t * kv_heads + g) * d..];
             let mut d_q = vec![0.0f32; groups * n * d];
             let (mut d_k, mut d_v) = (vec![0.0f32; t * d], vec![0.0f32; t * d]);
             let mut d_p = vec![0.0f32; t];
+            // dSᵀ and Pᵀ of one head, `[t, n]`.
+            let (mut d_s_t, mut p_t) = (vec![0.0f32; t * n], vec![0.0f32; t * n]);
             for r in 0..groups {
                 let h = g * groups + r;
+                d_s_t.fill(0.0);
+                p_t.fill(0.0);
                 for i in 0..n {
-                    let at = ((b * n + i) * heads + h) * d;
-                    let (query, d_out) = (&q[at..][..d], &grad[at..][..d]);
+                    let d_out = &grad[((b * n + i) * heads + h) * d..][..d];
                     let p = &probs[(r * n + i) * t..][..t];
-                    row_times_transposed(&mut d_p, d_out, &values_t);
-                    let delta = p
+                    let span = span_of(p, |x| x != 0.0);
+                    row_times_transposed(&mut d_p, d_out, &values_t, t, span.clone());
+                    let delta = p[span.clone()]
                         .iter()
-                        .zip(&d_p)
+                        .zip(&d_p[span.clone()])
                         .map(|(&a, &b)| f64::from(a) * f64::from(b))
                         .sum::<f64>() as f32;
-                    let d_query = &mut d_q[(r * n + i) * d..][..d];
-                    for (j, (&pj, &dpj)) in p.iter().zip(&d_p).enumerate() {
-                        if pj == 0.0 {
-                            continue;
-                        }
-                        let d_score = pj * (dpj - delta);
-                        let key_at = ((b * t + j) * kv_heads + g) * d;
-                        axpy(d_query, d_score, &k[key_at..][..d]);
-                        axpy(&mut d_k[j * d..][..d], d_score, query);
-                        axpy(&mut d_v[j * d..][..d], pj, d_out);
+                    for j in span.clone() {
+                        d_p[j] = p[j] * (d_p[j] - delta);
+                        d_s_t[j * n + i] = d_p[j];
+                        p_t[j * n + i] = p[j];
                     }
+                    let d_query = &mut d_q[(r * n + i) * d..][..d];
+                    let key_rows = &keys[span.start * kv_heads * d..];
+                    add_weighted_rows(d_query, &d_p[span], key_rows, kv_heads * d);
                     d_query.iter_mut().for_each(|x| *x *= shape.scale);
+                }
+                let queries = &q[(b * n * heads + h) * d..];
+                let d_outs = &grad[(b * n * heads + h) * d..];
+                for j in 0..t {
+                    let (d_key, d_value) = (&mut d_k[j * d..][..d], &mut d_v[j * d..][..d]);
+                    add_weighted_rows(d_key, &d_s_t[j * n..][..n], queries, heads * d);
+                    add_weighted_rows(d_value, &p_t[j * n..][..n], d_outs, heads * d);
                 }
             }
             d_k.iter_mut().for_each(|x| *x *= shape.scale);
