@@ -174,8 +174,8 @@ impl<B: Backend> Qwen2Attention<B> {
         self.decomposed(x, cos, sin, mask_bias, cache)
     }
 
-    /// [`Self::forward`] with fused rotary and attention; `None` where they do not apply (then
-    /// before any work).
+    /// [`Self::forward`] with fused rotary and attention; `None` where they do not apply: on
+    /// another backend or dtype (found before any work), or on shapes they decline.
     fn fused(
         &self,
         x: &Tensor<B, 3>,
