@@ -2,8 +2,9 @@
 //! `Autodiff<Flex>` at the `small_10m` shapes (hidden 256, 8 query heads over 4 key/value heads
 //! of width 32), batch 8 × 128 with the first row left-padded by 8: the fused ops
 //! (`Qwen2Attention::forward`: `rotary_fused.rs`, `attention_fused.rs`) against the decomposed
-//! ops (`Qwen2Attention::decomposed`), both in one run. The q/k/v/o projections are the same
-//! burn ops in both variants.
+//! ops (`Qwen2Attention::decomposed`), both in one run; then the inference forward on plain
+//! `Flex` (where the decomposed path runs burn-flex's attention kernel). The q/k/v/o projections
+//! are the same burn ops in both variants.
 //!
 //! `RAYON_NUM_THREADS=2 cargo bench -p prime-models --bench fused_attention`
 
@@ -11,6 +12,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use burn::backend::{Autodiff, Flex};
+use burn::module::AutodiffModule;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -92,6 +94,29 @@ fn attention(c: &mut Criterion) {
                 };
                 let grads = y.sum().backward();
                 black_box(x.grad(&grads).map(|g| g.into_data()))
+            })
+        });
+    }
+    group.finish();
+    // Inference (plain Flex, no graph): the decomposed path runs burn-flex's attention kernel.
+    let attn = attn.valid();
+    let inner = |t: &Tensor<Ad, 4>| t.clone().inner();
+    let (cos, sin, bias) = (inner(&cos), inner(&sin), inner(&bias));
+    let x = x.inner();
+    let mut group = c.benchmark_group("attention_small_10m_inference");
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(5));
+    for fused in [true, false] {
+        let name = if fused { "fused" } else { "decomposed" };
+        group.bench_function(format!("{name}_forward"), |b| {
+            b.iter(|| {
+                let y = if fused {
+                    attn.forward(x.clone(), &cos, &sin, &bias, None)
+                } else {
+                    attn.decomposed(x.clone(), &cos, &sin, &bias, None)
+                };
+                black_box(y.into_data())
             })
         });
     }
