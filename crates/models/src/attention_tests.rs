@@ -4,7 +4,7 @@
 //! grouped-query and multi-head attention, left- and right-padded rows (fully masked query rows
 //! included), length 1; then whole models (`Qwen2ForCausalLm`, Qwen2 and Qwen3 layouts) with
 //! [`with_decomposed_attention`] as the reference, and the bit-identity of plain and autodiff
-//! forwards. Error measure: `max |fused − reference| / max |reference|` per tensor, ≤ 1e-5.
+//! forwards, and their independence of the thread count. Error measure: `max |fused − reference| / max |reference|` per tensor, ≤ 1e-5.
 
 use burn::backend::autodiff::checkpoint::strategy::{
     BalancedCheckpointing, CheckpointStrategy, NoCheckpointing,
@@ -486,4 +486,29 @@ impl burn::module::ModuleMapper<Autodiff<Flex>> for RequireGrad {
     ) -> Param<Tensor<Autodiff<Flex>, D>> {
         param.map(|tensor| tensor.require_grad())
     }
+}
+
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    let case = Case {
+        batch: 3,
+        n: 21,
+        t: 21,
+        heads: 4,
+        kv_heads: 2,
+        d: 16,
+        seed: 4,
+    };
+    let on = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("thread pool")
+            .install(|| {
+                let [y, d_x] = run_rotary::<NoCheckpointing>([3, 21, 4, 16], 4, true);
+                let [o, d_q, d_k, d_v] = run_attention::<NoCheckpointing>(&case, true);
+                [y, d_x, o, d_q, d_k, d_v]
+            })
+    };
+    assert!(on(1) == on(3), "results differ between 1 and 3 threads");
 }
