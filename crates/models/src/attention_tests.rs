@@ -3,8 +3,9 @@
 //! burn-autodiff: values and the gradients of `L = Σ y ⊙ c` (random `c`) on random shapes with
 //! grouped-query and multi-head attention, left- and right-padded rows (fully masked query rows
 //! included), length 1; then whole models (`Qwen2ForCausalLm`, Qwen2 and Qwen3 layouts) with
-//! [`with_decomposed_attention`] as the reference, and the bit-identity of plain and autodiff
-//! forwards, and their independence of the thread count. Error measure: `max |fused − reference| / max |reference|` per tensor, ≤ 1e-5.
+//! [`with_decomposed_attention`] as the reference, the bit-identity of plain and autodiff
+//! forwards, and the independence of the thread count. Error measure:
+//! `max |fused − reference| / max |reference|` per tensor, ≤ 1e-5.
 
 use burn::backend::autodiff::checkpoint::strategy::{
     BalancedCheckpointing, CheckpointStrategy, NoCheckpointing,
