@@ -3,7 +3,9 @@
 //! --bench fused_swiglu_adamw`):
 //!
 //! - `swiglu/{fused,decomposed}`: `silu(a) ⊙ b` forward + backward on `Autodiff<Flex>` at
-//!   `[8, 128, 768]` (`Qwen2Mlp::swiglu` against `Qwen2Mlp::swiglu_decomposed`);
+//!   `[8, 128, 768]` (`Qwen2Mlp::swiglu` against `Qwen2Mlp::swiglu_decomposed`), with the loss
+//!   `Σ h ⊙ w`, inputs `a·1`, `b·1` (fresh buffers, as the projections' outputs are); those
+//!   products and the loss are the same on both sides and in both times;
 //! - `swiglu_inference/{fused,decomposed}`: the forward alone on `Flex`;
 //! - `adamw_small_10m/{fused,burn}`: one AdamW step (λ = 0.01) over all of `small_10m`'s
 //!   parameters (≈ 10M values) through burn's optimizer adaptor: `optim::adamw(λ).init()`
@@ -32,17 +34,21 @@ fn swiglu(c: &mut Criterion) {
     let shape = swiglu_shape();
     let a = Tensor::<Ad, 3>::random(shape, Distribution::Normal(0.0, 2.0), &device);
     let b = Tensor::<Ad, 3>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+    let weights = Tensor::<Ad, 3>::random(shape, Distribution::Normal(0.0, 1.0), &device);
     let mut group = c.benchmark_group("swiglu");
     for (name, fused) in [("fused", true), ("decomposed", false)] {
         group.bench_function(name, |bench| {
             bench.iter(|| {
                 let (a, b) = (a.clone().require_grad(), b.clone().require_grad());
+                // Fresh buffers that only the op holds, like the projections' outputs.
+                let (gate, up) = (a.clone().mul_scalar(1.0), b.clone().mul_scalar(1.0));
                 let h = if fused {
-                    Qwen2Mlp::swiglu(a.clone(), b.clone())
+                    Qwen2Mlp::swiglu(gate, up)
                 } else {
-                    Qwen2Mlp::swiglu_decomposed(a.clone(), b.clone())
+                    Qwen2Mlp::swiglu_decomposed(gate, up)
                 };
-                let grads = h.sum().backward();
+                // `Σ h ⊙ w`: a dense incoming gradient, as from the down projection.
+                let grads = h.mul(weights.clone()).sum().backward();
                 black_box((a.grad(&grads), b.grad(&grads)))
             })
         });

@@ -52,8 +52,8 @@ fn on<B: Backend, C: CheckpointStrategy, const D: usize>(
 }
 
 /// A tensor's storage, contiguous (a copy only when the tensor is a strided view).
-fn contiguous<const D: usize>(tensor: &Tensor<Cpu, D>) -> FlexTensor {
-    let tensor = tensor.clone().into_primitive().tensor();
+fn contiguous<const D: usize>(tensor: Tensor<Cpu, D>) -> FlexTensor {
+    let tensor = tensor.into_primitive().tensor();
     if tensor.is_contiguous() {
         tensor
     } else {
@@ -68,6 +68,16 @@ fn values(tensor: &FlexTensor) -> &[f32] {
         .expect("fused SwiGLU runs on contiguous f32 tensors only")
 }
 
+/// The `f32` values of a contiguous tensor from [`contiguous`], writable in place (copied
+/// first when the buffer is shared).
+fn values_mut(tensor: &mut FlexTensor) -> &mut [f32] {
+    let (start, end) = tensor
+        .layout()
+        .contiguous_offsets()
+        .expect("fused SwiGLU writes contiguous tensors only");
+    &mut tensor.storage_mut::<f32>()[start..end]
+}
+
 /// A row-major host buffer as a tensor of shape `dims`.
 fn upload<const D: usize>(values: Vec<f32>, dims: [usize; D]) -> Tensor<Cpu, D> {
     Tensor::from_data(TensorData::new(values, dims), &Default::default())
@@ -75,7 +85,7 @@ fn upload<const D: usize>(values: Vec<f32>, dims: [usize; D]) -> Tensor<Cpu, D> 
 
 /// The fused forward on the CPU backend.
 fn forward<const D: usize>(a: &Tensor<Cpu, D>, b: &Tensor<Cpu, D>) -> Tensor<Cpu, D> {
-    let (a_storage, b_storage) = (contiguous(a), contiguous(b));
+    let (a_storage, b_storage) = (contiguous(a.clone()), contiguous(b.clone()));
     let h = swiglu_rows::forward(values(&a_storage), values(&b_storage));
     upload(h, a.dims())
 }
@@ -103,7 +113,9 @@ fn node<C: CheckpointStrategy, const D: usize>(
 }
 
 /// The backward step of the fused SwiGLU (equations in [`swiglu_rows`]); its state is the
-/// forward's inputs `(a, b)`, shared with them (no copy).
+/// forward's inputs `(a, b)`, shared with them (no copy). The gradients overwrite them in place
+/// (the usual case: in the MLP block nothing else holds them by then; otherwise they are copied
+/// first).
 #[derive(Debug)]
 struct SwigluBackward<const D: usize>;
 
@@ -121,14 +133,13 @@ impl<const D: usize> Backward<Cpu, 2> for SwigluBackward<D> {
             grads.consume::<Cpu>(&ops.node),
         ));
         let (a, b) = ops.state;
-        let dims = a.dims();
-        let (a, b, grad) = (contiguous(&a), contiguous(&b), contiguous(&grad));
-        let (d_a, d_b) = swiglu_rows::backward(values(&a), values(&b), values(&grad));
+        let (mut d_a, mut d_b, grad) = (contiguous(a), contiguous(b), contiguous(grad));
+        swiglu_rows::backward(values_mut(&mut d_a), values_mut(&mut d_b), values(&grad));
         if let Some(node) = a_node {
-            grads.register::<Cpu>(node.id, upload(d_a, dims).into_primitive().tensor());
+            grads.register::<Cpu>(node.id, d_a);
         }
         if let Some(node) = b_node {
-            grads.register::<Cpu>(node.id, upload(d_b, dims).into_primitive().tensor());
+            grads.register::<Cpu>(node.id, d_b);
         }
     }
 }

@@ -18,7 +18,8 @@
 //! `σ` is computed without branches from `e = exp(−|a|) ∈ (0, 1]`: `σ = 1/(1 + e)` for `a ≥ 0`,
 //! `e/(1 + e)` otherwise (neither overflows). The exponential is [`exp_non_positive`], a
 //! range-reduced polynomial written so the loops vectorise (std's `expf` is a libm call per
-//! value); its relative error is below `2·10⁻⁷` (tested against std). Blocks of
+//! value); its relative error is below `2·10⁻⁷` (tested against std). The blocks are compiled
+//! for AVX-512 and AVX2 too and the widest the CPU has runs ([`widest`]). Blocks of
 //! [`BLOCK`] values run in parallel on rayon's pool; each value depends on its own inputs only,
 //! so every result bit is independent of the number of threads, and of whether autodiff
 //! tracks the op.
@@ -44,11 +45,12 @@ const EXP_MIN: f32 = -87.0;
 ///
 /// `x = n·ln 2 + r` with `n = round(x / ln 2)` and `|r| ≤ ln 2 / 2`; `e^r` is its Taylor
 /// polynomial of degree 7 (truncation `< 0.347⁸/8! ≈ 5·10⁻⁹`) in Horner form, and `2ⁿ` is built
-/// from its exponent bits.
+/// from its exponent bits (`−126 ≤ n ≤ 0`, so `2ⁿ` is a normal number).
 #[inline(always)]
 pub(crate) fn exp_non_positive(x: f32) -> f32 {
     let x = if x < EXP_MIN { EXP_MIN } else { x };
-    let n = (x * LOG2_E + ROUND) - ROUND;
+    let t = x * LOG2_E + ROUND; // ROUND + n, exactly
+    let n = t - ROUND;
     let r = (x - n * LN2_HI) + n * LN2_LO;
     let p = 1.0
         + r * (1.0
@@ -56,7 +58,9 @@ pub(crate) fn exp_non_positive(x: f32) -> f32 {
                 + r * (1.0 / 6.0
                     + r * (1.0 / 24.0
                         + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
-    let two_to_n = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // `n` is also the low bits of `t`: `2ⁿ` from integer lane operations (a saturating
+    // `n as i32` would not vectorise).
+    let two_to_n = f32::from_bits(t.to_bits().wrapping_sub(ROUND.to_bits() - 127) << 23);
     p * two_to_n
 }
 
@@ -82,15 +86,77 @@ fn forward_block(a: &[f32], b: &[f32], h: &mut [f32]) {
     }
 }
 
-/// `(∂L/∂a, ∂L/∂b)` for one block.
+/// `a ← ∂L/∂a`, `b ← ∂L/∂b` for one block, in place.
 #[inline(always)]
-fn backward_block(a: &[f32], b: &[f32], g: &[f32], d_a: &mut [f32], d_b: &mut [f32]) {
-    let n = d_a.len();
-    let (a, b, g, d_b) = (&a[..n], &b[..n], &g[..n], &mut d_b[..n]);
+fn backward_block(a: &mut [f32], b: &mut [f32], g: &[f32]) {
+    let n = a.len();
+    let (b, g) = (&mut b[..n], &g[..n]);
     for i in 0..n {
-        let s = sigmoid(a[i]);
-        d_a[i] = g[i] * b[i] * s * (1.0 + a[i] * (1.0 - s));
-        d_b[i] = g[i] * (a[i] * s);
+        let (a_i, b_i, g_i) = (a[i], b[i], g[i]);
+        let s = sigmoid(a_i);
+        a[i] = g_i * b_i * s * (1.0 + a_i * (1.0 - s));
+        b[i] = g_i * (a_i * s);
+    }
+}
+
+/// [`forward_block`] and [`backward_block`] compiled for the widest vector unit the CPU has
+/// (AVX-512, AVX2, else the build's baseline), chosen at run time. The loops have no fused
+/// multiply-adds (Rust does not contract `a * b + c`), so every width gives the same bits.
+mod widest {
+    use super::{backward_block, forward_block};
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn forward_avx512(a: &[f32], b: &[f32], h: &mut [f32]) {
+        forward_block(a, b, h)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn forward_avx2(a: &[f32], b: &[f32], h: &mut [f32]) {
+        forward_block(a, b, h)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn backward_avx512(a: &mut [f32], b: &mut [f32], g: &[f32]) {
+        backward_block(a, b, g)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn backward_avx2(a: &mut [f32], b: &mut [f32], g: &[f32]) {
+        backward_block(a, b, g)
+    }
+
+    pub(super) fn forward(a: &[f32], b: &[f32], h: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F (checked just above).
+                return unsafe { forward_avx512(a, b, h) };
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2 (checked just above).
+                return unsafe { forward_avx2(a, b, h) };
+            }
+        }
+        forward_block(a, b, h)
+    }
+
+    pub(super) fn backward(a: &mut [f32], b: &mut [f32], g: &[f32]) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F (checked just above).
+                return unsafe { backward_avx512(a, b, g) };
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2 (checked just above).
+                return unsafe { backward_avx2(a, b, g) };
+            }
+        }
+        backward_block(a, b, g)
     }
 }
 
@@ -100,21 +166,17 @@ pub(crate) fn forward(a: &[f32], b: &[f32]) -> Vec<f32> {
     h.par_chunks_mut(BLOCK)
         .zip(a.par_chunks(BLOCK))
         .zip(b.par_chunks(BLOCK))
-        .for_each(|((h, a), b)| forward_block(a, b, h));
+        .for_each(|((h, a), b)| widest::forward(a, b, h));
     h
 }
 
-/// `(∂L/∂a, ∂L/∂b)` (each `[N]`) from the forward's inputs `a`, `b` and `g = ∂L/∂h`.
-pub(crate) fn backward(a: &[f32], b: &[f32], g: &[f32]) -> (Vec<f32>, Vec<f32>) {
-    let mut d_a = vec![0.0f32; a.len()];
-    let mut d_b = vec![0.0f32; a.len()];
-    d_a.par_chunks_mut(BLOCK)
-        .zip(d_b.par_chunks_mut(BLOCK))
-        .zip(a.par_chunks(BLOCK))
-        .zip(b.par_chunks(BLOCK))
+/// `a ← ∂L/∂a`, `b ← ∂L/∂b` (each `[N]`) in place, from the forward's inputs `a`, `b` and
+/// `g = ∂L/∂h`: the backward needs no buffer of its own.
+pub(crate) fn backward(a: &mut [f32], b: &mut [f32], g: &[f32]) {
+    a.par_chunks_mut(BLOCK)
+        .zip(b.par_chunks_mut(BLOCK))
         .zip(g.par_chunks(BLOCK))
-        .for_each(|((((d_a, d_b), a), b), g)| backward_block(a, b, g, d_a, d_b));
-    (d_a, d_b)
+        .for_each(|((a, b), g)| widest::backward(a, b, g));
 }
 
 #[cfg(test)]
@@ -150,13 +212,30 @@ mod tests {
     }
 
     #[test]
+    fn every_vector_width_gives_the_same_bits() {
+        let n = 1000;
+        let a: Vec<f32> = (0..n).map(|i| (i as f32 * 0.73).sin() * 30.0).collect();
+        let b: Vec<f32> = (0..n).map(|i| (i as f32 * 0.21).cos()).collect();
+        let (mut h, mut h_wide) = (vec![0.0; n], vec![0.0; n]);
+        forward_block(&a, &b, &mut h);
+        widest::forward(&a, &b, &mut h_wide);
+        assert_eq!(h, h_wide);
+        let (mut d_a, mut d_b) = (a.clone(), b.clone());
+        let (mut d_a_wide, mut d_b_wide) = (a.clone(), b.clone());
+        backward_block(&mut d_a, &mut d_b, &b);
+        widest::backward(&mut d_a_wide, &mut d_b_wide, &b);
+        assert_eq!((d_a, d_b), (d_a_wide, d_b_wide));
+    }
+
+    #[test]
     fn forward_and_backward_match_the_formulas_across_blocks() {
         let n = BLOCK + 37;
         let a: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin() * 9.0).collect();
         let b: Vec<f32> = (0..n).map(|i| (i as f32 * 0.11).cos() * 2.0).collect();
         let g: Vec<f32> = (0..n).map(|i| (i as f32 * 0.05).sin()).collect();
         let h = forward(&a, &b);
-        let (d_a, d_b) = backward(&a, &b, &g);
+        let (mut d_a, mut d_b) = (a.clone(), b.clone());
+        backward(&mut d_a, &mut d_b, &g);
         for i in 0..n {
             let (a, b, g) = (f64::from(a[i]), f64::from(b[i]), f64::from(g[i]));
             let s = 1.0 / (1.0 + (-a).exp());

@@ -69,10 +69,13 @@ fn run<C: CheckpointStrategy>(
     } else {
         Qwen2Mlp::swiglu_decomposed(a.clone(), b.clone())
     };
+    let (a_before, b_before) = (host(a.clone()), host(b.clone()));
     let c = tensor::<Ad<C>>(shape, seed + 2, 1.0);
     let grads = h.clone().mul(c).sum().backward();
     let d_a = a.grad(&grads).expect("∂L/∂a");
     let d_b = b.grad(&grads).expect("∂L/∂b");
+    // The in-place backward leaves inputs that something else still holds alone.
+    assert_eq!((host(a), host(b)), (a_before, b_before));
     (host(h), host(d_a), host(d_b))
 }
 
