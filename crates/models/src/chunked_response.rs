@@ -1,4 +1,4 @@
-//! [`crate::response_scores`] without `[n, P + R, vocab]` logits: the LM head runs on the
+//! [`crate::response_scores()`] without `[n, P + R, vocab]` logits: the LM head runs on the
 //! hidden states of the response tokens only, `chunk` tokens at a time
 //! ([`crate::chunked_scores`]).
 
@@ -10,7 +10,7 @@ use crate::sampling::allowed_vocab;
 use crate::token_scores::token_scores;
 use crate::{HiddenStates, ResponseBatch, ResponseDims};
 
-/// The scores of [`crate::response_scores`] from `states = model.hidden_states(batch.tokens)`.
+/// The scores of [`crate::response_scores()`] from `states = model.hidden_states(batch.tokens)`.
 ///
 /// The hidden state at column `P − 1 + t` predicts response token `t` (column `P + t`). Only
 /// the `Σ L_i` valid tokens (`t < L_i`) are scored: their hidden rows are gathered into

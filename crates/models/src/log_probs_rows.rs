@@ -380,4 +380,40 @@ mod tests {
         assert!(d[4..7].iter().all(|v| *v != 0.0) && d[7] == 0.0, "{d:?}");
         assert!(d[4..7].iter().sum::<f32>().abs() < 1e-6);
     }
+
+    /// Rows are independent: the same bits on one thread and on three.
+    #[test]
+    fn results_do_not_depend_on_the_thread_count() {
+        let (n, vocab) = (37, 1000);
+        let logits: Vec<f32> = (0..n * vocab)
+            .map(|i| ((i * 7919 % 1013) as f32 / 97.0).sin() * 9.0)
+            .collect();
+        let targets: Vec<Target> = (0..n)
+            .map(|i| match i % 5 {
+                0 => Target::Skip,
+                1 => Target::Outside,
+                _ => Target::Id(i * 31 % 900),
+            })
+            .collect();
+        let grad: Vec<f32> = (0..2 * n).map(|i| (i as f32 * 0.37).cos()).collect();
+        let rows = Rows {
+            vocab,
+            limit: 900,
+            with_entropy: true,
+        };
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("pool");
+            pool.install(|| {
+                let (scores, stats) = forward(&logits, &targets, rows);
+                (scores, backward(&logits, &targets, &stats, &grad, rows))
+            })
+        };
+        let (one, three) = (run(1), run(3));
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&one.0), bits(&three.0));
+        assert_eq!(bits(&one.1), bits(&three.1));
+    }
 }
