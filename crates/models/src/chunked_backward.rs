@@ -29,6 +29,7 @@ use burn::backend::Autodiff;
 use burn::tensor::{backend::Backend, IndexingUpdateOp, Int, Tensor, TensorPrimitive};
 
 use crate::chunked_scores::{chunked_forward, chunks, limited_head, ChunkSpec, ScoreInputs};
+use crate::fused::fused_kernels_enabled;
 use crate::log_probs_fused::chunk_logits_grad;
 
 /// The chunked scores through the custom node when `B` is `Autodiff<Flex>` (with or without
@@ -151,7 +152,12 @@ impl<I: Backend> Backward<I, 2> for ChunkedScoresBackward {
             let entropy = state.entropy.clone().slice([range.clone(), 0..1]);
             let targets = state.inputs.targets.clone().slice([range]);
             let logits = hidden.clone().matmul(head.clone()); // [c, L]
-            let d_logits = chunk_logits_grad(logits, &targets, &lse, &entropy, &g)
+            let fused = if fused_kernels_enabled() {
+                chunk_logits_grad(logits, &targets, &lse, &entropy, &g)
+            } else {
+                Err(logits)
+            };
+            let d_logits = fused
                 .unwrap_or_else(|logits| decomposed_logits_grad(logits, targets, lse, entropy, g));
             if head_node.is_some() {
                 let part = hidden.transpose().matmul(d_logits.clone()); // [H, L]

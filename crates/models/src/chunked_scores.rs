@@ -21,6 +21,7 @@
 
 use burn::tensor::{backend::Backend, Int, Tensor};
 
+use crate::fused::fused_kernels_enabled;
 use crate::log_probs_fused::chunk_scores;
 
 /// How [`crate::token_scores::token_scores`] splits its work.
@@ -117,19 +118,22 @@ pub(crate) struct ChunkScores<B: Backend> {
 /// Scores of `c` rows: `hidden` `[c, H]`, `head` `[H, L]`, `targets` `[c]` (each `< L`).
 ///
 /// On the plain CPU backend the log-softmax, gather and entropy of the chunk's logits are the
-/// fused row kernels ([`crate::log_probs_fused::chunk_scores`]), else burn's ops.
+/// fused row kernels ([`crate::log_probs_fused::chunk_scores`]) while
+/// [`fused_kernels_enabled`], else burn's ops.
 pub(crate) fn chunk_forward<B: Backend>(
     hidden: Tensor<B, 2>,
     head: Tensor<B, 2>,
     targets: Tensor<B, 1, Int>,
 ) -> ChunkScores<B> {
     let logits = hidden.matmul(head); // [c, L]
-    if let Some([log_prob, entropy, log_sum_exp]) = chunk_scores(&logits, &targets) {
-        return ChunkScores {
-            log_prob,
-            entropy,
-            log_sum_exp,
-        };
+    if fused_kernels_enabled() {
+        if let Some([log_prob, entropy, log_sum_exp]) = chunk_scores(&logits, &targets) {
+            return ChunkScores {
+                log_prob,
+                entropy,
+                log_sum_exp,
+            };
+        }
     }
     decomposed_chunk_scores(logits, targets)
 }

@@ -9,6 +9,7 @@
 use burn::tensor::{activation::log_softmax, backend::Backend, Int, Tensor};
 
 use crate::chunked_response::chunked_response_scores;
+use crate::fused::fused_kernels_enabled;
 use crate::log_probs_fused::{fused_next_token_scores, NextTokenScores};
 use crate::response_scores::ResponseScores;
 use crate::sampling::allowed_vocab;
@@ -74,9 +75,11 @@ pub fn response_scores<B: Backend, M: CausalLm<B>>(
     let mask = batch.response_mask(dims.response_width);
     // The logits at P − 1 + t predict response token t.
     let positions = start - 1..start - 1 + dims.response_width;
+    let fused = fused_kernels_enabled()
+        .then(|| fused_next_token_scores(&logits, &batch.tokens, positions, allowed, with_entropy))
+        .flatten();
     let (log_probs, entropy) =
-        fused_next_token_scores(&logits, &batch.tokens, positions, allowed, with_entropy)
-            .unwrap_or_else(|| decomposed_response_scores(logits, batch, dims, with_entropy));
+        fused.unwrap_or_else(|| decomposed_response_scores(logits, batch, dims, with_entropy));
     Ok(ResponseScores {
         log_probs: log_probs.mul(mask.clone()),
         entropy: entropy.map(|h| h.mul(mask.clone())),
@@ -133,14 +136,15 @@ pub(crate) fn decomposed_response_scores<B: Backend>(
 /// [`token_log_probs`] and, with `with_entropy`, [`entropy`], from one pass over the logits:
 /// `[batch, seq − 1]` each, 0 where the target is padding (a target id past the vocabulary
 /// scores `−∞` on the CPU backend). On the CPU backend (with or without autodiff) one fused op
-/// with its own backward; elsewhere [`next_token_scores_decomposed`].
+/// with its own backward, unless [`crate::fused::fused_kernels_enabled`] says no; elsewhere
+/// [`next_token_scores_decomposed`].
 pub fn next_token_scores<B: Backend>(
     logits: Tensor<B, 3>,
     batch: &TokenBatch<B>,
     with_entropy: bool,
 ) -> NextTokenScores<B> {
     let [_, seq, vocab] = logits.dims();
-    if seq >= 2 {
+    if seq >= 2 && fused_kernels_enabled() {
         if let Some(scores) =
             fused_next_token_scores(&logits, batch, 0..seq - 1, vocab, with_entropy)
         {

@@ -8,8 +8,9 @@
 //! per row, and recomputes `p` in the backward. Like [`crate::rms_norm_fused`], the entry points
 //! find out at run time (by `TypeId`, through [`cast`]) whether `B` is
 //! [`CpuBackend`](crate::backend::CpuBackend) or `Autodiff<CpuBackend, _>` (with or without
-//! balanced checkpointing), and answer `None` for any other backend, for non-`f32` logits, or
-//! when [`fused_kernels_enabled`] is false, so the caller runs the decomposed ops there.
+//! balanced checkpointing), and answer `None` for any other backend or for non-`f32` logits, so
+//! the caller runs the decomposed ops there. The callers consult
+//! [`crate::fused::fused_kernels_enabled`] first.
 //!
 //! The chunked scores ([`crate::chunked_scores`], [`crate::chunked_backward`]) call the same
 //! row kernels on each chunk's logits through [`chunk_scores`] and [`chunk_logits_grad`].
@@ -30,7 +31,6 @@ use burn::tensor::{
 use burn_flex::FlexTensor;
 
 use crate::chunked_backward::cast;
-use crate::fused::fused_kernels_enabled;
 use crate::log_probs_rows::{self, RowStats, Rows, Target};
 use crate::TokenBatch;
 
@@ -54,8 +54,7 @@ pub(crate) fn fused_next_token_scores<B: Backend>(
     with_entropy: bool,
 ) -> Option<NextTokenScores<B>> {
     let [rows, seq, vocab] = logits.dims();
-    if !fused_kernels_enabled()
-        || logits.dtype() != DType::F32
+    if logits.dtype() != DType::F32
         || positions.is_empty()
         || positions.end >= seq
         || batch.input_ids.dims() != [rows, seq]
@@ -256,7 +255,7 @@ pub(crate) fn chunk_scores<B: Backend>(
     logits: &Tensor<B, 2>,
     targets: &Tensor<B, 1, Int>,
 ) -> Option<[Tensor<B, 2>; 3]> {
-    if !fused_kernels_enabled() || logits.dtype() != DType::F32 {
+    if logits.dtype() != DType::F32 {
         return None;
     }
     let logits = cast::<_, Tensor<Cpu, 2>>(logits)?;
@@ -293,7 +292,7 @@ pub(crate) fn chunk_logits_grad<B: Backend>(
     entropy: &Tensor<B, 2>,
     grad: &Tensor<B, 2>,
 ) -> Result<Tensor<B, 2>, Tensor<B, 2>> {
-    if !fused_kernels_enabled() || logits.dtype() != DType::F32 {
+    if logits.dtype() != DType::F32 {
         return Err(logits);
     }
     let Some(cpu_logits) = cast::<_, Tensor<Cpu, 2>>(&logits) else {
