@@ -29,7 +29,8 @@
 //! the logits and the row's `m` and `ln s`, so nothing of size `[N, V]` is kept between the two.
 //!
 //! `exp` is [`exp`], a polynomial written to vectorise (the loops run over equal-length slices
-//! with 8 independent `f32` lanes, summed in `f64` every [`BLOCK`] entries). Rows run in
+//! with 8 independent `f32` lanes, summed in `f64` every [`BLOCK`] entries), compiled for the
+//! widest vector unit the CPU has and chosen at run time (same bits at every width). Rows run in
 //! parallel on rayon's pool; every row is computed the same way whatever the thread count, so
 //! the results are deterministic.
 
@@ -135,6 +136,7 @@ pub(crate) fn exp(x: f32) -> f32 {
 }
 
 /// `max_v z_v` over 8 lanes (NaNs are skipped; an all-NaN or empty row gives −∞).
+#[inline(always)]
 fn row_max(row: &[f32]) -> f32 {
     let mut lanes = [f32::NEG_INFINITY; 8];
     let chunks = row.chunks_exact(8);
@@ -153,6 +155,7 @@ fn row_max(row: &[f32]) -> f32 {
 }
 
 /// `(s, Σ exp(z_v − m)·(z_v − m))` over `row` in `f64` (the second only `with_entropy`).
+#[inline(always)]
 fn row_sums(row: &[f32], shift: f32, with_entropy: bool) -> (f64, f64) {
     let (mut sum, mut weighted) = (0.0f64, 0.0f64);
     for block in row.chunks(BLOCK) {
@@ -191,6 +194,7 @@ fn row_sums(row: &[f32], shift: f32, with_entropy: bool) -> (f64, f64) {
 }
 
 /// One row's `(lp, stats)`.
+#[inline(always)]
 fn score_row(row: &[f32], target: Target, with_entropy: bool) -> (f32, RowStats) {
     if target == Target::Skip {
         return (0.0, RowStats::default());
@@ -231,7 +235,8 @@ pub(crate) fn forward(logits: &[f32], targets: &[Target], rows: Rows) -> (Vec<f3
         .zip(targets.par_iter())
         .with_min_len(min_rows(rows.vocab))
         .for_each(|(((row, score), stat), &target)| {
-            let (log_prob, row_stats) = score_row(&row[..rows.limit], target, rows.with_entropy);
+            let (log_prob, row_stats) =
+                widest::score_row(&row[..rows.limit], target, rows.with_entropy);
             score[0] = log_prob;
             score[1] = row_stats.entropy;
             *stat = row_stats;
@@ -279,7 +284,7 @@ pub(crate) fn backward_in_place(
             };
             let g_entropy = if rows.with_entropy { g[1] } else { 0.0 };
             let (allowed, rest) = row.split_at_mut(rows.limit);
-            row_backward(allowed, stat, g_lp, g_entropy);
+            widest::row_backward(allowed, stat, g_lp, g_entropy);
             rest.fill(0.0);
             if let Target::Id(t) = target {
                 row[t] += g_lp;
@@ -288,6 +293,7 @@ pub(crate) fn backward_in_place(
 }
 
 /// `z_u ← −p_u (g_lp + g_H H + g_H log p_u)` over one row's allowed logits.
+#[inline(always)]
 fn row_backward(row: &mut [f32], stat: &RowStats, g_lp: f32, g_entropy: f32) {
     let constant = g_lp + g_entropy * stat.entropy;
     let (shift, log_sum) = (stat.shift, stat.log_sum);
@@ -300,6 +306,68 @@ fn row_backward(row: &mut [f32], stat: &RowStats, g_lp: f32, g_entropy: f32) {
             let log_p = (*z - shift) - log_sum;
             *z = -exp(log_p) * (constant + g_entropy * log_p);
         }
+    }
+}
+
+/// [`score_row`] and [`row_backward`] compiled for the widest vector unit the CPU has (AVX-512,
+/// AVX2, else the build's baseline), chosen at run time, as in `crate::swiglu_rows`. Rust does
+/// not contract `a * b + c` into fused multiply-adds and the row sums keep their 8 lanes at
+/// every width, so every width gives the same bits.
+mod widest {
+    use super::{RowStats, Target};
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn score_row_avx512(row: &[f32], target: Target, with_entropy: bool) -> (f32, RowStats) {
+        super::score_row(row, target, with_entropy)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn score_row_avx2(row: &[f32], target: Target, with_entropy: bool) -> (f32, RowStats) {
+        super::score_row(row, target, with_entropy)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn row_backward_avx512(row: &mut [f32], stat: &RowStats, g_lp: f32, g_entropy: f32) {
+        super::row_backward(row, stat, g_lp, g_entropy)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn row_backward_avx2(row: &mut [f32], stat: &RowStats, g_lp: f32, g_entropy: f32) {
+        super::row_backward(row, stat, g_lp, g_entropy)
+    }
+
+    pub(super) fn score_row(row: &[f32], target: Target, with_entropy: bool) -> (f32, RowStats) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F (checked just above).
+                return unsafe { score_row_avx512(row, target, with_entropy) };
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2 (checked just above).
+                return unsafe { score_row_avx2(row, target, with_entropy) };
+            }
+        }
+        super::score_row(row, target, with_entropy)
+    }
+
+    pub(super) fn row_backward(row: &mut [f32], stat: &RowStats, g_lp: f32, g_entropy: f32) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F (checked just above).
+                return unsafe { row_backward_avx512(row, stat, g_lp, g_entropy) };
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2 (checked just above).
+                return unsafe { row_backward_avx2(row, stat, g_lp, g_entropy) };
+            }
+        }
+        super::row_backward(row, stat, g_lp, g_entropy)
     }
 }
 
@@ -415,5 +483,26 @@ mod tests {
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&one.0), bits(&three.0));
         assert_eq!(bits(&one.1), bits(&three.1));
+    }
+
+    /// The widest build the CPU runs gives the baseline build's bits.
+    #[test]
+    fn every_vector_width_gives_the_same_bits() {
+        let row: Vec<f32> = (0..4099)
+            .map(|i| ((i * 7919 % 1013) as f32 / 61.0).cos() * 12.0)
+            .collect();
+        for target in [Target::Id(17), Target::Outside] {
+            let wide = widest::score_row(&row, target, true);
+            let base = score_row(&row, target, true);
+            assert_eq!(wide.0.to_bits(), base.0.to_bits());
+            assert_eq!(wide.1, base.1);
+            let (mut wide_grad, mut base_grad) = (row.clone(), row.clone());
+            widest::row_backward(&mut wide_grad, &base.1, 0.7, -1.3);
+            row_backward(&mut base_grad, &base.1, 0.7, -1.3);
+            assert!(wide_grad
+                .iter()
+                .zip(&base_grad)
+                .all(|(a, b)| a.to_bits() == b.to_bits()));
+        }
     }
 }
