@@ -28,11 +28,13 @@ use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::LearningRate;
 use burn::optim::{AdamW, AdamWConfig, AdamWState, AdaptiveMomentumState, SimpleOptimizer};
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{DType, Tensor, TensorData, TensorPrimitive};
+use burn::tensor::{DType, Tensor, TensorPrimitive};
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
+use crate::flex_buffers::{contiguous, values, values_mut, zeros};
 use crate::fused::fused_kernels_enabled;
+use crate::vector_math::at_widest_vector_width;
 
 type Cpu = crate::backend::CpuBackend;
 
@@ -153,12 +155,12 @@ impl FusedAdamW {
     ) -> Stepped<Cpu, D> {
         let dims = tensor.dims();
         let time = state.as_ref().map_or(0, |s| s.momentum.time) + 1;
-        let mut param = contiguous(tensor);
-        let grad = contiguous(grad);
+        let mut param = contiguous(tensor.into_primitive().tensor());
+        let grad = contiguous(grad.into_primitive().tensor());
         let (mut moment_1, mut moment_2) = match state {
             Some(state) => (
-                contiguous(state.momentum.moment_1),
-                contiguous(state.momentum.moment_2),
+                contiguous(state.momentum.moment_1.into_primitive().tensor()),
+                contiguous(state.momentum.moment_2.into_primitive().tensor()),
             ),
             None => (zeros(dims), zeros(dims)),
         };
@@ -258,70 +260,17 @@ fn update(h: &Hyper, param: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f3
         .for_each(|(((p, g), m), v)| widest_update(h, p, g, m, v));
 }
 
-/// [`update_block`] compiled for AVX-512F.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn update_avx512(h: &Hyper, param: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32]) {
-    update_block(h, param, grad, m, v)
-}
-
-/// [`update_block`] compiled for AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn update_avx2(h: &Hyper, param: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32]) {
-    update_block(h, param, grad, m, v)
-}
-
-/// [`update_block`] for the widest vector unit the CPU has (AVX-512, AVX2, else the build's
-/// baseline), chosen at run time. Its divisions and square root are exact IEEE operations and
-/// nothing is contracted into fused multiply-adds, so every width gives the same bits (three
-/// divisions and a square root per value are what the step's time goes to).
-fn widest_update(h: &Hyper, param: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F (checked just above).
-            return unsafe { update_avx512(h, param, grad, m, v) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2 (checked just above).
-            return unsafe { update_avx2(h, param, grad, m, v) };
-        }
-    }
-    update_block(h, param, grad, m, v)
-}
-
-/// A tensor's storage, contiguous (copied only when it is a strided view); [`values_mut`]
-/// writes it in place unless the buffer is shared.
-fn contiguous<const D: usize>(tensor: Tensor<Cpu, D>) -> FlexTensor {
-    let tensor = tensor.into_primitive().tensor();
-    if tensor.is_contiguous() {
-        tensor
-    } else {
-        tensor.to_contiguous()
-    }
-}
-
-/// `f32` zeros of shape `dims`.
-fn zeros<const D: usize>(dims: [usize; D]) -> FlexTensor {
-    let count = dims.iter().product();
-    FlexTensor::from_data(TensorData::new(vec![0.0f32; count], dims))
-}
-
-/// The values of a contiguous `f32` tensor, in place.
-fn values(tensor: &FlexTensor) -> &[f32] {
-    tensor
-        .as_slice::<f32>()
-        .expect("fused AdamW reads contiguous f32 tensors only")
-}
-
-/// The values of a contiguous `f32` tensor, writable (copy-on-write when shared).
-fn values_mut(tensor: &mut FlexTensor) -> &mut [f32] {
-    let (start, end) = tensor
-        .layout()
-        .contiguous_offsets()
-        .expect("fused AdamW writes contiguous tensors only");
-    &mut tensor.storage_mut::<f32>()[start..end]
+at_widest_vector_width! {
+    /// [`update_block`] at the widest vector width the CPU has. Its divisions and square root
+    /// are exact IEEE operations, so every width gives the same bits (three divisions and a
+    /// square root per value are what the step's time goes to).
+    fn widest_update(
+        h: &Hyper,
+        param: &mut [f32],
+        grad: &[f32],
+        m: &mut [f32],
+        v: &mut [f32],
+    ) => update_block
 }
 
 /// `value` as a `T` when its type is `T`, else `value` back.

@@ -9,50 +9,13 @@ use burn::backend::{Autodiff, Flex};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{AdamW, AdamWState, GradientsParams, Optimizer, SimpleOptimizer};
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
-use burn::tensor::{backend::Backend, Int, Tensor, TensorData};
+use burn::tensor::{Int, Tensor};
 
+use crate::fused_test_support::{host, random, relative_error};
 use crate::optim::{adamw, FusedAdamW};
 use crate::{CausalLm, Qwen2Config, Qwen2ForCausalLm, TokenBatch};
 
 const TOLERANCE: f32 = 1e-6;
-
-/// `n` values in `[-scale, scale)` from a xorshift64 stream seeded by `seed`.
-fn values(n: usize, seed: u64, scale: f32) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..n)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            ((state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
-        })
-        .collect()
-}
-
-fn host<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> Vec<f32> {
-    tensor.into_data().to_vec().expect("f32")
-}
-
-fn relative_error(got: &[f32], want: &[f32]) -> f32 {
-    assert_eq!(got.len(), want.len());
-    let scale = want
-        .iter()
-        .fold(0.0f32, |m, v| m.max(v.abs()))
-        .max(f32::MIN_POSITIVE);
-    let diff = got
-        .iter()
-        .zip(want)
-        .fold(0.0f32, |m, (g, w)| m.max((g - w).abs()));
-    diff / scale
-}
-
-fn random<const D: usize>(dims: [usize; D], seed: u64, scale: f32) -> Tensor<Flex, D> {
-    let n = dims.iter().product();
-    Tensor::from_data(
-        TensorData::new(values(n, seed, scale), dims),
-        &Default::default(),
-    )
-}
 
 /// Parameter, first and second moment after `steps` steps of `optimizer`.
 fn run<O: SimpleOptimizer<Flex, State<D> = AdamWState<Flex, D>>, const D: usize>(
@@ -106,7 +69,7 @@ fn steps_equal_burns_adamw_on_random_tensors() {
 
 #[test]
 fn a_shared_parameter_buffer_is_left_untouched() {
-    let param = random([300], 7, 1.0);
+    let param = random::<Flex, 1>([300], 7, 1.0);
     let kept = param.clone();
     let before = host(kept.clone());
     let fused: FusedAdamW = adamw(0.1).build();

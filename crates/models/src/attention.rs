@@ -8,7 +8,8 @@ use burn::module::Module;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{activation::softmax, backend::Backend, module::attention, Tensor};
 
-use crate::attention_fused::{fused_attention, is_cpu_f32};
+use crate::attention_fused::fused_attention;
+use crate::backend_dispatch::is_cpu_f32;
 use crate::cache::LayerCache;
 use crate::checkpoint::Checkpoint;
 use crate::fused::fused_kernels_enabled;

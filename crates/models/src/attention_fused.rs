@@ -14,8 +14,6 @@
 //! the decomposed ops there. The forward is the same code with and without a graph, so plain
 //! and autodiff scoring agree bit for bit.
 
-use std::borrow::Cow;
-
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::{
     BalancedCheckpointing, CheckpointStrategy, NoCheckpointing,
@@ -23,11 +21,12 @@ use burn::backend::autodiff::checkpoint::strategy::{
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::Autodiff;
-use burn::tensor::{backend::Backend, DType, Tensor, TensorData, TensorPrimitive};
+use burn::tensor::{backend::Backend, DType, Tensor, TensorPrimitive};
 use burn_flex::FlexTensor;
 
 use crate::attention_rows::{self, AttentionShape};
-use crate::chunked_backward::cast;
+use crate::backend_dispatch::cast;
+use crate::flex_buffers::{from_values, values_of};
 
 type Cpu = crate::backend::CpuBackend;
 
@@ -104,25 +103,6 @@ fn on<B: Backend, C: CheckpointStrategy>(
     cast(&node::<C>(q, k, v, mask, shape))
 }
 
-/// A tensor's `f32` values, row-major: in place when contiguous, else a contiguous copy.
-pub(crate) fn flex_values(tensor: &FlexTensor) -> Cow<'_, [f32]> {
-    match tensor.as_slice::<f32>() {
-        Some(values) => Cow::Borrowed(values),
-        None => Cow::Owned(
-            tensor
-                .to_contiguous()
-                .as_slice::<f32>()
-                .map(<[f32]>::to_vec)
-                .unwrap_or_default(),
-        ),
-    }
-}
-
-/// `values` as a contiguous tensor of shape `dims`.
-pub(crate) fn upload<const D: usize>(values: Vec<f32>, dims: [usize; D]) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, dims))
-}
-
 /// The fused forward: the context (`[batch, n, heads · d]`) and the probabilities.
 fn forward(
     shape: &AttentionShape,
@@ -133,13 +113,13 @@ fn forward(
 ) -> (FlexTensor, Vec<f32>) {
     let (context, probs) = attention_rows::forward(
         shape,
-        &flex_values(q),
-        &flex_values(k),
-        &flex_values(v),
-        &flex_values(mask),
+        &values_of(q),
+        &values_of(k),
+        &values_of(v),
+        &values_of(mask),
     );
     let dims = [shape.batch, shape.queries, shape.heads * shape.head_dim];
-    (upload(context, dims), probs)
+    (from_values(context, dims), probs)
 }
 
 /// Runs the fused forward and records one node with three parents (`q`, `k`, `v`) whose
@@ -207,11 +187,11 @@ impl Backward<Cpu, 3> for AttentionBackward {
         let shape = state.shape;
         let (d_q, d_k, d_v) = attention_rows::backward(
             &shape,
-            &flex_values(&state.q),
-            &flex_values(&state.k),
-            &flex_values(&state.v),
+            &values_of(&state.q),
+            &values_of(&state.k),
+            &values_of(&state.v),
             &state.probs,
-            &flex_values(&grad),
+            &values_of(&grad),
         );
         let q_dims = [shape.batch, shape.queries, shape.heads * shape.head_dim];
         let kv_dims = [shape.batch, shape.keys, shape.kv_heads * shape.head_dim];
@@ -221,22 +201,8 @@ impl Backward<Cpu, 3> for AttentionBackward {
             (v_node, d_v, kv_dims),
         ] {
             if let Some(node) = node {
-                grads.register::<Cpu>(node.id, upload(values, dims));
+                grads.register::<Cpu>(node.id, from_values(values, dims));
             }
         }
     }
-}
-
-/// Whether `B` is the CPU backend, with or without autodiff, and `dtype` is `f32`: where the
-/// fused ops run.
-pub(crate) fn is_cpu_f32<B: Backend>(dtype: DType) -> bool {
-    use std::any::TypeId;
-    let backend = TypeId::of::<B>();
-    dtype == DType::F32
-        && [
-            TypeId::of::<Cpu>(),
-            TypeId::of::<Autodiff<Cpu, NoCheckpointing>>(),
-            TypeId::of::<Autodiff<Cpu, BalancedCheckpointing>>(),
-        ]
-        .contains(&backend)
 }

@@ -17,8 +17,6 @@
 //! `std::any::Any`, no `unsafe`) and otherwise answers `None`, so the caller runs the
 //! decomposed forward.
 
-use std::any::Any;
-
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::{
     BalancedCheckpointing, CheckpointStrategy, NoCheckpointing,
@@ -28,6 +26,7 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::Autodiff;
 use burn::tensor::{backend::Backend, IndexingUpdateOp, Int, Tensor, TensorPrimitive};
 
+use crate::backend_dispatch::cast;
 use crate::chunked_scores::{chunked_forward, chunks, limited_head, ChunkSpec, ScoreInputs};
 use crate::fused::fused_kernels_enabled;
 use crate::log_probs_fused::chunk_logits_grad;
@@ -63,12 +62,6 @@ fn on<B: Backend, I: Backend, C: CheckpointStrategy>(
 ) -> Option<Tensor<B, 2>> {
     let inputs: ScoreInputs<Autodiff<I, C>> = cast(inputs)?;
     cast(&scores_node::<I, C>(inputs, spec))
-}
-
-/// `value` as a `T`, when its type is `T` (the run-time backend check of the fused ops).
-pub(crate) fn cast<S: Clone + 'static, T: 'static>(value: &S) -> Option<T> {
-    let boxed: Box<dyn Any> = Box::new(value.clone());
-    boxed.downcast::<T>().ok().map(|value| *value)
 }
 
 /// Runs the chunked forward on the inner backend and records one node with two parents

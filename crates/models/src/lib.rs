@@ -35,6 +35,7 @@ mod attention_rows;
 #[cfg(test)]
 mod attention_tests;
 pub mod backend;
+mod backend_dispatch;
 mod cache;
 mod causal_lm;
 mod chat_template;
@@ -46,7 +47,10 @@ mod config;
 mod decoder_layer;
 mod error;
 mod family;
+mod flex_buffers;
 pub mod fused;
+#[cfg(test)]
+mod fused_test_support;
 mod hf_config;
 mod hf_io;
 mod host_tensor;
@@ -82,6 +86,7 @@ mod swiglu_rows;
 mod swiglu_tests;
 mod token_scores;
 mod tokenizer;
+mod vector_math;
 mod weights;
 
 #[cfg(test)]

@@ -15,7 +15,6 @@
 //! The chunked scores ([`crate::chunked_scores`], [`crate::chunked_backward`]) call the same
 //! row kernels on each chunk's logits through [`chunk_scores`] and [`chunk_logits_grad`].
 
-use std::borrow::Cow;
 use std::ops::Range;
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -30,7 +29,8 @@ use burn::tensor::{
 };
 use burn_flex::FlexTensor;
 
-use crate::chunked_backward::cast;
+use crate::backend_dispatch::cast;
+use crate::flex_buffers::{contiguous, values_of};
 use crate::log_probs_rows::{self, RowStats, Rows, Target};
 use crate::TokenBatch;
 
@@ -124,33 +124,9 @@ fn int_values<B: Backend, const D: usize>(tensor: Tensor<B, D, Int>) -> Option<V
     tensor.into_data().convert::<i64>().into_vec::<i64>().ok()
 }
 
-/// `tensor` itself when it is a contiguous run of its storage, else a contiguous copy.
-fn contiguous(tensor: FlexTensor) -> FlexTensor {
-    if tensor.as_slice::<f32>().is_some() {
-        tensor
-    } else {
-        tensor.to_contiguous()
-    }
-}
-
-/// A float tensor's `f32` values, row-major: borrowed in place when contiguous.
-fn values(tensor: &FlexTensor) -> Cow<'_, [f32]> {
-    match tensor.as_slice::<f32>() {
-        Some(values) => Cow::Borrowed(values),
-        None => Cow::Owned(
-            tensor
-                .to_contiguous()
-                .into_data()
-                .convert::<f32>()
-                .into_vec::<f32>()
-                .unwrap_or_default(),
-        ),
-    }
-}
-
 /// The row kernel's forward on `logits` (`[..., V]`): `[N, 2]` scores and the row statistics.
 fn forward(logits: &FlexTensor, targets: &[Target], spec: Rows) -> (FlexTensor, Vec<RowStats>) {
-    let (scores, stats) = log_probs_rows::forward(&values(logits), targets, spec);
+    let (scores, stats) = log_probs_rows::forward(&values_of(logits), targets, spec);
     let scores = FlexTensor::from_data(TensorData::new(scores, [targets.len(), 2]));
     (scores, stats)
 }
@@ -216,7 +192,7 @@ impl Backward<Cpu, 1> for LogProbsBackward {
             return;
         };
         let state = ops.state;
-        let grad = values(&grad);
+        let grad = values_of(&grad);
         let d_logits = gradient_over(
             state.logits,
             &state.targets,
@@ -244,7 +220,7 @@ fn gradient_over(
         }
     }
     let shape = logits.shape();
-    let d_logits = log_probs_rows::backward(&values(&logits), targets, stats, grad, spec);
+    let d_logits = log_probs_rows::backward(&values_of(&logits), targets, stats, grad, spec);
     FlexTensor::from_data(TensorData::new(d_logits, shape))
 }
 
@@ -267,7 +243,7 @@ pub(crate) fn chunk_scores<B: Backend>(
         with_entropy: true,
     };
     let logits = contiguous(logits.into_primitive().tensor());
-    let (scores, stats) = log_probs_rows::forward(&values(&logits), &targets, spec);
+    let (scores, stats) = log_probs_rows::forward(&values_of(&logits), &targets, spec);
     let column = |values: Vec<f32>| {
         let column =
             Tensor::<Cpu, 2>::from_data(TensorData::new(values, [rows, 1]), &Default::default());

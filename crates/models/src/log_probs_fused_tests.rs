@@ -13,47 +13,12 @@ use burn::backend::autodiff::checkpoint::strategy::{
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::{backend::Backend, Int, Tensor, TensorData};
 
+use crate::fused_test_support::{host, relative_error, values};
 use crate::log_probs::{decomposed_response_scores, next_token_scores_decomposed};
 use crate::log_probs_fused::fused_next_token_scores;
 use crate::{token_log_probs, ResponseBatch, TokenBatch};
 
 const TOLERANCE: f32 = 1e-5;
-
-/// `n` values in `[-scale, scale)` from a xorshift64 stream seeded by `seed`.
-fn values(n: usize, seed: u64, scale: f32) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..n)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            ((state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
-        })
-        .collect()
-}
-
-fn relative_error(got: &[f32], want: &[f32]) -> f32 {
-    assert_eq!(got.len(), want.len());
-    let scale = want
-        .iter()
-        .filter(|v| v.is_finite())
-        .fold(f32::MIN_POSITIVE, |m, v| m.max(v.abs()));
-    let diff = got.iter().zip(want).fold(
-        0.0f32,
-        |m, (g, w)| {
-            if g == w {
-                m
-            } else {
-                m.max((g - w).abs())
-            }
-        },
-    );
-    diff / scale
-}
-
-fn host<const D: usize, B: Backend>(tensor: Tensor<B, D>) -> Vec<f32> {
-    tensor.into_data().to_vec().expect("f32")
-}
 
 /// A `[rows, seq]` batch: row `i` is left-padded (`i % 3 == 1`), right-padded (`i % 3 == 2`) or
 /// full; ids in `0..vocab + 3` (some past the vocabulary), 999 under padding.

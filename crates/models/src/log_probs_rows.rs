@@ -29,12 +29,14 @@
 //! the logits and the row's `m` and `ln s`, so nothing of size `[N, V]` is kept between the two.
 //!
 //! `exp` is [`exp`], a polynomial written to vectorise (the loops run over equal-length slices
-//! with 8 independent `f32` lanes, summed in `f64` every [`BLOCK`] entries), compiled for the
-//! widest vector unit the CPU has and chosen at run time (same bits at every width). Rows run in
+//! with 8 independent `f32` lanes, summed in `f64` every [`BLOCK`] entries), run at the
+//! widest vector width the CPU has ([`at_widest_vector_width`]; same bits at every width). Rows run in
 //! parallel on rayon's pool; every row is computed the same way whatever the thread count, so
 //! the results are deterministic.
 
 use rayon::prelude::*;
+
+use crate::vector_math::{at_widest_vector_width, exp};
 
 /// What a row scores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,45 +96,6 @@ const BLOCK: usize = 1024;
 /// Rows handed to one rayon task at least: about 16k logits.
 fn min_rows(vocab: usize) -> usize {
     (16_384 / vocab.max(1)).max(1)
-}
-
-/// `e^x`, within about 2 ulp for `−87 ≤ x ≤ 88`, 0 below −87 (and NaN for NaN).
-///
-/// `x = n ln 2 + r` with `n = round(x / ln 2)`, `|r| ≤ ln 2 / 2`; `e^r` by a degree-7 Taylor
-/// polynomial in Horner form (remainder `< r⁸/8! < 2⁻²⁷`), `2^n` by building the float's
-/// exponent bits. Branch-free, so loops over it vectorise.
-#[inline(always)]
-pub(crate) fn exp(x: f32) -> f32 {
-    const LOG2_E: f32 = std::f32::consts::LOG2_E;
-    // ln 2 = LN2_HIGH + LN2_LOW, LN2_HIGH = 355/512 so that n · LN2_HIGH is exact.
-    const LN2_HIGH: f32 = 0.693_359_4;
-    const LN2_LOW: f32 = -2.121_944_4e-4;
-    // 1.5 · 2²³: adding it rounds to an integer, which then sits in the low mantissa bits.
-    const ROUND: f32 = 12_582_912.0;
-    let clamped = x.clamp(-87.0, 88.0);
-    let shifted = clamped * LOG2_E + ROUND;
-    let n = shifted - ROUND;
-    let r = (clamped - n * LN2_HIGH) - n * LN2_LOW;
-    let mut p = 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
-    // The low bits of `shifted` hold n + 0x40_0000; n + 127 is the biased exponent of 2^n.
-    let bits = shifted
-        .to_bits()
-        .wrapping_sub(0x4B40_0000)
-        .wrapping_add(127)
-        << 23;
-    let value = p * f32::from_bits(bits);
-    if x < -87.0 {
-        0.0
-    } else {
-        value
-    }
 }
 
 /// `max_v z_v` over 8 lanes (NaNs are skipped; an all-NaN or empty row gives −∞).
@@ -236,7 +199,7 @@ pub(crate) fn forward(logits: &[f32], targets: &[Target], rows: Rows) -> (Vec<f3
         .with_min_len(min_rows(rows.vocab))
         .for_each(|(((row, score), stat), &target)| {
             let (log_prob, row_stats) =
-                widest::score_row(&row[..rows.limit], target, rows.with_entropy);
+                score_row_widest(&row[..rows.limit], target, rows.with_entropy);
             score[0] = log_prob;
             score[1] = row_stats.entropy;
             *stat = row_stats;
@@ -284,7 +247,7 @@ pub(crate) fn backward_in_place(
             };
             let g_entropy = if rows.with_entropy { g[1] } else { 0.0 };
             let (allowed, rest) = row.split_at_mut(rows.limit);
-            widest::row_backward(allowed, stat, g_lp, g_entropy);
+            row_backward_widest(allowed, stat, g_lp, g_entropy);
             rest.fill(0.0);
             if let Target::Id(t) = target {
                 row[t] += g_lp;
@@ -309,88 +272,29 @@ fn row_backward(row: &mut [f32], stat: &RowStats, g_lp: f32, g_entropy: f32) {
     }
 }
 
-/// [`score_row`] and [`row_backward`] compiled for the widest vector unit the CPU has (AVX-512,
-/// AVX2, else the build's baseline), chosen at run time, as in `crate::swiglu_rows`. Rust does
-/// not contract `a * b + c` into fused multiply-adds and the row sums keep their 8 lanes at
-/// every width, so every width gives the same bits.
-mod widest {
-    use super::{RowStats, Target};
+at_widest_vector_width! {
+    /// [`score_row`] at the widest vector width the CPU has (the row sums keep their 8 lanes at
+    /// every width, so every width gives the same bits).
+    fn score_row_widest(
+        row: &[f32],
+        target: Target,
+        with_entropy: bool,
+    ) -> (f32, RowStats) => score_row
+}
 
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
-    fn score_row_avx512(row: &[f32], target: Target, with_entropy: bool) -> (f32, RowStats) {
-        super::score_row(row, target, with_entropy)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    fn score_row_avx2(row: &[f32], target: Target, with_entropy: bool) -> (f32, RowStats) {
-        super::score_row(row, target, with_entropy)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
-    fn row_backward_avx512(row: &mut [f32], stat: &RowStats, g_lp: f32, g_entropy: f32) {
-        super::row_backward(row, stat, g_lp, g_entropy)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    fn row_backward_avx2(row: &mut [f32], stat: &RowStats, g_lp: f32, g_entropy: f32) {
-        super::row_backward(row, stat, g_lp, g_entropy)
-    }
-
-    pub(super) fn score_row(row: &[f32], target: Target, with_entropy: bool) -> (f32, RowStats) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                // SAFETY: the CPU has AVX-512F (checked just above).
-                return unsafe { score_row_avx512(row, target, with_entropy) };
-            }
-            if std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU has AVX2 (checked just above).
-                return unsafe { score_row_avx2(row, target, with_entropy) };
-            }
-        }
-        super::score_row(row, target, with_entropy)
-    }
-
-    pub(super) fn row_backward(row: &mut [f32], stat: &RowStats, g_lp: f32, g_entropy: f32) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                // SAFETY: the CPU has AVX-512F (checked just above).
-                return unsafe { row_backward_avx512(row, stat, g_lp, g_entropy) };
-            }
-            if std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU has AVX2 (checked just above).
-                return unsafe { row_backward_avx2(row, stat, g_lp, g_entropy) };
-            }
-        }
-        super::row_backward(row, stat, g_lp, g_entropy)
-    }
+at_widest_vector_width! {
+    /// [`row_backward`] at the widest vector width the CPU has.
+    fn row_backward_widest(
+        row: &mut [f32],
+        stat: &RowStats,
+        g_lp: f32,
+        g_entropy: f32,
+    ) => row_backward
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn exp_matches_the_standard_library() {
-        let mut worst = 0.0f64;
-        let mut x = -87.0f32;
-        while x < 88.0 {
-            let want = f64::from(x).exp();
-            let got = f64::from(exp(x));
-            worst = worst.max((got - want).abs() / want);
-            x += 0.001_37;
-        }
-        assert!(worst < 3e-7, "relative error {worst}");
-        assert_eq!(exp(0.0), 1.0);
-        assert_eq!(exp(-100.0), 0.0);
-        assert_eq!(exp(f32::NEG_INFINITY), 0.0);
-        assert!(exp(f32::NAN).is_nan());
-    }
 
     #[test]
     fn targets_follow_the_mask_and_the_limit() {
@@ -492,12 +396,12 @@ mod tests {
             .map(|i| ((i * 7919 % 1013) as f32 / 61.0).cos() * 12.0)
             .collect();
         for target in [Target::Id(17), Target::Outside] {
-            let wide = widest::score_row(&row, target, true);
+            let wide = score_row_widest(&row, target, true);
             let base = score_row(&row, target, true);
             assert_eq!(wide.0.to_bits(), base.0.to_bits());
             assert_eq!(wide.1, base.1);
             let (mut wide_grad, mut base_grad) = (row.clone(), row.clone());
-            widest::row_backward(&mut wide_grad, &base.1, 0.7, -1.3);
+            row_backward_widest(&mut wide_grad, &base.1, 0.7, -1.3);
             row_backward(&mut base_grad, &base.1, 0.7, -1.3);
             assert!(wide_grad
                 .iter()

@@ -17,7 +17,7 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::Autodiff;
 use burn::tensor::{backend::Backend, DType, Tensor, TensorData, TensorPrimitive};
 
-use crate::chunked_backward::cast;
+use crate::backend_dispatch::cast;
 use crate::rms_norm_rows;
 
 type Cpu = crate::backend::CpuBackend;

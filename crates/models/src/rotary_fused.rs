@@ -28,8 +28,8 @@ use burn::tensor::{backend::Backend, DType, Tensor, TensorPrimitive};
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
-use crate::attention_fused::{flex_values, upload};
-use crate::chunked_backward::cast;
+use crate::backend_dispatch::cast;
+use crate::flex_buffers::{from_values, values_of};
 
 type Cpu = crate::backend::CpuBackend;
 
@@ -80,13 +80,13 @@ fn rotate(
 ) -> FlexTensor {
     let row = dims[2] * dims[3];
     let y = rotate_rows(
-        &flex_values(x),
-        &flex_values(cos),
-        &flex_values(sin),
+        &values_of(x),
+        &values_of(cos),
+        &values_of(sin),
         row,
         transpose,
     );
-    upload(y, dims)
+    from_values(y, dims)
 }
 
 /// Runs the fused forward and records one node with one parent (`x`) whose backward is

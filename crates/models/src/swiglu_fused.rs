@@ -19,7 +19,8 @@ use burn::backend::Autodiff;
 use burn::tensor::{backend::Backend, DType, Tensor, TensorData, TensorPrimitive};
 use burn_flex::FlexTensor;
 
-use crate::chunked_backward::cast;
+use crate::backend_dispatch::cast;
+use crate::flex_buffers::{contiguous, values, values_mut};
 use crate::swiglu_rows;
 
 type Cpu = crate::backend::CpuBackend;
@@ -52,30 +53,8 @@ fn on<B: Backend, C: CheckpointStrategy, const D: usize>(
 }
 
 /// A tensor's storage, contiguous (a copy only when the tensor is a strided view).
-fn contiguous<const D: usize>(tensor: Tensor<Cpu, D>) -> FlexTensor {
-    let tensor = tensor.into_primitive().tensor();
-    if tensor.is_contiguous() {
-        tensor
-    } else {
-        tensor.to_contiguous()
-    }
-}
-
-/// The `f32` values of a contiguous tensor from [`contiguous`], in place.
-fn values(tensor: &FlexTensor) -> &[f32] {
-    tensor
-        .as_slice::<f32>()
-        .expect("fused SwiGLU runs on contiguous f32 tensors only")
-}
-
-/// The `f32` values of a contiguous tensor from [`contiguous`], writable in place (copied
-/// first when the buffer is shared).
-fn values_mut(tensor: &mut FlexTensor) -> &mut [f32] {
-    let (start, end) = tensor
-        .layout()
-        .contiguous_offsets()
-        .expect("fused SwiGLU writes contiguous tensors only");
-    &mut tensor.storage_mut::<f32>()[start..end]
+fn storage<const D: usize>(tensor: &Tensor<Cpu, D>) -> FlexTensor {
+    contiguous(tensor.clone().into_primitive().tensor())
 }
 
 /// A row-major host buffer as a tensor of shape `dims`.
@@ -85,7 +64,7 @@ fn upload<const D: usize>(values: Vec<f32>, dims: [usize; D]) -> Tensor<Cpu, D> 
 
 /// The fused forward on the CPU backend.
 fn forward<const D: usize>(a: &Tensor<Cpu, D>, b: &Tensor<Cpu, D>) -> Tensor<Cpu, D> {
-    let (a_storage, b_storage) = (contiguous(a.clone()), contiguous(b.clone()));
+    let (a_storage, b_storage) = (storage(a), storage(b));
     let h = swiglu_rows::forward(values(&a_storage), values(&b_storage));
     upload(h, a.dims())
 }
@@ -133,7 +112,7 @@ impl<const D: usize> Backward<Cpu, 2> for SwigluBackward<D> {
             grads.consume::<Cpu>(&ops.node),
         ));
         let (a, b) = ops.state;
-        let (mut d_a, mut d_b, grad) = (contiguous(a), contiguous(b), contiguous(grad));
+        let (mut d_a, mut d_b, grad) = (storage(&a), storage(&b), storage(&grad));
         swiglu_rows::backward(values_mut(&mut d_a), values_mut(&mut d_b), values(&grad));
         if let Some(node) = a_node {
             grads.register::<Cpu>(node.id, d_a);

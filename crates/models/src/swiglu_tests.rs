@@ -8,51 +8,13 @@ use burn::backend::autodiff::checkpoint::strategy::{
     BalancedCheckpointing, CheckpointStrategy, NoCheckpointing,
 };
 use burn::backend::{Autodiff, Flex};
-use burn::tensor::{backend::Backend, Tensor, TensorData};
 
+use crate::fused_test_support::{host, random, relative_error};
 use crate::mlp::Qwen2Mlp;
 use crate::swiglu_fused::fused_swiglu;
 use crate::Qwen2Config;
 
 const TOLERANCE: f32 = 1e-5;
-
-/// `n` values in `[-scale, scale)` from a xorshift64 stream seeded by `seed`.
-fn values(n: usize, seed: u64, scale: f32) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..n)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            ((state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
-        })
-        .collect()
-}
-
-fn relative_error(got: &[f32], want: &[f32]) -> f32 {
-    assert_eq!(got.len(), want.len());
-    let scale = want
-        .iter()
-        .fold(0.0f32, |m, v| m.max(v.abs()))
-        .max(f32::MIN_POSITIVE);
-    let diff = got
-        .iter()
-        .zip(want)
-        .fold(0.0f32, |m, (g, w)| m.max((g - w).abs()));
-    diff / scale
-}
-
-fn host<const D: usize, B: Backend>(tensor: Tensor<B, D>) -> Vec<f32> {
-    tensor.into_data().to_vec().expect("f32")
-}
-
-fn tensor<B: Backend>(shape: [usize; 3], seed: u64, scale: f32) -> Tensor<B, 3> {
-    let n = shape.iter().product();
-    Tensor::from_data(
-        TensorData::new(values(n, seed, scale), shape),
-        &Default::default(),
-    )
-}
 
 /// `(h, ∂L/∂a, ∂L/∂b)` on `Autodiff<Flex, C>`, fused or decomposed. Gate values span
 /// `[-12, 12)`, both tails of the sigmoid.
@@ -62,15 +24,15 @@ fn run<C: CheckpointStrategy>(
     fused: bool,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     type Ad<C> = Autodiff<Flex, C>;
-    let a = tensor::<Ad<C>>(shape, seed, 12.0).require_grad();
-    let b = tensor::<Ad<C>>(shape, seed + 1, 2.0).require_grad();
+    let a = random::<Ad<C>, 3>(shape, seed, 12.0).require_grad();
+    let b = random::<Ad<C>, 3>(shape, seed + 1, 2.0).require_grad();
     let h = if fused {
         fused_swiglu(&a, &b).expect("the CPU backend takes the fused op")
     } else {
         Qwen2Mlp::swiglu_decomposed(a.clone(), b.clone())
     };
     let (a_before, b_before) = (host(a.clone()), host(b.clone()));
-    let c = tensor::<Ad<C>>(shape, seed + 2, 1.0);
+    let c = random::<Ad<C>, 3>(shape, seed + 2, 1.0);
     let grads = h.clone().mul(c).sum().backward();
     let d_a = a.grad(&grads).expect("∂L/∂a");
     let d_b = b.grad(&grads).expect("∂L/∂b");
@@ -120,8 +82,8 @@ fn balanced_checkpointing_takes_the_fused_node_too() {
 fn inference_forward_equals_the_decomposed_ops_and_the_untracked_autodiff_one() {
     let shape = [3, 17, 70];
     let (a, b) = (
-        tensor::<Flex>(shape, 3, 12.0),
-        tensor::<Flex>(shape, 4, 2.0),
+        random::<Flex, 3>(shape, 3, 12.0),
+        random::<Flex, 3>(shape, 4, 2.0),
     );
     let fused = host(fused_swiglu(&a, &b).expect("the CPU backend takes the fused op"));
     let reference = host(Qwen2Mlp::swiglu_decomposed(a, b));
@@ -129,7 +91,10 @@ fn inference_forward_equals_the_decomposed_ops_and_the_untracked_autodiff_one() 
     assert!(error <= TOLERANCE, "relative error {error}");
     // Bit-identical under autodiff, tracked or not (PRIME's step-1 rewards are exactly 0).
     type Ad = Autodiff<Flex>;
-    let (a, b) = (tensor::<Ad>(shape, 3, 12.0), tensor::<Ad>(shape, 4, 2.0));
+    let (a, b) = (
+        random::<Ad, 3>(shape, 3, 12.0),
+        random::<Ad, 3>(shape, 4, 2.0),
+    );
     assert_eq!(host(fused_swiglu(&a, &b).unwrap()), fused);
     let (a, b) = (a.require_grad(), b.require_grad());
     assert_eq!(host(fused_swiglu(&a, &b).unwrap()), fused);
@@ -138,8 +103,8 @@ fn inference_forward_equals_the_decomposed_ops_and_the_untracked_autodiff_one() 
 #[test]
 fn other_shapes_fall_back_to_the_decomposed_ops() {
     let (a, b) = (
-        tensor::<Flex>([2, 3, 4], 1, 1.0),
-        tensor::<Flex>([2, 3, 1], 2, 1.0),
+        random::<Flex, 3>([2, 3, 4], 1, 1.0),
+        random::<Flex, 3>([2, 3, 1], 2, 1.0),
     );
     assert!(fused_swiglu(&a, &b).is_none());
 }
@@ -156,7 +121,7 @@ fn the_mlp_block_takes_the_fused_middle_with_the_same_gradients() {
     };
     let device = Default::default();
     let mlp = Qwen2Mlp::<Ad>::init(&config, &device);
-    let x = tensor::<Ad>([2, 5, 24], 9, 3.0);
+    let x = random::<Ad, 3>([2, 5, 24], 9, 3.0);
     let grads_of = |fused: bool| {
         let (gate, up) = (
             mlp.gate_proj.forward(x.clone()),
