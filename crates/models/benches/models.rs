@@ -16,6 +16,18 @@ use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Thro
 use prime_models::optim::{adamw, clip_grad_norm};
 use prime_models::{generate, token_log_probs, CausalLm, Qwen2Config, SamplingConfig, TokenBatch};
 
+/// mimalloc with freed pages kept, as `prime-train` runs (`prime_trainer::allocator`: glibc maps
+/// and faults in every large tensor afresh).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `prime_trainer::allocator::keep_freed_memory` (prime-models cannot depend on the trainer):
+/// mimalloc's option 15, `mi_option_purge_delay`, set to −1.
+fn keep_freed_memory() {
+    // SAFETY: sets one integer option of mimalloc's.
+    unsafe { libmimalloc_sys::mi_option_set(15, -1) }
+}
+
 const BATCH: usize = 8;
 const SEQ: usize = 128;
 
@@ -109,6 +121,7 @@ fn train_step<B: AutodiffBackend>(
 }
 
 fn models(c: &mut Criterion) {
+    keep_freed_memory();
     type Cpu = prime_models::backend::CpuBackend;
     for (name, config) in [
         ("tiny", Qwen2Config::tiny()),

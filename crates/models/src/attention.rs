@@ -155,20 +155,21 @@ impl<B: Backend> Qwen2Attention<B> {
     /// - `cache`: when given, the new keys/values are appended to it and attention covers all
     ///   cached positions.
     ///
-    /// Without a cache, on the CPU backend (with or without autodiff) and unless
+    /// On the CPU backend (with or without autodiff, with or without a cache) and unless
     /// [`crate::fused::fused_kernels_enabled`] says no, rotary and attention run as fused ops
     /// with their own backward in the projections' layout (`rotary_fused.rs`,
-    /// `attention_fused.rs`); otherwise as [`Self::decomposed`].
+    /// `attention_fused.rs`; grouped-query heads read without copies, the cache kept in that
+    /// layout); otherwise as [`Self::decomposed`].
     pub fn forward(
         &self,
         x: Tensor<B, 3>,
         cos: &Tensor<B, 4>,
         sin: &Tensor<B, 4>,
         mask_bias: &Tensor<B, 4>,
-        cache: Option<&mut LayerCache<B>>,
+        mut cache: Option<&mut LayerCache<B>>,
     ) -> Tensor<B, 3> {
-        if cache.is_none() && fused_kernels_enabled() && !decomposed_forced() {
-            if let Some(out) = self.fused(&x, cos, sin, mask_bias) {
+        if fused_kernels_enabled() && !decomposed_forced() {
+            if let Some(out) = self.fused(&x, cos, sin, mask_bias, cache.as_deref_mut()) {
                 return out;
             }
         }
@@ -176,13 +177,15 @@ impl<B: Backend> Qwen2Attention<B> {
     }
 
     /// [`Self::forward`] with fused rotary and attention; `None` where they do not apply: on
-    /// another backend or dtype (found before any work), or on shapes they decline.
+    /// another backend or dtype (found before any work), or on shapes they decline (the cache
+    /// then holds what it held).
     fn fused(
         &self,
         x: &Tensor<B, 3>,
         cos: &Tensor<B, 4>,
         sin: &Tensor<B, 4>,
         mask_bias: &Tensor<B, 4>,
+        mut cache: Option<&mut LayerCache<B>>,
     ) -> Option<Tensor<B, 3>> {
         if !is_cpu_f32::<B>(x.dtype()) {
             return None;
@@ -201,7 +204,7 @@ impl<B: Backend> Qwen2Attention<B> {
         let v = self
             .v_proj
             .forward(x.clone())
-            .reshape([batch, n, kv_heads * dim]);
+            .reshape([batch, n, kv_heads, dim]);
         let q = match &self.q_norm {
             Some(norm) => norm.forward(q),
             None => q,
@@ -211,8 +214,21 @@ impl<B: Backend> Qwen2Attention<B> {
             None => k,
         };
         let q = fused_rotary(&q, cos, sin)?.reshape([batch, n, heads * dim]);
-        let k = fused_rotary(&k, cos, sin)?.reshape([batch, n, kv_heads * dim]);
-        let context = fused_attention(&q, &k, &v, mask_bias, heads, kv_heads)?;
+        let k = fused_rotary(&k, cos, sin)?;
+        // [batch, total, kv_heads, dim]: the cached positions, then the new ones.
+        let (k, v) = match cache.as_deref_mut() {
+            Some(cache) if cache.key.is_some() => cache.with_rows(k, v),
+            _ => (k, v),
+        };
+        let total = k.dims()[1];
+        let (k_rows, v_rows) = (
+            k.clone().reshape([batch, total, kv_heads * dim]),
+            v.clone().reshape([batch, total, kv_heads * dim]),
+        );
+        let context = fused_attention(&q, &k_rows, &v_rows, mask_bias, heads, kv_heads)?;
+        if let Some(cache) = cache {
+            cache.set_rows(k, v);
+        }
         Some(self.o_proj.forward(context))
     }
 

@@ -492,3 +492,47 @@ fn results_do_not_depend_on_the_thread_count() {
     };
     assert!(on(1) == on(3), "results differ between 1 and 3 threads");
 }
+
+/// Logits of a prefill of 8 positions and then one position per step up to 12, through a KV
+/// cache; `prefill_decomposed` runs the prefill on the decomposed attention (the steps follow
+/// the thread's setting), so the cache changes layout on the way. Also whether the cache ended
+/// in the fused path's layout.
+fn decode(model: &Qwen2ForCausalLm<Flex>, prefill_decomposed: bool) -> (Vec<f32>, bool) {
+    let batch = token_batch::<Flex>(model.config.vocab_size);
+    let [rows, t] = batch.input_ids.dims();
+    let mut cache = model.new_cache(rows, t);
+    let mut step = |from: usize, to: usize| {
+        let ids = batch.input_ids.clone().slice([0..rows, from..to]);
+        let mask = batch.attention_mask.clone().slice([0..rows, 0..to]);
+        host(model.forward_step(ids, mask, &mut cache))
+    };
+    let mut logits = if prefill_decomposed {
+        with_decomposed_attention(|| step(0, 8))
+    } else {
+        step(0, 8)
+    };
+    for position in 8..t {
+        logits.extend(step(position, position + 1));
+    }
+    (logits, cache.layers[0].is_rows_layout())
+}
+
+#[test]
+fn cached_decoding_equals_the_decomposed_attention() {
+    for (qk_norm, kv_heads) in [(false, 2), (true, 2), (false, 4)] {
+        let config = model_config(qk_norm, kv_heads);
+        let device = Default::default();
+        Flex::seed(&device, 23);
+        let model = config.init::<Flex>(&device);
+        let (reference, reference_rows) = with_decomposed_attention(|| decode(&model, false));
+        assert!(!reference_rows);
+        let context = format!("qk_norm {qk_norm}, kv heads {kv_heads}");
+        let (fused, fused_rows) = decode(&model, false);
+        assert!(fused_rows, "the fused path filled the cache");
+        assert_close("fused cache", &fused, &reference, &context);
+        // A cache filled by the decomposed path, continued by the fused one.
+        let (converted, converted_rows) = decode(&model, true);
+        assert!(converted_rows);
+        assert_close("converted cache", &converted, &reference, &context);
+    }
+}

@@ -11,9 +11,9 @@ pub type CpuBackend = burn::backend::Flex;
 pub type CpuAutodiffBackend = burn::backend::Autodiff<CpuBackend>;
 
 /// NVIDIA GPUs through CUDA (f32 floats, i32 ints).
-#[cfg(feature = "cuda")]
+#[cfg(feature = "cuda-backend")]
 pub type CudaBackend = burn::backend::Cuda;
 
 /// [`CudaBackend`] with automatic differentiation, for training.
-#[cfg(feature = "cuda")]
+#[cfg(feature = "cuda-backend")]
 pub type CudaAutodiffBackend = burn::backend::Autodiff<CudaBackend>;

@@ -43,14 +43,14 @@ pub(crate) fn autodiff_scores<B: Backend>(
         .or_else(|| cuda_scores(inputs, spec))
 }
 
-#[cfg(feature = "cuda")]
+#[cfg(feature = "cuda-backend")]
 fn cuda_scores<B: Backend>(inputs: &ScoreInputs<B>, spec: ChunkSpec) -> Option<Tensor<B, 2>> {
     type Gpu = crate::backend::CudaBackend;
     on::<B, Gpu, NoCheckpointing>(inputs, spec)
         .or_else(|| on::<B, Gpu, BalancedCheckpointing>(inputs, spec))
 }
 
-#[cfg(not(feature = "cuda"))]
+#[cfg(not(feature = "cuda-backend"))]
 fn cuda_scores<B: Backend>(_inputs: &ScoreInputs<B>, _spec: ChunkSpec) -> Option<Tensor<B, 2>> {
     None
 }

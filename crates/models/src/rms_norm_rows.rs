@@ -13,13 +13,17 @@
 //!
 //! (`∂r/∂x_j = −r³ x_j / H`.) The loops are written to vectorise (equal-length slices, row
 //! sums over 8 independent `f32` lanes added up in `f64`; `∂L/∂w` accumulates in `f32` over
-//! the rows), which needs prime-models at `opt-level = 3` (as both profiles build it). Blocks of rows
-//! run in parallel on rayon's pool; the blocks are fixed, so the result does not depend on the
+//! the rows), which needs prime-models at `opt-level = 3` (as both profiles build it), at the widest vector
+//! width the CPU has (`crate::vector_math`: the same bits at every width). Blocks of rows run in
+//! parallel on rayon's pool; the blocks are fixed, so the result does not depend on the
 //! number of threads.
 
 use rayon::prelude::*;
 
+use crate::vector_math::at_widest_vector_width;
+
 /// `Σ a ⊙ b` over 8 lanes.
+#[inline(always)]
 fn sum_products(a: &[f32], b: &[f32]) -> f64 {
     let mut lanes = [0.0f32; 8];
     let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
@@ -51,18 +55,34 @@ pub(crate) fn forward(x: &[f32], weight: &[f32], eps: f64) -> (Vec<f32>, Vec<f32
     x.par_chunks(block)
         .zip(y.par_chunks_mut(block))
         .zip(inverse_rms.par_chunks_mut(BLOCK_ROWS))
-        .for_each(|((x, y), inverse_rms)| {
-            let rows = x.chunks_exact(hidden).zip(y.chunks_exact_mut(hidden));
-            for ((row, out), r_out) in rows.zip(inverse_rms) {
-                let mean_square = sum_products(row, row) / hidden as f64;
-                let r = (1.0 / (mean_square + eps).sqrt()) as f32;
-                for ((o, &v), &w) in out.iter_mut().zip(row).zip(weight) {
-                    *o = v * r * w;
-                }
-                *r_out = r;
-            }
-        });
+        .for_each(|((x, y), inverse_rms)| forward_block_widest(x, weight, eps, y, inverse_rms));
     (y, inverse_rms)
+}
+
+/// [`forward`] over one block of rows.
+#[inline(always)]
+fn forward_block(x: &[f32], weight: &[f32], eps: f64, y: &mut [f32], inverse_rms: &mut [f32]) {
+    let hidden = weight.len();
+    let rows = x.chunks_exact(hidden).zip(y.chunks_exact_mut(hidden));
+    for ((row, out), r_out) in rows.zip(inverse_rms) {
+        let mean_square = sum_products(row, row) / hidden as f64;
+        let r = (1.0 / (mean_square + eps).sqrt()) as f32;
+        for ((o, &v), &w) in out.iter_mut().zip(row).zip(weight) {
+            *o = v * r * w;
+        }
+        *r_out = r;
+    }
+}
+
+at_widest_vector_width! {
+    /// [`forward_block`] at the widest vector width the CPU has.
+    fn forward_block_widest(
+        x: &[f32],
+        weight: &[f32],
+        eps: f64,
+        y: &mut [f32],
+        inverse_rms: &mut [f32],
+    ) => forward_block
 }
 
 /// `(∂L/∂x [N, H], ∂L/∂w [H])` from the forward's input, scale and inverse RMS and the incoming
@@ -82,7 +102,9 @@ pub(crate) fn backward(
         .zip(grad.par_chunks(block))
         .zip(d_x.par_chunks_mut(block))
         .zip(inverse_rms.par_chunks(BLOCK_ROWS))
-        .map(|(((x, grad), d_x), inverse_rms)| backward_block(x, weight, inverse_rms, grad, d_x))
+        .map(|(((x, grad), d_x), inverse_rms)| {
+            backward_block_widest(x, weight, inverse_rms, grad, d_x)
+        })
         .collect();
     let mut d_weight = vec![0.0f32; weight.len()];
     for partial in &partial_d_weights {
@@ -93,8 +115,20 @@ pub(crate) fn backward(
     (d_x, d_weight)
 }
 
+at_widest_vector_width! {
+    /// [`backward_block`] at the widest vector width the CPU has.
+    fn backward_block_widest(
+        x: &[f32],
+        weight: &[f32],
+        inverse_rms: &[f32],
+        grad: &[f32],
+        d_x: &mut [f32],
+    ) -> Vec<f32> => backward_block
+}
+
 /// [`backward`] over one block of rows: writes `∂L/∂x` into `d_x` and returns the block's
 /// `∂L/∂w` sum.
+#[inline(always)]
 fn backward_block(
     x: &[f32],
     weight: &[f32],
@@ -129,4 +163,30 @@ fn backward_block(
         }
     }
     d_weight
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_vector_width_gives_the_same_bits() {
+        let (rows, hidden) = (5, 37);
+        let x: Vec<f32> = (0..rows * hidden)
+            .map(|i| (i as f32 * 0.37).sin() * 3.0)
+            .collect();
+        let g: Vec<f32> = (0..rows * hidden)
+            .map(|i| (i as f32 * 0.11).cos())
+            .collect();
+        let weight: Vec<f32> = (0..hidden).map(|i| 0.5 + i as f32 / 40.0).collect();
+        let (mut y, mut y_wide) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+        let (mut r, mut r_wide) = (vec![0.0; rows], vec![0.0; rows]);
+        forward_block(&x, &weight, 1e-6, &mut y, &mut r);
+        forward_block_widest(&x, &weight, 1e-6, &mut y_wide, &mut r_wide);
+        assert_eq!((&y, &r), (&y_wide, &r_wide));
+        let (mut d_x, mut d_x_wide) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+        let d_w = backward_block(&x, &weight, &r, &g, &mut d_x);
+        let d_w_wide = backward_block_widest(&x, &weight, &r, &g, &mut d_x_wide);
+        assert_eq!((d_x, d_w), (d_x_wide, d_w_wide));
+    }
 }

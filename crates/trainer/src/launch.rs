@@ -148,7 +148,7 @@ impl<B: AutodiffBackend> FamilyVisitor<B> for Evaluate<'_, B> {
     }
 }
 
-#[cfg(feature = "cuda")]
+#[cfg(feature = "cuda-backend")]
 mod cuda {
     use super::*;
 
@@ -191,7 +191,7 @@ mod cuda {
     }
 }
 
-#[cfg(not(feature = "cuda"))]
+#[cfg(not(feature = "cuda-backend"))]
 mod cuda {
     use super::*;
 

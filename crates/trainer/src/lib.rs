@@ -20,6 +20,7 @@
 
 #![warn(missing_docs)]
 
+pub mod allocator;
 pub mod checkpoint_dir;
 pub mod config;
 mod distributed;

@@ -21,6 +21,10 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use prime_trainer::{files, run_report, Extensions, RunOptions, TrainConfig, TrainError};
 
+/// mimalloc with freed pages kept for reuse (`prime_trainer::allocator`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "prime-train",
@@ -72,6 +76,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    prime_trainer::allocator::keep_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train {
