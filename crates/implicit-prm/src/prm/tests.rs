@@ -379,6 +379,9 @@ fn bad_labels_are_rejected() {
 #[test]
 fn micro_batches_take_the_same_steps_as_whole_mini_batches() {
     let (batch, labels) = toy_batch();
+    // One model for both runs: the backend's seed is global, and a test beside this one could
+    // draw from it between a seed and a second init.
+    let model = tiny(7);
     for loss in [PrmLoss::Ce, PrmLoss::Dpo] {
         let run = |micro_batch_size: usize| {
             let config = PrmConfig {
@@ -387,7 +390,7 @@ fn micro_batches_take_the_same_steps_as_whole_mini_batches() {
                 micro_batch_size,
                 ..config(UpdateMode::After)
             };
-            let mut prm = ImplicitPrm::with_frozen_reference(tiny(7), config).unwrap();
+            let mut prm = ImplicitPrm::with_frozen_reference(model.clone(), config).unwrap();
             let out = prm.step(&batch, &labels).unwrap();
             let rewards: Vec<f32> = prm
                 .token_rewards(&batch)
