@@ -17,7 +17,7 @@ use burn::tensor::{activation::softmax, backend::Backend, Int, Tensor, TensorDat
 
 use crate::attention::with_decomposed_attention;
 use crate::attention_fused::fused_attention;
-use crate::fused_test_support::{host, relative_error, tensor, values};
+use crate::fused_test_support::{host, relative_error, tensor, values, SizeDraws};
 use crate::rotary_fused::fused_rotary;
 use crate::{CausalLm, Qwen2Config, Qwen2ForCausalLm, RotaryEmbedding, TokenBatch};
 
@@ -179,13 +179,8 @@ fn check_attention<C: CheckpointStrategy>(case: Case) {
 
 #[test]
 fn attention_equals_the_decomposed_ops_on_random_shapes() {
-    let mut state = 5u64;
-    let mut draw = |bound: u64| {
-        state = state
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1);
-        1 + ((state >> 33) % bound) as usize
-    };
+    let mut draws = SizeDraws::new(5);
+    let mut draw = |bound: u64| draws.next(bound);
     let mut cases = vec![
         // length 1; MHA; GQA 2 and 4 heads per kv head; one key with 3 queries is not causal,
         // so queries see keys `≤ t − n + q` as after a cache.

@@ -60,3 +60,21 @@ pub(crate) fn random<B: Backend, const D: usize>(
 ) -> Tensor<B, D> {
     tensor(values(dims.iter().product(), seed, scale), dims)
 }
+
+/// A seeded stream of sizes for random test shapes (a 64-bit LCG).
+pub(crate) struct SizeDraws(u64);
+
+impl SizeDraws {
+    pub(crate) fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// The next size, in `1..=bound`.
+    pub(crate) fn next(&mut self, bound: u64) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        1 + ((self.0 >> 33) % bound) as usize
+    }
+}

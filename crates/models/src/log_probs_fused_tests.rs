@@ -13,7 +13,7 @@ use burn::backend::autodiff::checkpoint::strategy::{
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::{backend::Backend, Int, Tensor, TensorData};
 
-use crate::fused_test_support::{host, relative_error, values};
+use crate::fused_test_support::{host, relative_error, values, SizeDraws};
 use crate::log_probs::{decomposed_response_scores, next_token_scores_decomposed};
 use crate::log_probs_fused::fused_next_token_scores;
 use crate::{token_log_probs, ResponseBatch, TokenBatch};
@@ -133,13 +133,8 @@ fn check_next_token<C: CheckpointStrategy>(shape: [usize; 3], seed: u64) {
 
 #[test]
 fn next_token_scores_and_gradient_equal_the_decomposed_ops_on_random_shapes() {
-    let mut state = 5u64;
-    let mut draw = |bound: u64| {
-        state = state
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1);
-        1 + ((state >> 33) % bound) as usize
-    };
+    let mut draws = SizeDraws::new(5);
+    let mut draw = |bound: u64| draws.next(bound);
     let mut shapes = vec![[1, 2, 1], [1, 2, 7], [3, 2, 64], [4, 5, 100]];
     shapes.extend((0..8).map(|_| [draw(4), 1 + draw(9), draw(300)]));
     for (seed, shape) in shapes.into_iter().enumerate() {
