@@ -205,14 +205,7 @@ impl<B: Backend> Qwen2Attention<B> {
             .v_proj
             .forward(x.clone())
             .reshape([batch, n, kv_heads, dim]);
-        let q = match &self.q_norm {
-            Some(norm) => norm.forward(q),
-            None => q,
-        };
-        let k = match &self.k_norm {
-            Some(norm) => norm.forward(k),
-            None => k,
-        };
+        let (q, k) = self.norm_heads(q, k);
         let q = fused_rotary(&q, cos, sin)?.reshape([batch, n, heads * dim]);
         let k = fused_rotary(&k, cos, sin)?;
         // [batch, total, kv_heads, dim]: the cached positions, then the new ones.
@@ -230,6 +223,16 @@ impl<B: Backend> Qwen2Attention<B> {
             cache.set_rows(k, v);
         }
         Some(self.o_proj.forward(context))
+    }
+
+    /// The optional per-head RMSNorms (Qwen3) of `q` and `k`, over their last dimension (the
+    /// head width), in either path's layout.
+    fn norm_heads(&self, q: Tensor<B, 4>, k: Tensor<B, 4>) -> (Tensor<B, 4>, Tensor<B, 4>) {
+        let norm = |norm: &Option<RmsNorm<B>>, x: Tensor<B, 4>| match norm {
+            Some(norm) => norm.forward(x),
+            None => x,
+        };
+        (norm(&self.q_norm, q), norm(&self.k_norm, k))
     }
 
     /// [`Self::forward`] as burn ops on every backend (and with a cache): heads split by
@@ -250,14 +253,7 @@ impl<B: Backend> Qwen2Attention<B> {
         let q = split(self.q_proj.forward(x.clone()), heads); // [batch, heads, n, dim]
         let k = split(self.k_proj.forward(x.clone()), kv_heads); // [batch, kv_heads, n, dim]
         let v = split(self.v_proj.forward(x), kv_heads);
-        let q = match &self.q_norm {
-            Some(norm) => norm.forward(q),
-            None => q,
-        };
-        let k = match &self.k_norm {
-            Some(norm) => norm.forward(k),
-            None => k,
-        };
+        let (q, k) = self.norm_heads(q, k);
         let q = RotaryEmbedding::apply(q, cos, sin);
         let k = RotaryEmbedding::apply(k, cos, sin);
         let (k, v) = match cache {
