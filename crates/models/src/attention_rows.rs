@@ -33,14 +33,19 @@
 //!
 //! Work is split over (batch row, key/value head) pairs with rayon; each pair runs its query
 //! heads and rows in order and owns its `dK`, `dV` rows, so results do not depend on the thread
-//! count. The products are loops written to vectorise with [`LANES`] accumulators held in
-//! registers: `Q Kᵀ` and `dO Vᵀ` over a transposed copy of the key/value head (`[d, t]`), the
-//! others (`P V`, `dS K`, `dSᵀ Q`, `Pᵀ dO`) as weighted sums of rows; every output element is
-//! summed in a fixed order (over `d`, or over keys / queries in index order).
-
+//! count. Each pair's work is compiled for AVX-512, AVX2 and the baseline and runs at the widest
+//! width the CPU has ([`at_widest_vector_width`]). The products are loops written to vectorise,
+//! with explicit accumulator arrays so that every width sums in the same order and gives the
+//! same bits: `Q Kᵀ` and `dO Vᵀ` over a transposed copy of the key/value head (`[d, t]`),
+//! [`WIDE`] keys at a time (several independent vector registers, so the additions pipeline);
+//! the others (`P V`, `dS K`, `dSᵀ Q`, `Pᵀ dO`) as weighted sums of rows, [`COLUMNS`] columns at
+//! a time with even and odd rows summed apart. Every output element is summed in a fixed order.
+//! The softmax uses the vectorised [`exp`] and sums in [`LANES`] partial sums.
 use std::ops::Range;
 
 use rayon::prelude::*;
+
+use crate::vector_math::{at_widest_vector_width, exp};
 
 /// The shape of one fused attention call.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -88,19 +93,43 @@ impl AttentionShape {
     }
 }
 
-/// `exp(x)` is 0 in `f32` below this: such keys are skipped without calling `exp`.
-const EXP_UNDERFLOW: f32 = -104.0;
-
 /// Keys with a bias below this are candidates for skipping (the models mask with −1e30).
 const DEAD_BIAS: f32 = -1e20;
 
-/// How far below the row maximum a skipped key's largest possible score must lie (> 104).
+/// How far below the row maximum a skipped key's largest possible score must lie (`exp` is 0
+/// in `f32` below −87).
 const MARGIN: f32 = 256.0;
 
-/// Accumulators per register block (4 SSE / 2 AVX / 1 AVX-512 vectors).
+/// Partial sums of a reduction (one AVX-512 vector, two AVX, four SSE).
 const LANES: usize = 16;
 
-/// `out[j] = Σ_c row[c] · transposed[c·t + j]` for `j` in `span` (`transposed`: `[d, t]`).
+/// Keys per block of `Q Kᵀ` / `dO Vᵀ`: four AVX-512 registers of independent sums.
+const WIDE: usize = 64;
+
+/// Columns per block of a weighted sum of rows.
+const COLUMNS: usize = 32;
+
+/// `Σ_c row[c] · transposed[c·t + start + j]` for `j < W`, each summed over `c` in order.
+#[inline(always)]
+fn dot_columns<const W: usize>(
+    row: &[f32],
+    transposed: &[f32],
+    t: usize,
+    start: usize,
+) -> [f32; W] {
+    let mut acc = [0.0f32; W];
+    for (c, &a) in row.iter().enumerate() {
+        let column = &transposed[c * t + start..][..W];
+        for lane in 0..W {
+            acc[lane] += a * column[lane];
+        }
+    }
+    acc
+}
+
+/// `out[j] = Σ_c row[c] · transposed[c·t + j]` for `j` in `span` (`transposed`: `[d, t]`), each
+/// summed over `c` in order.
+#[inline(always)]
 fn row_times_transposed(
     out: &mut [f32],
     row: &[f32],
@@ -109,16 +138,21 @@ fn row_times_transposed(
     span: Range<usize>,
 ) {
     let mut start = span.start;
+    while start + WIDE <= span.end {
+        out[start..start + WIDE].copy_from_slice(&dot_columns::<WIDE>(row, transposed, t, start));
+        start += WIDE;
+    }
     while start + LANES <= span.end {
-        let mut acc = [0.0f32; LANES];
-        for (c, &a) in row.iter().enumerate() {
-            let column = &transposed[c * t + start..][..LANES];
-            for lane in 0..LANES {
-                acc[lane] += a * column[lane];
-            }
-        }
-        out[start..start + LANES].copy_from_slice(&acc);
+        out[start..start + LANES].copy_from_slice(&dot_columns::<LANES>(row, transposed, t, start));
         start += LANES;
+    }
+    if start < span.end && t >= LANES {
+        // The last keys as one block that ends at `t` or at the span's end (keys outside the
+        // span are computed, not written).
+        let block = start.min(t - LANES);
+        let acc = dot_columns::<LANES>(row, transposed, t, block);
+        out[start..span.end].copy_from_slice(&acc[start - block..span.end - block]);
+        return;
     }
     for (j, o) in out.iter_mut().enumerate().take(span.end).skip(start) {
         let mut acc = 0.0f32;
@@ -129,39 +163,82 @@ fn row_times_transposed(
     }
 }
 
-/// `out[c] += Σ_i w[i] · rows[i·stride + c]` over `i` in index order, rows with `w[i] = 0`
-/// skipped (`out`: `[d]`).
-fn add_weighted_rows(out: &mut [f32], weights: &[f32], rows: &[f32], stride: usize) {
-    let d = out.len();
-    let mut start = 0;
-    while start + LANES <= d {
-        let mut acc = [0.0f32; LANES];
-        acc.copy_from_slice(&out[start..start + LANES]);
-        for (i, &w) in weights.iter().enumerate() {
-            if w != 0.0 {
-                let row = &rows[i * stride + start..][..LANES];
-                for lane in 0..LANES {
-                    acc[lane] += w * row[lane];
-                }
-            }
-        }
-        out[start..start + LANES].copy_from_slice(&acc);
-        start += LANES;
-    }
-    if start < d {
-        for (i, &w) in weights.iter().enumerate() {
-            if w != 0.0 {
-                let row = &rows[i * stride + start..][..d - start];
-                for (o, &x) in out[start..].iter_mut().zip(row) {
-                    *o += w * x;
-                }
-            }
+/// `acc += w · row` unless `w = 0`.
+#[inline(always)]
+fn add_scaled<const W: usize>(acc: &mut [f32; W], w: f32, row: &[f32]) {
+    if w != 0.0 {
+        let row = &row[..W];
+        for lane in 0..W {
+            acc[lane] += w * row[lane];
         }
     }
 }
 
+/// `out[start..start + W] += Σ_i w[i] · rows[i·stride + start..][..W]`: even and odd `i` summed
+/// apart in index order, then added; rows with `w[i] = 0` skipped.
+#[inline(always)]
+fn add_weighted_columns<const W: usize>(
+    out: &mut [f32],
+    weights: &[f32],
+    rows: &[f32],
+    stride: usize,
+    start: usize,
+) {
+    let (mut even, mut odd) = ([0.0f32; W], [0.0f32; W]);
+    let pairs = weights.len() / 2;
+    for pair in 0..pairs {
+        let (i, j) = (2 * pair, 2 * pair + 1);
+        add_scaled(&mut even, weights[i], &rows[i * stride + start..]);
+        add_scaled(&mut odd, weights[j], &rows[j * stride + start..]);
+    }
+    if weights.len() % 2 == 1 {
+        let i = 2 * pairs;
+        add_scaled(&mut even, weights[i], &rows[i * stride + start..]);
+    }
+    for (lane, o) in out[start..start + W].iter_mut().enumerate() {
+        *o += even[lane] + odd[lane];
+    }
+}
+
+/// `out[c] += Σ_i w[i] · rows[i·stride + c]` (`out`: `[d]`), in the order of
+/// [`add_weighted_columns`]; rows with `w[i] = 0` are skipped.
+#[inline(always)]
+fn add_weighted_rows(out: &mut [f32], weights: &[f32], rows: &[f32], stride: usize) {
+    let d = out.len();
+    let mut start = 0;
+    while start + COLUMNS <= d {
+        add_weighted_columns::<COLUMNS>(out, weights, rows, stride, start);
+        start += COLUMNS;
+    }
+    while start + LANES <= d {
+        add_weighted_columns::<LANES>(out, weights, rows, stride, start);
+        start += LANES;
+    }
+    while start < d {
+        add_weighted_columns::<1>(out, weights, rows, stride, start);
+        start += 1;
+    }
+}
+
+/// `Σ_i f(i)` for `i < len` in [`LANES`] partial sums (lane `i mod LANES`), added in lane order.
+#[inline(always)]
+fn lane_sum(len: usize, f: impl Fn(usize) -> f32) -> f32 {
+    let mut sums = [0.0f32; LANES];
+    let full = len - len % LANES;
+    for block in (0..full).step_by(LANES) {
+        for (lane, sum) in sums.iter_mut().enumerate() {
+            *sum += f(block + lane);
+        }
+    }
+    for i in full..len {
+        sums[i - full] += f(i);
+    }
+    sums.iter().sum()
+}
+
 /// Head `head` of every position of batch row `b` of `x` (`[batch, t, heads · d]`), transposed
 /// to `[d, t]`.
+#[inline(always)]
 fn transposed_head(x: &[f32], b: usize, head: usize, t: usize, heads: usize, d: usize) -> Vec<f32> {
     let mut out = vec![0.0f32; d * t];
     for j in 0..t {
@@ -181,23 +258,25 @@ fn norm(x: &[f32]) -> f64 {
         .sqrt()
 }
 
-/// The smallest range holding every index where `keep` holds (empty if none).
-fn span_of(values: &[f32], keep: impl Fn(f32) -> bool) -> Range<usize> {
-    let start = values.iter().position(|&v| keep(v));
-    match start {
-        Some(start) => {
-            let end = values
-                .iter()
-                .rposition(|&v| keep(v))
-                .map_or(start, |i| i + 1);
-            start..end
-        }
-        None => 0..0,
-    }
+/// The smallest range holding every index where `keep` holds (empty if none). Scans
+/// [`LANES`] values at a time (no early exit inside a block, so the test vectorises).
+#[inline(always)]
+fn span_of(values: &[f32], keep: impl Fn(f32) -> bool + Copy) -> Range<usize> {
+    let any = |block: &[f32]| block.iter().fold(false, |found, &v| found | keep(v));
+    let Some(first) = values.chunks(LANES).position(any) else {
+        return 0..0;
+    };
+    let last = values.chunks(LANES).rposition(any).unwrap_or(first);
+    let in_block = |block: usize| &values[block * LANES..values.len().min((block + 1) * LANES)];
+    let start = in_block(first).iter().position(|&v| keep(v)).unwrap_or(0);
+    let end = in_block(last).iter().rposition(|&v| keep(v)).unwrap_or(0);
+    first * LANES + start..last * LANES + end + 1
 }
 
 /// One query row of `P`: `p[span] = softmax(scale · q·kᵀ + bias)` restricted to the span
-/// where it is nonzero; `p` is zero outside (see the module docs). `bound` ≥ `scale · |q·k_j|`.
+/// where it is nonzero, returned; `p` is zero outside (see the module docs). `bound` ≥
+/// `scale · |q·k_j|`.
+#[inline(always)]
 fn probabilities(
     p: &mut [f32],
     query: &[f32],
@@ -205,7 +284,7 @@ fn probabilities(
     bias: &[f32],
     scale: f32,
     bound: f32,
-) {
+) -> Range<usize> {
     let t = p.len();
     let live = span_of(bias, |m| m >= DEAD_BIAS);
     let mut span = if live.is_empty() { 0..t } else { live };
@@ -232,21 +311,62 @@ fn probabilities(
             max = p.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
         }
     }
-    let row = &mut p[span];
-    let mut sum = 0.0f64;
+    let row = &mut p[span.clone()];
     for x in row.iter_mut() {
-        let shifted = *x - max;
-        *x = if shifted < EXP_UNDERFLOW {
-            0.0
-        } else {
-            shifted.exp()
-        };
-        sum += f64::from(*x);
+        *x = exp(*x - max);
     }
-    let sum = sum as f32;
+    let inverse_sum = 1.0 / lane_sum(row.len(), |j| row[j]);
     for x in row.iter_mut() {
-        *x /= sum;
+        *x *= inverse_sum;
     }
+    span
+}
+
+/// The context (`[groups, n, d]`) of the query heads of key/value head `task % kv_heads` of
+/// batch row `task / kv_heads`, writing their `P` (`[groups, n, t]`) into `probs`.
+#[inline(always)]
+fn forward_task(
+    shape: &AttentionShape,
+    task: usize,
+    (q, k, v, mask): (&[f32], &[f32], &[f32], &[f32]),
+    probs: &mut [f32],
+) -> Vec<f32> {
+    let (n, t, d, groups) = (shape.queries, shape.keys, shape.head_dim, shape.groups());
+    let (heads, kv_heads) = (shape.heads, shape.kv_heads);
+    let (b, g) = (task / kv_heads, task % kv_heads);
+    let keys_t = transposed_head(k, b, g, t, kv_heads, d);
+    let key_norm = (0..t)
+        .map(|j| norm(&k[((b * t + j) * kv_heads + g) * d..][..d]))
+        .fold(0.0f64, f64::max);
+    let values = &v[(b * t * kv_heads + g) * d..];
+    let mask = &mask[b * n * t..][..n * t];
+    let mut context = vec![0.0f32; groups * n * d];
+    for r in 0..groups {
+        let h = g * groups + r;
+        for i in 0..n {
+            let query = &q[((b * n + i) * heads + h) * d..][..d];
+            let bound = (f64::from(shape.scale) * norm(query) * key_norm * 1.001 + 1.0) as f32;
+            let p = &mut probs[(r * n + i) * t..][..t];
+            let span = probabilities(p, query, &keys_t, &mask[i * t..][..t], shape.scale, bound);
+            let out = &mut context[(r * n + i) * d..][..d];
+            let value_rows = &values[span.start * kv_heads * d..];
+            add_weighted_rows(out, &p[span], value_rows, kv_heads * d);
+        }
+    }
+    context
+}
+
+/// The inputs of one task, grouped so the dispatch macro passes them as one argument.
+type Inputs<'a> = (&'a [f32], &'a [f32], &'a [f32], &'a [f32]);
+
+at_widest_vector_width! {
+    /// [`forward_task`] at the widest vector width the CPU has.
+    fn forward_task_widest(
+        shape: &AttentionShape,
+        task: usize,
+        inputs: Inputs<'_>,
+        probs: &mut [f32],
+    ) -> Vec<f32> => forward_task
 }
 
 /// The context `o` (`[batch, n, heads · d]`) and the probabilities `P` (`[batch, heads, n, t]`).
@@ -257,6 +377,15 @@ pub(crate) fn forward(
     v: &[f32],
     mask: &[f32],
 ) -> (Vec<f32>, Vec<f32>) {
+    forward_with(shape, (q, k, v, mask), forward_task_widest)
+}
+
+/// [`forward`] with each task run by `task_fn`.
+fn forward_with<'a>(
+    shape: &AttentionShape,
+    inputs: Inputs<'a>,
+    task_fn: impl Fn(&AttentionShape, usize, Inputs<'a>, &mut [f32]) -> Vec<f32> + Sync,
+) -> (Vec<f32>, Vec<f32>) {
     let (n, t, d, groups) = (shape.queries, shape.keys, shape.head_dim, shape.groups());
     let (heads, kv_heads) = (shape.heads, shape.kv_heads);
     let mut probs = vec![0.0f32; shape.probs_len()];
@@ -264,29 +393,7 @@ pub(crate) fn forward(
     let contexts: Vec<Vec<f32>> = probs
         .par_chunks_mut((groups * n * t).max(1))
         .enumerate()
-        .map(|(task, probs)| {
-            let (b, g) = (task / kv_heads, task % kv_heads);
-            let keys_t = transposed_head(k, b, g, t, kv_heads, d);
-            let key_norm = (0..t)
-                .map(|j| norm(&k[((b * t + j) * kv_heads + g) * d..][..d]))
-                .fold(0.0f64, f64::max);
-            let values = &v[(b * t * kv_heads + g) * d..];
-            let mask = &mask[b * n * t..][..n * t];
-            let mut context = vec![0.0f32; groups * n * d];
-            for r in 0..groups {
-                let h = g * groups + r;
-                for i in 0..n {
-                    let query = &q[((b * n + i) * heads + h) * d..][..d];
-                    let bound =
-                        (f64::from(shape.scale) * norm(query) * key_norm * 1.001 + 1.0) as f32;
-                    let p = &mut probs[(r * n + i) * t..][..t];
-                    probabilities(p, query, &keys_t, &mask[i * t..][..t], shape.scale, bound);
-                    let out = &mut context[(r * n + i) * d..][..d];
-                    add_weighted_rows(out, p, values, kv_heads * d);
-                }
-            }
-            context
-        })
+        .map(|(task, probs)| task_fn(shape, task, inputs, probs))
         .collect();
     let mut out = vec![0.0f32; shape.query_len()];
     for (task, context) in contexts.iter().enumerate() {
@@ -317,6 +424,91 @@ fn scatter_heads(
     }
 }
 
+/// `dQ` (`[groups, n, d]`), `dK` and `dV` (`[t, d]`) of the task's query heads (as in
+/// [`forward_task`]) from the inputs `q`, `k`, `v`, the incoming gradient `dO`, and the
+/// task's block of `P`.
+#[inline(always)]
+fn backward_task(
+    shape: &AttentionShape,
+    task: usize,
+    (q, k, v, grad): (&[f32], &[f32], &[f32], &[f32]),
+    probs: &[f32],
+) -> [Vec<f32>; 3] {
+    let (n, t, d, groups) = (shape.queries, shape.keys, shape.head_dim, shape.groups());
+    let (heads, kv_heads) = (shape.heads, shape.kv_heads);
+    let (b, g) = (task / kv_heads, task % kv_heads);
+    let values_t = transposed_head(v, b, g, t, kv_heads, d);
+    let keys = &k[(b * t * kv_heads + g) * d..];
+    let mut d_q = vec![0.0f32; groups * n * d];
+    let (mut d_k, mut d_v) = (vec![0.0f32; t * d], vec![0.0f32; t * d]);
+    let mut d_p = vec![0.0f32; t];
+    // dSᵀ and Pᵀ of one head, `[t, n]`, and per key the queries where they may be nonzero.
+    let (mut d_s_t, mut p_t) = (vec![0.0f32; t * n], vec![0.0f32; t * n]);
+    let mut queries_of_key = vec![0..0; t];
+    for r in 0..groups {
+        let h = g * groups + r;
+        d_s_t.fill(0.0);
+        p_t.fill(0.0);
+        queries_of_key.fill(n..0);
+        for i in 0..n {
+            let d_out = &grad[((b * n + i) * heads + h) * d..][..d];
+            let p = &probs[(r * n + i) * t..][..t];
+            let span = span_of(p, |x| x != 0.0);
+            row_times_transposed(&mut d_p, d_out, &values_t, t, span.clone());
+            let (p_span, d_p_span) = (&p[span.clone()], &d_p[span.clone()]);
+            let delta = lane_sum(span.len(), |j| p_span[j] * d_p_span[j]);
+            for j in span.clone() {
+                d_p[j] = p[j] * (d_p[j] - delta);
+                d_s_t[j * n + i] = d_p[j];
+                p_t[j * n + i] = p[j];
+                let queries = &mut queries_of_key[j];
+                *queries = queries.start.min(i)..i + 1;
+            }
+            let d_query = &mut d_q[(r * n + i) * d..][..d];
+            let key_rows = &keys[span.start * kv_heads * d..];
+            add_weighted_rows(d_query, &d_p[span], key_rows, kv_heads * d);
+            d_query.iter_mut().for_each(|x| *x *= shape.scale);
+        }
+        let queries = &q[(b * n * heads + h) * d..];
+        let d_outs = &grad[(b * n * heads + h) * d..];
+        for (j, span) in queries_of_key.iter().enumerate() {
+            if span.is_empty() {
+                continue;
+            }
+            let (d_key, d_value) = (&mut d_k[j * d..][..d], &mut d_v[j * d..][..d]);
+            let (query_rows, d_out_rows) = (
+                &queries[span.start * heads * d..],
+                &d_outs[span.start * heads * d..],
+            );
+            let row = j * n;
+            add_weighted_rows(
+                d_key,
+                &d_s_t[row + span.start..row + span.end],
+                query_rows,
+                heads * d,
+            );
+            add_weighted_rows(
+                d_value,
+                &p_t[row + span.start..row + span.end],
+                d_out_rows,
+                heads * d,
+            );
+        }
+    }
+    d_k.iter_mut().for_each(|x| *x *= shape.scale);
+    [d_q, d_k, d_v]
+}
+
+at_widest_vector_width! {
+    /// [`backward_task`] at the widest vector width the CPU has.
+    fn backward_task_widest(
+        shape: &AttentionShape,
+        task: usize,
+        inputs: Inputs<'_>,
+        probs: &[f32],
+    ) -> [Vec<f32>; 3] => backward_task
+}
+
 /// `(dQ [batch, n, heads · d], dK [batch, t, kv_heads · d], dV [batch, t, kv_heads · d])` from
 /// the forward's inputs, its `P` and the incoming gradient `dO` (`[batch, n, heads · d]`).
 pub(crate) fn backward(
@@ -327,55 +519,22 @@ pub(crate) fn backward(
     probs: &[f32],
     grad: &[f32],
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    backward_with(shape, (q, k, v, grad), probs, backward_task_widest)
+}
+
+/// [`backward`] with each task run by `task_fn`.
+fn backward_with<'a>(
+    shape: &AttentionShape,
+    inputs: Inputs<'a>,
+    probs: &[f32],
+    task_fn: impl Fn(&AttentionShape, usize, Inputs<'a>, &[f32]) -> [Vec<f32>; 3] + Sync,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let (n, t, d, groups) = (shape.queries, shape.keys, shape.head_dim, shape.groups());
     let (heads, kv_heads) = (shape.heads, shape.kv_heads);
     let blocks: Vec<[Vec<f32>; 3]> = probs
         .par_chunks((groups * n * t).max(1))
         .enumerate()
-        .map(|(task, probs)| {
-            let (b, g) = (task / kv_heads, task % kv_heads);
-            let values_t = transposed_head(v, b, g, t, kv_heads, d);
-            let keys = &k[(b * t * kv_heads + g) * d..];
-            let mut d_q = vec![0.0f32; groups * n * d];
-            let (mut d_k, mut d_v) = (vec![0.0f32; t * d], vec![0.0f32; t * d]);
-            let mut d_p = vec![0.0f32; t];
-            // dSᵀ and Pᵀ of one head, `[t, n]`.
-            let (mut d_s_t, mut p_t) = (vec![0.0f32; t * n], vec![0.0f32; t * n]);
-            for r in 0..groups {
-                let h = g * groups + r;
-                d_s_t.fill(0.0);
-                p_t.fill(0.0);
-                for i in 0..n {
-                    let d_out = &grad[((b * n + i) * heads + h) * d..][..d];
-                    let p = &probs[(r * n + i) * t..][..t];
-                    let span = span_of(p, |x| x != 0.0);
-                    row_times_transposed(&mut d_p, d_out, &values_t, t, span.clone());
-                    let delta = p[span.clone()]
-                        .iter()
-                        .zip(&d_p[span.clone()])
-                        .map(|(&a, &b)| f64::from(a) * f64::from(b))
-                        .sum::<f64>() as f32;
-                    for j in span.clone() {
-                        d_p[j] = p[j] * (d_p[j] - delta);
-                        d_s_t[j * n + i] = d_p[j];
-                        p_t[j * n + i] = p[j];
-                    }
-                    let d_query = &mut d_q[(r * n + i) * d..][..d];
-                    let key_rows = &keys[span.start * kv_heads * d..];
-                    add_weighted_rows(d_query, &d_p[span], key_rows, kv_heads * d);
-                    d_query.iter_mut().for_each(|x| *x *= shape.scale);
-                }
-                let queries = &q[(b * n * heads + h) * d..];
-                let d_outs = &grad[(b * n * heads + h) * d..];
-                for j in 0..t {
-                    let (d_key, d_value) = (&mut d_k[j * d..][..d], &mut d_v[j * d..][..d]);
-                    add_weighted_rows(d_key, &d_s_t[j * n..][..n], queries, heads * d);
-                    add_weighted_rows(d_value, &p_t[j * n..][..n], d_outs, heads * d);
-                }
-            }
-            d_k.iter_mut().for_each(|x| *x *= shape.scale);
-            [d_q, d_k, d_v]
-        })
+        .map(|(task, probs)| task_fn(shape, task, inputs, probs))
         .collect();
     let mut d_q = vec![0.0f32; shape.query_len()];
     let mut d_k = vec![0.0f32; shape.key_len()];
@@ -387,4 +546,123 @@ pub(crate) fn backward(
         scatter_heads(&mut d_v, block_v, b, g, 1, t, kv_heads, d);
     }
     (d_q, d_k, d_v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fused_test_support::{relative_error, values, SizeDraws};
+
+    fn same_bits(a: &[f32], b: &[f32]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+    }
+
+    #[test]
+    fn products_equal_plain_sums_across_block_edges() {
+        let (d, t) = (37, 150);
+        let row = values(d, 1, 1.0);
+        let transposed = values(d * t, 2, 1.0);
+        let mut weights = values(t, 3, 1.0);
+        weights[5] = 0.0;
+        let rows = values(t * 40, 4, 1.0);
+        // Spans that start and end inside, at and across the WIDE / LANES blocks.
+        for span in [0..150, 3..70, 64..65, 17..17, 1..129] {
+            let mut out = vec![0.0f32; t];
+            row_times_transposed(&mut out, &row, &transposed, t, span.clone());
+            for j in span.clone() {
+                let want: f64 = (0..d)
+                    .map(|c| f64::from(row[c]) * f64::from(transposed[c * t + j]))
+                    .sum();
+                assert!(
+                    (f64::from(out[j]) - want).abs() < 1e-5,
+                    "span {span:?}, key {j}"
+                );
+            }
+            let initial = values(d, 5, 1.0);
+            let mut sum = initial.clone();
+            let weights = &weights[span.clone()];
+            let rows = &rows[span.start * 40..];
+            add_weighted_rows(&mut sum, weights, rows, 40);
+            for c in 0..d {
+                let want = f64::from(initial[c])
+                    + (0..weights.len())
+                        .map(|i| f64::from(weights[i]) * f64::from(rows[i * 40 + c]))
+                        .sum::<f64>();
+                assert!(
+                    (f64::from(sum[c]) - want).abs() < 1e-5,
+                    "span {span:?}, column {c}"
+                );
+            }
+        }
+        let mut mask = vec![0.0f32; 70];
+        for (range, want) in [
+            (3..4, 3..4),
+            (0..70, 0..70),
+            (15..33, 15..33),
+            (69..70, 69..70),
+        ] {
+            mask.fill(0.0);
+            mask[range.clone()].fill(1.0);
+            mask[range.start] = 2.0;
+            assert_eq!(span_of(&mask, |x| x != 0.0), want);
+        }
+        mask.fill(0.0);
+        assert_eq!(span_of(&mask, |x| x != 0.0), 0..0);
+        mask[16] = 1.0;
+        mask[47] = 1.0;
+        assert_eq!(span_of(&mask, |x| x != 0.0), 16..48);
+        let xs = values(83, 6, 1.0);
+        let want: f64 = xs.iter().map(|&x| f64::from(x)).sum();
+        assert!((f64::from(lane_sum(83, |i| xs[i])) - want).abs() < 1e-5);
+    }
+
+    #[test]
+    fn every_vector_width_gives_the_same_bits() {
+        let mut sizes = SizeDraws::new(11);
+        for case in 0..6u64 {
+            let kv_heads = sizes.next(2);
+            let heads = kv_heads * sizes.next(3);
+            let (n, d) = (sizes.next(90), sizes.next(40));
+            let shape = AttentionShape {
+                batch: sizes.next(2),
+                queries: n,
+                keys: n,
+                heads,
+                kv_heads,
+                head_dim: d,
+                scale: 1.0 / (d as f32).sqrt(),
+            };
+            let q = values(shape.query_len(), case * 7 + 1, 2.0);
+            let k = values(shape.key_len(), case * 7 + 2, 2.0);
+            let v = values(shape.key_len(), case * 7 + 3, 1.0);
+            let grad = values(shape.query_len(), case * 7 + 4, 1.0);
+            // Causal, with the first keys of batch row 0 masked as left padding.
+            let mask: Vec<f32> = (0..shape.mask_len())
+                .map(|at| {
+                    let (b, i, j) = (at / (n * n), at / n % n, at % n);
+                    if j > i || (b == 0 && j < n / 4) {
+                        -1e30
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let inputs = (&q[..], &k[..], &v[..], &mask[..]);
+            let (base_out, base_p) = forward_with(&shape, inputs, forward_task);
+            let (wide_out, wide_p) = forward_with(&shape, inputs, forward_task_widest);
+            assert!(same_bits(&base_out, &wide_out), "context, case {case}");
+            assert!(same_bits(&base_p, &wide_p), "P, case {case}");
+            // Each row of P sums to one.
+            for row in base_p.chunks(n) {
+                let sum: f32 = row.iter().sum();
+                assert!(relative_error(&[sum], &[1.0]) < 1e-5, "case {case}");
+            }
+            let inputs = (&q[..], &k[..], &v[..], &grad[..]);
+            let base = backward_with(&shape, inputs, &base_p, backward_task);
+            let wide = backward_with(&shape, inputs, &base_p, backward_task_widest);
+            assert!(same_bits(&base.0, &wide.0), "dQ, case {case}");
+            assert!(same_bits(&base.1, &wide.1), "dK, case {case}");
+            assert!(same_bits(&base.2, &wide.2), "dV, case {case}");
+        }
+    }
 }
