@@ -38,8 +38,9 @@
 //! with explicit accumulator arrays so that every width sums in the same order and gives the
 //! same bits: `Q Kᵀ` and `dO Vᵀ` over a transposed copy of the key/value head (`[d, t]`),
 //! [`WIDE`] keys at a time (several independent vector registers, so the additions pipeline);
-//! the others (`P V`, `dS K`, `dSᵀ Q`, `Pᵀ dO`) as weighted sums of rows, [`COLUMNS`] columns at
-//! a time with even and odd rows summed apart. Every output element is summed in a fixed order.
+//! the others (`P V`, `dS K`, `dSᵀ Q`, `Pᵀ dO`) as weighted sums of rows, [`LANES`] columns at
+//! a time with [`PARTIALS`] interleaved partial sums over the rows. Every output element is
+//! summed in a fixed order.
 //! The softmax uses the vectorised [`exp`] and sums in [`LANES`] partial sums.
 use std::ops::Range;
 
@@ -106,8 +107,9 @@ const LANES: usize = 16;
 /// Keys per block of `Q Kᵀ` / `dO Vᵀ`: four AVX-512 registers of independent sums.
 const WIDE: usize = 64;
 
-/// Columns per block of a weighted sum of rows.
-const COLUMNS: usize = 32;
+/// Partial sums of a weighted sum of rows (row `i` goes to partial `i mod PARTIALS`), so that
+/// as many additions are in flight.
+const PARTIALS: usize = 4;
 
 /// `Σ_c row[c] · transposed[c·t + start + j]` for `j < W`, each summed over `c` in order.
 #[inline(always)]
@@ -174,8 +176,9 @@ fn add_scaled<const W: usize>(acc: &mut [f32; W], w: f32, row: &[f32]) {
     }
 }
 
-/// `out[start..start + W] += Σ_i w[i] · rows[i·stride + start..][..W]`: even and odd `i` summed
-/// apart in index order, then added; rows with `w[i] = 0` skipped.
+/// `out[start..start + W] += Σ_i w[i] · rows[i·stride + start..][..W]`: row `i` summed into
+/// partial `i mod PARTIALS` in index order, the partials then added in order; rows with
+/// `w[i] = 0` skipped.
 #[inline(always)]
 fn add_weighted_columns<const W: usize>(
     out: &mut [f32],
@@ -184,19 +187,27 @@ fn add_weighted_columns<const W: usize>(
     stride: usize,
     start: usize,
 ) {
-    let (mut even, mut odd) = ([0.0f32; W], [0.0f32; W]);
-    let pairs = weights.len() / 2;
-    for pair in 0..pairs {
-        let (i, j) = (2 * pair, 2 * pair + 1);
-        add_scaled(&mut even, weights[i], &rows[i * stride + start..]);
-        add_scaled(&mut odd, weights[j], &rows[j * stride + start..]);
+    let mut partials = [[0.0f32; W]; PARTIALS];
+    let full = weights.len() - weights.len() % PARTIALS;
+    for block in (0..full).step_by(PARTIALS) {
+        for (p, partial) in partials.iter_mut().enumerate() {
+            let i = block + p;
+            add_scaled(partial, weights[i], &rows[i * stride + start..]);
+        }
     }
-    if weights.len() % 2 == 1 {
-        let i = 2 * pairs;
-        add_scaled(&mut even, weights[i], &rows[i * stride + start..]);
+    for i in full..weights.len() {
+        add_scaled(
+            &mut partials[i - full],
+            weights[i],
+            &rows[i * stride + start..],
+        );
     }
     for (lane, o) in out[start..start + W].iter_mut().enumerate() {
-        *o += even[lane] + odd[lane];
+        let mut sum = partials[0][lane];
+        for partial in &partials[1..] {
+            sum += partial[lane];
+        }
+        *o += sum;
     }
 }
 
@@ -206,10 +217,6 @@ fn add_weighted_columns<const W: usize>(
 fn add_weighted_rows(out: &mut [f32], weights: &[f32], rows: &[f32], stride: usize) {
     let d = out.len();
     let mut start = 0;
-    while start + COLUMNS <= d {
-        add_weighted_columns::<COLUMNS>(out, weights, rows, stride, start);
-        start += COLUMNS;
-    }
     while start + LANES <= d {
         add_weighted_columns::<LANES>(out, weights, rows, stride, start);
         start += LANES;
@@ -218,6 +225,24 @@ fn add_weighted_rows(out: &mut [f32], weights: &[f32], rows: &[f32], stride: usi
         add_weighted_columns::<1>(out, weights, rows, stride, start);
         start += 1;
     }
+}
+
+/// The largest of `values` (−∞ if none, NaNs ignored), in [`LANES`] partial maxima.
+#[inline(always)]
+fn lane_max(values: &[f32]) -> f32 {
+    let mut maxima = [f32::NEG_INFINITY; LANES];
+    let mut blocks = values.chunks_exact(LANES);
+    for block in &mut blocks {
+        for (m, &v) in maxima.iter_mut().zip(block) {
+            *m = if v > *m { v } else { *m };
+        }
+    }
+    for (m, &v) in maxima.iter_mut().zip(blocks.remainder()) {
+        *m = if v > *m { v } else { *m };
+    }
+    maxima
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m })
 }
 
 /// `Σ_i f(i)` for `i < len` in [`LANES`] partial sums (lane `i mod LANES`), added in lane order.
@@ -250,12 +275,10 @@ fn transposed_head(x: &[f32], b: usize, head: usize, t: usize, heads: usize, d: 
     out
 }
 
-/// `‖x‖₂` in `f64`.
-fn norm(x: &[f32]) -> f64 {
-    x.iter()
-        .map(|&v| f64::from(v) * f64::from(v))
-        .sum::<f64>()
-        .sqrt()
+/// `‖x‖₂`.
+#[inline(always)]
+fn norm(x: &[f32]) -> f32 {
+    lane_sum(x.len(), |i| x[i] * x[i]).sqrt()
 }
 
 /// The smallest range holding every index where `keep` holds (empty if none). Scans
@@ -295,20 +318,19 @@ fn probabilities(
         }
     };
     scores(p, span.clone());
-    let mut max = p[span.clone()]
-        .iter()
-        .fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+    let mut max = lane_max(&p[span.clone()]);
     if span.len() < t {
-        let outside = bias[..span.start]
-            .iter()
-            .chain(&bias[span.end..])
-            .fold(f32::NEG_INFINITY, |m, &x| m.max(x));
-        let negligible = outside + bound < max - MARGIN;
+        // Every bias outside the span is below DEAD_BIAS: only if that bound is not enough
+        // are they read.
+        let negligible = DEAD_BIAS + bound < max - MARGIN || {
+            let outside = lane_max(&bias[..span.start]).max(lane_max(&bias[span.end..]));
+            outside + bound < max - MARGIN
+        };
         if !negligible {
             span = 0..t;
             row_times_transposed(p, query, keys_t, t, span.clone());
             scores(p, span.clone());
-            max = p.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+            max = lane_max(p);
         }
     }
     let row = &mut p[span.clone()];
@@ -337,7 +359,7 @@ fn forward_task(
     let keys_t = transposed_head(k, b, g, t, kv_heads, d);
     let key_norm = (0..t)
         .map(|j| norm(&k[((b * t + j) * kv_heads + g) * d..][..d]))
-        .fold(0.0f64, f64::max);
+        .fold(0.0f32, f32::max);
     let values = &v[(b * t * kv_heads + g) * d..];
     let mask = &mask[b * n * t..][..n * t];
     let mut context = vec![0.0f32; groups * n * d];
@@ -345,7 +367,8 @@ fn forward_task(
         let h = g * groups + r;
         for i in 0..n {
             let query = &q[((b * n + i) * heads + h) * d..][..d];
-            let bound = (f64::from(shape.scale) * norm(query) * key_norm * 1.001 + 1.0) as f32;
+            // Above `scale · |q·k_j|` for every key, with room for the norms' rounding.
+            let bound = shape.scale * norm(query) * key_norm * 1.001 + 1.0;
             let p = &mut probs[(r * n + i) * t..][..t];
             let span = probabilities(p, query, &keys_t, &mask[i * t..][..t], shape.scale, bound);
             let out = &mut context[(r * n + i) * d..][..d];
@@ -612,6 +635,10 @@ mod tests {
         mask[47] = 1.0;
         assert_eq!(span_of(&mask, |x| x != 0.0), 16..48);
         let xs = values(83, 6, 1.0);
+        let want_max = xs.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+        assert_eq!(lane_max(&xs), want_max);
+        assert_eq!(lane_max(&xs[..5]), xs[..5].iter().fold(f32::MIN, |m, &x| m.max(x)));
+        assert_eq!(lane_max(&[]), f32::NEG_INFINITY);
         let want: f64 = xs.iter().map(|&x| f64::from(x)).sum();
         assert!((f64::from(lane_sum(83, |i| xs[i])) - want).abs() < 1e-5);
     }

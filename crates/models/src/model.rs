@@ -245,8 +245,14 @@ fn mask_bias<B: Backend>(
     let causal: Vec<f32> = (0..n)
         .flat_map(|q| (0..total).map(move |k| if k <= past + q { 1.0 } else { 0.0 }))
         .collect();
-    let causal = Tensor::<B, 4>::from_data(TensorData::new(causal, [1, 1, n, total]), device);
-    let keys = attention_mask.float().reshape([batch, 1, 1, total]);
+    // Both factors repeated to the full shape first: a product of two contiguous tensors
+    // takes burn-flex's vectorised path, a broadcast one its per-element strided iterator.
+    let causal = Tensor::<B, 4>::from_data(TensorData::new(causal, [1, 1, n, total]), device)
+        .repeat_dim(0, batch);
+    let keys = attention_mask
+        .float()
+        .reshape([batch, 1, 1, total])
+        .repeat_dim(2, n);
     causal.mul(keys).sub_scalar(1.0).mul_scalar(-MASKED_SCORE)
 }
 
