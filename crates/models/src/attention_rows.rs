@@ -144,13 +144,19 @@ fn row_times_transposed(
         out[start..start + WIDE].copy_from_slice(&dot_columns::<WIDE>(row, transposed, t, start));
         start += WIDE;
     }
+    // The last keys as one block that ends at `t` or past the span's end (keys outside the
+    // span are computed, not written): as wide as `t` allows.
+    if start < span.end && t >= WIDE {
+        let block = start.min(t - WIDE);
+        let acc = dot_columns::<WIDE>(row, transposed, t, block);
+        out[start..span.end].copy_from_slice(&acc[start - block..span.end - block]);
+        return;
+    }
     while start + LANES <= span.end {
         out[start..start + LANES].copy_from_slice(&dot_columns::<LANES>(row, transposed, t, start));
         start += LANES;
     }
     if start < span.end && t >= LANES {
-        // The last keys as one block that ends at `t` or at the span's end (keys outside the
-        // span are computed, not written).
         let block = start.min(t - LANES);
         let acc = dot_columns::<LANES>(row, transposed, t, block);
         out[start..span.end].copy_from_slice(&acc[start - block..span.end - block]);
@@ -637,7 +643,10 @@ mod tests {
         let xs = values(83, 6, 1.0);
         let want_max = xs.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
         assert_eq!(lane_max(&xs), want_max);
-        assert_eq!(lane_max(&xs[..5]), xs[..5].iter().fold(f32::MIN, |m, &x| m.max(x)));
+        assert_eq!(
+            lane_max(&xs[..5]),
+            xs[..5].iter().fold(f32::MIN, |m, &x| m.max(x))
+        );
         assert_eq!(lane_max(&[]), f32::NEG_INFINITY);
         let want: f64 = xs.iter().map(|&x| f64::from(x)).sum();
         assert!((f64::from(lane_sum(83, |i| xs[i])) - want).abs() < 1e-5);
