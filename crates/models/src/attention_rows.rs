@@ -129,6 +129,39 @@ fn dot_columns<const W: usize>(
     acc
 }
 
+/// `out[j]` for `j` in `span` as in [`row_times_transposed`], `W` keys at a time, as far as whole
+/// blocks fit in `span`; returns where they stop.
+#[inline(always)]
+fn whole_blocks<const W: usize>(
+    out: &mut [f32],
+    row: &[f32],
+    transposed: &[f32],
+    t: usize,
+    span: Range<usize>,
+) -> usize {
+    let mut start = span.start;
+    while start + W <= span.end {
+        out[start..start + W].copy_from_slice(&dot_columns::<W>(row, transposed, t, start));
+        start += W;
+    }
+    start
+}
+
+/// `out[j]` for `j` in `keys` (fewer than `W`, `W ≤ t`) as one block of `W` keys that ends at `t`
+/// or past the last of them: the keys outside are computed, not written.
+#[inline(always)]
+fn last_block<const W: usize>(
+    out: &mut [f32],
+    row: &[f32],
+    transposed: &[f32],
+    t: usize,
+    keys: Range<usize>,
+) {
+    let block = keys.start.min(t - W);
+    let acc = dot_columns::<W>(row, transposed, t, block);
+    out[keys.clone()].copy_from_slice(&acc[keys.start - block..keys.end - block]);
+}
+
 /// `out[j] = Σ_c row[c] · transposed[c·t + j]` for `j` in `span` (`transposed`: `[d, t]`), each
 /// summed over `c` in order.
 #[inline(always)]
@@ -139,28 +172,14 @@ fn row_times_transposed(
     t: usize,
     span: Range<usize>,
 ) {
-    let mut start = span.start;
-    while start + WIDE <= span.end {
-        out[start..start + WIDE].copy_from_slice(&dot_columns::<WIDE>(row, transposed, t, start));
-        start += WIDE;
-    }
-    // The last keys as one block that ends at `t` or past the span's end (keys outside the
-    // span are computed, not written): as wide as `t` allows.
+    let mut start = whole_blocks::<WIDE>(out, row, transposed, t, span.clone());
+    // The last keys as one block, as wide as `t` allows.
     if start < span.end && t >= WIDE {
-        let block = start.min(t - WIDE);
-        let acc = dot_columns::<WIDE>(row, transposed, t, block);
-        out[start..span.end].copy_from_slice(&acc[start - block..span.end - block]);
-        return;
+        return last_block::<WIDE>(out, row, transposed, t, start..span.end);
     }
-    while start + LANES <= span.end {
-        out[start..start + LANES].copy_from_slice(&dot_columns::<LANES>(row, transposed, t, start));
-        start += LANES;
-    }
+    start = whole_blocks::<LANES>(out, row, transposed, t, start..span.end);
     if start < span.end && t >= LANES {
-        let block = start.min(t - LANES);
-        let acc = dot_columns::<LANES>(row, transposed, t, block);
-        out[start..span.end].copy_from_slice(&acc[start - block..span.end - block]);
-        return;
+        return last_block::<LANES>(out, row, transposed, t, start..span.end);
     }
     for (j, o) in out.iter_mut().enumerate().take(span.end).skip(start) {
         let mut acc = 0.0f32;
@@ -594,19 +613,34 @@ mod tests {
         let mut weights = values(t, 3, 1.0);
         weights[5] = 0.0;
         let rows = values(t * 40, 4, 1.0);
-        // Spans that start and end inside, at and across the WIDE / LANES blocks.
-        for span in [0..150, 3..70, 64..65, 17..17, 1..129] {
-            let mut out = vec![0.0f32; t];
-            row_times_transposed(&mut out, &row, &transposed, t, span.clone());
-            for j in span.clone() {
-                let want: f64 = (0..d)
-                    .map(|c| f64::from(row[c]) * f64::from(transposed[c * t + j]))
-                    .sum();
-                assert!(
-                    (f64::from(out[j]) - want).abs() < 1e-5,
-                    "span {span:?}, key {j}"
-                );
+        // Key counts above WIDE, between LANES and WIDE, below LANES; spans that start and end
+        // inside, at and across the blocks.
+        let cases = [
+            (150, vec![0..150, 3..70, 64..65, 17..17, 1..129]),
+            (40, vec![0..40, 5..38, 16..32, 39..40]),
+            (9, vec![0..9, 2..5]),
+        ];
+        for (keys, spans) in cases {
+            for span in spans {
+                let transposed = &transposed[..d * keys];
+                let mut out = vec![0.0f32; keys];
+                row_times_transposed(&mut out, &row, transposed, keys, span.clone());
+                for (j, &got) in out.iter().enumerate() {
+                    let want: f64 = if span.contains(&j) {
+                        (0..d)
+                            .map(|c| f64::from(row[c]) * f64::from(transposed[c * keys + j]))
+                            .sum()
+                    } else {
+                        0.0 // never written outside the span
+                    };
+                    assert!(
+                        (f64::from(got) - want).abs() < 1e-5,
+                        "{keys} keys, span {span:?}, key {j}"
+                    );
+                }
             }
+        }
+        for span in [0..150, 3..70, 64..65, 17..17, 1..129] {
             let initial = values(d, 5, 1.0);
             let mut sum = initial.clone();
             let weights = &weights[span.clone()];
