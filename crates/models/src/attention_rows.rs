@@ -46,7 +46,7 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use crate::vector_math::{at_widest_vector_width, exp};
+use crate::vector_math::{at_widest_vector_width, exp, max_ignoring_nan};
 
 /// The shape of one fused attention call.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -252,24 +252,6 @@ fn add_weighted_rows(out: &mut [f32], weights: &[f32], rows: &[f32], stride: usi
     }
 }
 
-/// The largest of `values` (−∞ if none, NaNs ignored), in [`LANES`] partial maxima.
-#[inline(always)]
-fn lane_max(values: &[f32]) -> f32 {
-    let mut maxima = [f32::NEG_INFINITY; LANES];
-    let mut blocks = values.chunks_exact(LANES);
-    for block in &mut blocks {
-        for (m, &v) in maxima.iter_mut().zip(block) {
-            *m = if v > *m { v } else { *m };
-        }
-    }
-    for (m, &v) in maxima.iter_mut().zip(blocks.remainder()) {
-        *m = if v > *m { v } else { *m };
-    }
-    maxima
-        .iter()
-        .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m })
-}
-
 /// `Σ_i f(i)` for `i < len` in [`LANES`] partial sums (lane `i mod LANES`), added in lane order.
 #[inline(always)]
 fn lane_sum(len: usize, f: impl Fn(usize) -> f32) -> f32 {
@@ -343,19 +325,20 @@ fn probabilities(
         }
     };
     scores(p, span.clone());
-    let mut max = lane_max(&p[span.clone()]);
+    let mut max = max_ignoring_nan(&p[span.clone()]);
     if span.len() < t {
         // Every bias outside the span is below DEAD_BIAS: only if that bound is not enough
         // are they read.
         let negligible = DEAD_BIAS + bound < max - MARGIN || {
-            let outside = lane_max(&bias[..span.start]).max(lane_max(&bias[span.end..]));
+            let outside =
+                max_ignoring_nan(&bias[..span.start]).max(max_ignoring_nan(&bias[span.end..]));
             outside + bound < max - MARGIN
         };
         if !negligible {
             span = 0..t;
             row_times_transposed(p, query, keys_t, t, span.clone());
             scores(p, span.clone());
-            max = lane_max(p);
+            max = max_ignoring_nan(p);
         }
     }
     let row = &mut p[span.clone()];
@@ -675,13 +658,6 @@ mod tests {
         mask[47] = 1.0;
         assert_eq!(span_of(&mask, |x| x != 0.0), 16..48);
         let xs = values(83, 6, 1.0);
-        let want_max = xs.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
-        assert_eq!(lane_max(&xs), want_max);
-        assert_eq!(
-            lane_max(&xs[..5]),
-            xs[..5].iter().fold(f32::MIN, |m, &x| m.max(x))
-        );
-        assert_eq!(lane_max(&[]), f32::NEG_INFINITY);
         let want: f64 = xs.iter().map(|&x| f64::from(x)).sum();
         assert!((f64::from(lane_sum(83, |i| xs[i])) - want).abs() < 1e-5);
     }

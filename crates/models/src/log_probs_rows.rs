@@ -36,7 +36,7 @@
 
 use rayon::prelude::*;
 
-use crate::vector_math::{at_widest_vector_width, exp};
+use crate::vector_math::{at_widest_vector_width, exp, max_ignoring_nan};
 
 /// What a row scores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,25 +98,6 @@ fn min_rows(vocab: usize) -> usize {
     (16_384 / vocab.max(1)).max(1)
 }
 
-/// `max_v z_v` over 8 lanes (NaNs are skipped; an all-NaN or empty row gives −∞).
-#[inline(always)]
-fn row_max(row: &[f32]) -> f32 {
-    let mut lanes = [f32::NEG_INFINITY; 8];
-    let chunks = row.chunks_exact(8);
-    let tail = chunks
-        .remainder()
-        .iter()
-        .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
-    for chunk in chunks {
-        for lane in 0..8 {
-            if chunk[lane] > lanes[lane] {
-                lanes[lane] = chunk[lane];
-            }
-        }
-    }
-    lanes.iter().fold(tail, |m, &v| if v > m { v } else { m })
-}
-
 /// `(s, Σ exp(z_v − m)·(z_v − m))` over `row` in `f64` (the second only `with_entropy`).
 #[inline(always)]
 fn row_sums(row: &[f32], shift: f32, with_entropy: bool) -> (f64, f64) {
@@ -162,7 +143,7 @@ fn score_row(row: &[f32], target: Target, with_entropy: bool) -> (f32, RowStats)
     if target == Target::Skip {
         return (0.0, RowStats::default());
     }
-    let shift = row_max(row);
+    let shift = max_ignoring_nan(row);
     let (sum, weighted) = row_sums(row, shift, with_entropy);
     let log_sum = sum.ln();
     let entropy = if with_entropy {
